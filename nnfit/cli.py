@@ -1,0 +1,228 @@
+"""The `nnfit` command: a thin click layer over nnfit.api.
+
+It parses arguments, attaches the progress bar, prints results on stdout and messages on stderr, and turns an
+NnfitError into one line `Error: ...` with the error's exit code (see errors.py). Anything else is a bug and
+keeps its traceback. numpy and pandas are imported only by the commands that need them, so `--help` is quick.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, NnfitError
+
+
+class NnfitGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NnfitError as e:
+            if ctx.params.get("debug"):
+                raise
+            click.echo("Error: " + " ".join(str(e).split()), err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            if ctx.params.get("debug"):
+                raise
+            click.echo("Error: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def _warn(quiet: bool):
+    return (lambda message: None) if quiet else (lambda message: click.echo(f"Warning: {message}", err=True))
+
+
+def _json_line(obj) -> str:
+    from .artifacts import to_json
+
+    return to_json(obj, indent=None).strip()
+
+
+@click.group(cls=NnfitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="nnfit")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def cli(debug):
+    """Train feed-forward neural networks on tabular data, from a YAML config.
+
+    \b
+    Example:
+      nnfit train configs/digits.yaml            # writes runs/digits/
+      nnfit predict runs/digits data/digits_test.csv > predictions.csv
+      nnfit evaluate runs/digits data/digits_test.csv
+    """
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", type=click.Path(file_okay=False), help="Run directory [default: runs/<config name>].")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key; VALUE is YAML. Repeatable.")
+@click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no warnings.")
+def train(config, out, overrides, force, quiet):
+    """Train the network described by CONFIG and write a run directory.
+
+    Prints one line of JSON on stdout: the run directory, the epoch whose weights were kept and its metrics.
+    Progress goes to stderr (only when it is a terminal).
+
+    \b
+    Example:
+      nnfit train configs/digits.yaml --set train.epochs=20 --set model.hidden=[32]
+      nnfit train configs/digits.yaml --out runs/try2 --quiet | jq .accuracy
+    """
+    from . import api
+
+    bar = None
+    show_bar = not quiet and sys.stderr.isatty()
+
+    def on_start(cfg, data):
+        nonlocal bar
+        if show_bar:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.train.epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def on_epoch(row):
+        if bar is not None:
+            losses = {"train": f"{row['train_loss']:.4g}"}
+            if row["valid_loss"] is not None:
+                losses["valid"] = f"{row['valid_loss']:.4g}"
+            bar.set_postfix(losses, refresh=False)
+            bar.update(1)
+
+    try:
+        line = api.train(config, out, overrides, force, on_epoch=on_epoch, warn=_warn(quiet), on_start=on_start)
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(_json_line(line))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("input_csv", metavar="[INPUT.csv | -]", required=False, default="-")
+@click.option("--output", "-o", default="-", metavar="FILE", help="Where to write the CSV [default: stdout].")
+@click.option("--proba", is_flag=True, help="Add one probability column per class (proba_<label>).")
+@click.option("--keep", multiple=True, metavar="COL", help="Copy this input column to the output (an id). Repeatable.")
+@click.option("--quiet", "-q", is_flag=True, help="No warnings.")
+def predict(run_dir, input_csv, output, proba, keep, quiet):
+    """Predict every row of a CSV with the model in RUN_DIR.
+
+    Reads INPUT.csv, or stdin when it is '-' or left out. Writes CSV with one row per input row, in the same
+    order: the --keep columns, `prediction` (in the original labels or units), then the probabilities.
+
+    \b
+    Example:
+      nnfit predict runs/digits data/digits_test.csv --keep label --proba
+      cat new.csv | nnfit predict runs/digits - -o predictions.csv
+    """
+    from . import api
+    from .errors import UsageError
+
+    if input_csv == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("no input: give INPUT.csv, or pipe CSV into stdin")
+        source = click.get_binary_stream("stdin")
+    else:
+        source = input_csv
+    frame = api.predict(run_dir, source, proba=proba, keep=keep, warn=_warn(quiet))
+    text = frame.to_csv(index=False, lineterminator="\n")
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        from pathlib import Path
+
+        from .artifacts import atomic_write
+
+        atomic_write(Path(output), text)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("input_csv", metavar="INPUT.csv")
+@click.option("--quiet", "-q", is_flag=True, help="No warnings.")
+def evaluate(run_dir, input_csv, quiet):
+    """Loss and metrics of the model in RUN_DIR on a labelled CSV, as one JSON object.
+
+    The names are those of metrics.csv (loss, accuracy, macro_f1, rmse, r2, ...), plus n_rows and, for
+    classification, the confusion matrix (rows: true class, columns: predicted class, in `classes` order).
+
+    \b
+    Example:
+      nnfit evaluate runs/digits data/digits_test.csv | jq .accuracy
+    """
+    from . import api
+
+    source = click.get_binary_stream("stdin") if input_csv == "-" else input_csv
+    click.echo(_json_line(api.evaluate(run_dir, source, warn=_warn(quiet))))
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key. Repeatable.")
+@click.option("--no-data", is_flag=True, help="Check the config only, not the CSV files.")
+def check(config, overrides, no_data):
+    """Validate CONFIG, print it fully resolved, and check its data without training.
+
+    The data report follows as YAML comments, so the output is still a valid config. Exits 2 and lists
+    every problem found (missing columns, column types, target classes versus the task, ...).
+
+    \b
+    Example:
+      nnfit check configs/digits.yaml
+      nnfit check configs/digits.yaml --no-data --set train.optimizer=adam > resolved.yaml
+    """
+    from .config import dump_config, load_config
+
+    cfg = load_config(config, overrides)
+    click.echo(dump_config(cfg), nl=False)
+    if no_data:
+        return
+    from .checks import check_data
+
+    report, problems = check_data(cfg)
+    for line in report:
+        click.echo(f"# {line}")
+    if problems:
+        for problem in problems:
+            click.echo("Error: " + " ".join(problem.split()), err=True)
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key. Repeatable.")
+@click.option("--rows", default=8, show_default=True, type=click.IntRange(1), help="Training rows to use.")
+def gradcheck(config, overrides, rows):
+    """Compare backprop gradients with finite differences for CONFIG's network and loss.
+
+    Uses float64 and central differences on a few training rows; prints the relative error of each
+    parameter array and exits 1 when the largest exceeds 1e-6.
+
+    \b
+    Example:
+      nnfit gradcheck configs/digits.yaml --set model.activation=tanh
+    """
+    from .checks import gradcheck as run
+    from .config import load_config
+    from .gradcheck import TOLERANCE
+
+    result = run(load_config(config, overrides), rows)
+    for name, error in result["errors"].items():
+        click.echo(f"{name:>6}  relative error {error:.3e}")
+    worst = result["max_relative_error"]
+    verdict = "ok" if worst <= TOLERANCE else "FAILED"
+    click.echo(f"max relative error {worst:.3e} on {result['rows']} rows: {verdict} (tolerance {TOLERANCE:g})")
+    if worst > TOLERANCE:
+        sys.exit(EXIT_FAILURE)
+
+
+def main() -> None:
+    cli(prog_name="nnfit")
+
+
+if __name__ == "__main__":
+    main()

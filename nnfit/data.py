@@ -1,0 +1,292 @@
+"""CSV files -> Dataset: reading, column selection, target checks, splits and mini-batches.
+
+Every problem a user can cause (a missing file, a wrong column, a target that does not fit the task) is a
+DataError naming the file and the column. Preprocessing (preprocess.py) is fitted on the training split only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .config import Config, display_path
+from .errors import DataError, did_you_mean
+from .preprocess import Preprocessor, is_numeric, label_key, label_values, regression_values, sorted_labels
+
+_PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the full parse can go straight to floats
+
+
+# ---- reading ----
+
+
+def _open(source, name: str):
+    """A path (checked to exist and look like text) or an in-memory copy of a stream such as stdin."""
+    if hasattr(source, "read"):
+        data = source.read()
+        data = data.encode("utf-8") if isinstance(data, str) else data
+        head = data[:8192]
+        buffer = io.BytesIO(data)
+    else:
+        if not os.path.exists(source):
+            raise DataError(f"{name}: file not found")
+        if os.path.isdir(source):
+            raise DataError(f"{name}: is a folder, expected a CSV file")
+        try:
+            with open(source, "rb") as f:
+                head = f.read(8192)
+        except OSError as e:
+            raise DataError(f"{name}: cannot read: {e.strerror}") from None
+        buffer = source
+    if b"\x00" in head:
+        raise DataError(f"{name}: looks like a binary file, not CSV text")
+    if not head.strip():
+        raise DataError(f"{name}: file is empty")
+    return buffer
+
+
+def _parse(buffer, name: str, **kw) -> pd.DataFrame:
+    if hasattr(buffer, "seek"):
+        buffer.seek(0)
+    try:
+        return pd.read_csv(buffer, encoding="utf-8", **kw)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{name}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                        "save the file as UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: file is empty") from None
+    except pd.errors.ParserError as e:
+        raise DataError(f"{name}: cannot parse CSV: {str(e).strip().splitlines()[-1]}") from None
+
+
+def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] = (),
+             text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV file or stream into a data frame, rows numbered from 0 as in the file.
+
+    Columns that look numeric are parsed straight to `float_dtype`, except those in `exact` (targets, pass-through
+    columns), which keep pandas' own types; columns in `text` are read as text.
+    """
+    buffer = _open(source, name)
+    header = _parse(buffer, name, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+    seen = set()
+    for col in header:
+        if col in seen:
+            raise DataError(f"{name}: column '{col}' appears twice in the header; column names must be unique")
+        seen.add(col)
+    peek = _parse(buffer, name, nrows=_PEEK_ROWS)
+    dtypes = {c: str for c in text if c in peek.columns}
+    for c in peek.columns:  # text stays text ("true" is a category, not a boolean), numbers go straight to floats
+        if c not in exact and c not in dtypes:
+            dtypes[c] = float_dtype if is_numeric(peek[c]) else str
+    try:
+        df = _parse(buffer, name, dtype=dtypes)
+    except (ValueError, TypeError):  # a column that looked numeric holds text further down
+        df = _parse(buffer, name, dtype={c: str for c in text if c in peek.columns})
+    if df.empty:
+        raise DataError(f"{name}: has a header but no data rows")
+    return df
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column") -> None:
+    for c in columns:
+        if c not in df.columns:
+            raise DataError(f"{name}: {what} '{c}' not found{did_you_mean(c, df.columns)} "
+                            f"(columns: {_shorten(list(df.columns))})")
+
+
+def _shorten(items: list, most: int = 8) -> str:
+    shown = ", ".join(map(str, items[:most]))
+    return shown + (f", ... ({len(items)} in all)" if len(items) > most else "")
+
+
+# ---- the data set ----
+
+
+@dataclass
+class Split:
+    """One part of the data, ready for the network."""
+
+    X: np.ndarray  # (n, d) preprocessed features
+    Y: np.ndarray  # (n, k) what the loss compares the logits with (see losses.py)
+    target: np.ndarray  # (n,) regression: values in original units (float64); classification: class index
+    name: str  # the file it came from, for messages
+    w: np.ndarray | None = None  # (n,) per-row loss weights from train.class_weight, or None
+
+
+@dataclass
+class Dataset:
+    train: Split
+    valid: Split | None
+    test: Split | None
+    prep: Preprocessor
+    train_sha256: str
+    notes: list[str] = field(default_factory=list)  # things the user should know (dropped rows, imputed values)
+
+
+def feature_columns(df: pd.DataFrame, data_cfg, name: str) -> list[str]:
+    """The configured features, or every column except the target and the ignored ones."""
+    require_columns(df, [data_cfg.target], name, "target column")
+    require_columns(df, data_cfg.ignore, name, "column (in data.ignore)")
+    if data_cfg.features is not None:
+        require_columns(df, data_cfg.features, name, "feature column")
+        return list(data_cfg.features)
+    features = [c for c in df.columns if c != data_cfg.target and c not in data_cfg.ignore]
+    if not features:
+        raise DataError(f"{name}: no feature columns left after removing the target and data.ignore")
+    return features
+
+
+def drop_missing_target(df: pd.DataFrame, target: str, name: str, notes: list[str]) -> pd.DataFrame:
+    missing = df[target].isna()
+    if missing.all():
+        raise DataError(f"{name}: target column '{target}' has no values (all {len(df)} rows are missing)")
+    if missing.any():
+        notes.append(f"{name}: dropped {int(missing.sum())} rows with a missing target '{target}'")
+        df = df[~missing]
+    return df
+
+
+def fit_classes(series: pd.Series, cfg: Config, name: str) -> list | None:
+    """Class labels (binary: [negative, positive]) from the training target, or None for regression."""
+    target, task = cfg.data.target, cfg.task
+    if task == "regression":
+        y = regression_values(series, target, name)
+        if np.all(y == y[0]):
+            raise DataError(f"{name}: target column '{target}' is constant (every row is {y[0]:g}): nothing to learn")
+        return None
+    classes = sorted_labels(label_values(series))
+    shown = _shorten([repr(c) for c in classes])
+    if len(classes) < 2:
+        raise DataError(f"{name}: target column '{target}' has only one class ({shown}); "
+                        f"task '{task}' needs at least two")
+    if task == "binary":
+        if len(classes) != 2:
+            raise DataError(f"{name}: task 'binary' needs exactly 2 classes in '{target}', found {len(classes)}: "
+                            f"{shown} (use task: multiclass)")
+        if cfg.data.positive is not None:
+            keys = [label_key(c) for c in classes]
+            if label_key(cfg.data.positive) not in keys:
+                raise DataError(f"{name}: data.positive is {cfg.data.positive!r}, which is not a label of "
+                                f"'{target}' (labels: {shown})")
+            if keys.index(label_key(cfg.data.positive)) == 0:
+                classes = classes[::-1]
+    elif len(classes) > 1000:
+        raise DataError(f"{name}: target column '{target}' has {len(classes)} distinct values; that looks like a "
+                        "regression target, not classes (use task: regression)")
+    return classes
+
+
+def stratified_split(n: int, labels: np.ndarray | None, fraction: float, rng: np.random.Generator):
+    """Row indices (train, valid): `fraction` of each class (of all rows for regression) goes to valid."""
+    groups = [np.arange(n)] if labels is None else [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    train, valid = [], []
+    for rows in groups:
+        rows = rows[rng.permutation(len(rows))]
+        k = min(int(round(fraction * len(rows))), len(rows) - 1)
+        valid.append(rows[:k])
+        train.append(rows[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
+
+
+def class_weights(cfg_weight, classes: list, target: np.ndarray, name: str) -> np.ndarray | None:
+    """Per-row weights (n,) from train.class_weight: 'balanced' = n / (K * count of the row's class)."""
+    if cfg_weight is None:
+        return None
+    K = len(classes)
+    if cfg_weight == "balanced":
+        counts = np.bincount(target, minlength=K).astype(np.float64)
+        per_class = len(target) / (K * np.maximum(counts, 1))
+    else:
+        keys = [label_key(c) for c in classes]
+        per_class = np.ones(K)
+        for label, weight in cfg_weight.items():
+            if label_key(label) not in keys:
+                raise DataError(f"{name}: train.class_weight names label {label!r}, which is not a class "
+                                f"(classes: {_shorten([repr(c) for c in classes])})")
+            per_class[keys.index(label_key(label))] = weight
+    return per_class[target]
+
+
+def load_training_data(cfg: Config, rng: np.random.Generator) -> Dataset:
+    """Read, check, split and preprocess the configured data. Raises DataError before any training starts."""
+    d, notes = cfg.data, []
+    dtype = np.dtype(cfg.train.dtype)
+    train_name = display_path(d.train)
+    train_df = read_csv(d.train, train_name, dtype, exact=(d.target,))
+    features = feature_columns(train_df, d, train_name)
+    train_df = drop_missing_target(train_df, d.target, train_name, notes)
+    classes = fit_classes(train_df[d.target], cfg, train_name)
+    frames = {"train": (train_df, train_name), "valid": None, "test": None}
+    for role in ("valid", "test"):
+        path = getattr(d, role)
+        if path is not None:
+            name = display_path(path)
+            df = read_csv(path, name, dtype, exact=(d.target,))
+            require_columns(df, [d.target], name, "target column")
+            require_columns(df, features, name, "feature column")
+            frames[role] = (drop_missing_target(df, d.target, name, notes), name)
+    # a bare Preprocessor knows the classes, so it can encode targets before the features are fitted
+    probe = Preprocessor(cfg.task, d.target, [], [], [], [], [], {}, {}, d.missing, classes)
+    if d.valid is None and d.valid_fraction > 0:
+        labels = None if classes is None else probe.encode_target(train_df[d.target], train_name)
+        rows_train, rows_valid = stratified_split(len(train_df), labels, d.valid_fraction, rng)
+        if len(rows_valid) == 0:
+            notes.append(f"{train_name}: too few rows to hold out {d.valid_fraction:g} for validation; training without")
+        else:
+            frames["valid"] = (train_df.iloc[rows_valid], f"{train_name} (validation split)")
+        frames["train"] = (train_df.iloc[rows_train], train_name)
+    if cfg.train.early_stopping is not None and frames["valid"] is None:
+        raise DataError(f"{train_name}: train.early_stopping needs validation rows, and there are none")
+    if d.missing == "drop":
+        for role, frame in frames.items():
+            if frame is not None:
+                frames[role] = (_drop_incomplete(frame[0], features, frame[1], notes), frame[1])
+    train_df, train_name = frames["train"]
+    target = probe.encode_target(train_df[d.target], train_name)
+    prep = Preprocessor.fit(train_df, features, d, cfg.task, classes, target, train_name)
+    splits = {}
+    for role, frame in frames.items():
+        if frame is not None:
+            df, name = frame
+            X, transform_notes = prep.transform(df, name, dtype)
+            notes += transform_notes
+            t = target if role == "train" else prep.encode_target(df[d.target], name)
+            splits[role] = Split(X, prep.target_array(t, dtype), t, name)
+    splits["train"].w = None if classes is None else class_weights(cfg.train.class_weight, classes, target, train_name)
+    return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, file_sha256(d.train), notes)
+
+
+def _drop_incomplete(df: pd.DataFrame, features: list[str], name: str, notes: list[str]) -> pd.DataFrame:
+    incomplete = df[features].isna().any(axis=1)
+    if incomplete.any():
+        if incomplete.all():
+            raise DataError(f"{name}: every row has a missing feature value, and data.missing is 'drop'")
+        notes.append(f"{name}: dropped {int(incomplete.sum())} rows with missing feature values (data.missing: drop)")
+        df = df[~incomplete]
+    return df
+
+
+def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_target=False):
+    """A CSV to predict on or evaluate: (data frame, X (n, d), notes). Needs every feature column."""
+    exact = tuple(keep) + ((prep.target,) if need_target else ())
+    df = read_csv(source, name, dtype, exact=exact, text=tuple(prep.categorical))
+    require_columns(df, prep.columns, name, "feature column")
+    require_columns(df, keep, name, "column (in --keep)")
+    notes = []
+    if need_target:
+        require_columns(df, [prep.target], name, "target column")
+        df = drop_missing_target(df, prep.target, name, notes)
+    X, transform_notes = prep.transform(df, name, dtype)
+    return df, X, notes + transform_notes

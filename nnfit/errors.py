@@ -1,0 +1,54 @@
+"""The errors a user can cause, and the exit code each one maps to.
+
+The CLI turns an NnfitError into one line, `Error: <message>`, on stderr and exits with `exit_code`.
+Anything else is a bug in nnfit and keeps its traceback.
+"""
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the run itself failed (diverged, interrupted badly)
+EXIT_USAGE = 2  # bad usage, config or data
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM, by shell convention 128 + SIGINT
+
+
+class NnfitError(Exception):
+    """An expected failure with a message meant for the user."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(NnfitError):
+    """The YAML config or a --set override is malformed or inconsistent."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key  # the dotted config key at fault, when there is one
+
+
+class DataError(NnfitError):
+    """A CSV file is missing, unreadable, or does not fit the config or the model."""
+
+
+class ArtifactError(NnfitError):
+    """A run directory is missing, incomplete, or was written by an incompatible nnfit."""
+
+
+class UsageError(NnfitError):
+    """A command-line argument does not make sense (an existing run without --force, say)."""
+
+
+class TrainingError(NnfitError):
+    """Training failed while running (the loss became NaN, say); `result` holds what was kept."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+def did_you_mean(name: str, choices) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,135 @@
+"""The feed-forward network: parameters, forward pass and backpropagation.
+
+A layer computes z = h @ W + b with W of shape (fan_in, fan_out), then h' = phi(z); the last layer stops at
+the logits z (the output unit and the loss live in activations.OUTPUTS and losses.LOSSES). All weights and
+biases live in one flat buffer, so an optimizer updates every parameter with a few vectorized operations
+whatever the depth, and a checkpoint is one array.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Activation
+
+
+def layer_sizes(n_inputs: int, hidden: list[int], n_outputs: int) -> list[int]:
+    """[inputs, hidden..., outputs]"""
+    return [n_inputs, *hidden, n_outputs]
+
+
+class Params:
+    """Weights and biases of every layer in one flat buffer; W[l] (fan_in, fan_out) and b[l] (fan_out,) are views."""
+
+    def __init__(self, sizes: list[int], dtype=np.float32, flat: np.ndarray | None = None):
+        self.sizes = list(sizes)
+        total = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
+        self.flat = np.zeros(total, dtype) if flat is None else flat
+        assert self.flat.shape == (total,), (self.flat.shape, total)
+        self.W: list[np.ndarray] = []
+        self.b: list[np.ndarray] = []
+        offset = 0
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            self.W.append(self.flat[offset:offset + fan_in * fan_out].reshape(fan_in, fan_out))
+            offset += fan_in * fan_out
+            self.b.append(self.flat[offset:offset + fan_out])
+            offset += fan_out
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.W)
+
+    def copy(self) -> Params:
+        return Params(self.sizes, flat=self.flat.copy())
+
+    def weight_mask(self) -> np.ndarray:
+        """1 on weight entries, 0 on bias entries, (n_params,): weight decay applies to weights only."""
+        mask = Params(self.sizes, self.flat.dtype)
+        for W in mask.W:
+            W[...] = 1
+        return mask.flat
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """{'W0': ..., 'b0': ..., 'W1': ...}: plain arrays for model.npz."""
+        out = {}
+        for l, (W, b) in enumerate(zip(self.W, self.b)):
+            out[f"W{l}"], out[f"b{l}"] = W, b
+        return out
+
+    @classmethod
+    def from_arrays(cls, sizes: list[int], arrays, dtype) -> Params:
+        """Inverse of to_arrays; raises KeyError or ValueError when an array is missing or mis-shaped."""
+        params = cls(sizes, dtype)
+        for l in range(params.n_layers):
+            W, b = np.asarray(arrays[f"W{l}"]), np.asarray(arrays[f"b{l}"])
+            if W.shape != params.W[l].shape or b.shape != params.b[l].shape:
+                raise ValueError(f"layer {l}: W{l} {W.shape}, b{l} {b.shape}; expected {params.W[l].shape}, {params.b[l].shape}")
+            params.W[l][...] = W
+            params.b[l][...] = b
+        return params
+
+
+def init_params(sizes: list[int], init: str, rng: np.random.Generator, dtype=np.float32) -> Params:
+    """Random weights, zero biases.
+
+    he:     W ~ U(-sqrt(6 / fan_in), +sqrt(6 / fan_in)), keeps the variance of ReLU units (He et al. 2015);
+    glorot: W ~ U(-sqrt(6 / (fan_in + fan_out)), +...), for tanh, sigmoid and linear units (Glorot & Bengio 2010).
+    """
+    params = Params(sizes, dtype)
+    for W in params.W:
+        fan_in, fan_out = W.shape
+        limit = np.sqrt(6.0 / fan_in) if init == "he" else np.sqrt(6.0 / (fan_in + fan_out))
+        W[...] = rng.uniform(-limit, limit, size=W.shape)
+    return params
+
+
+class Workspace:
+    """Preallocated per-layer buffers for batches of n rows, reused from one batch to the next."""
+
+    def __init__(self, sizes: list[int], n: int, dtype):
+        self.z = [np.empty((n, fan_out), dtype) for fan_out in sizes[1:]]  # pre-activations, then activations
+        self.dh = [np.empty((n, width), dtype) for width in sizes[1:-1]]  # dL/dh of each hidden layer
+
+
+def forward(params: Params, X: np.ndarray, act: Activation, ws: Workspace | None = None):
+    """Logits and hidden activations.
+
+    X: (n, d). Returns (z: (n, k) logits of the last layer, hs: [h_1 ... h_{L-1}] each (n, width)).
+    With a workspace the results live in its buffers until the next call.
+    """
+    h = X
+    hs = []
+    last = params.n_layers - 1
+    for l in range(params.n_layers):
+        z = np.matmul(h, params.W[l], out=ws.z[l] if ws else None)  # (n, fan_out)
+        z += params.b[l]
+        if l < last:
+            h = act.fn(z)  # in place: z's buffer now holds h
+            hs.append(h)
+    return z, hs
+
+
+def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray, act: Activation,
+             grads: Params, ws: Workspace | None = None) -> Params:
+    """Backpropagation: fills `grads` with dL/dW, dL/db of every layer and returns it.
+
+    dz: (n, k), dL/dz of the last layer, already averaged over the batch. Walking back, layer l gets
+    dL/dW_l = h_{l-1}^T delta_l and dL/db_l = sum_rows delta_l, and passes on
+    delta_{l-1} = (delta_l W_l^T) * phi'(z_{l-1}). The input's own gradient is never needed, so it is skipped.
+    """
+    delta = dz
+    for l in range(params.n_layers - 1, -1, -1):
+        h_prev = X if l == 0 else hs[l - 1]
+        np.matmul(h_prev.T, delta, out=grads.W[l])  # (fan_in, fan_out)
+        np.sum(delta, axis=0, out=grads.b[l])  # (fan_out,)
+        if l > 0:
+            dh = np.matmul(delta, params.W[l].T, out=ws.dh[l - 1] if ws else None)  # (n, fan_in)
+            delta = act.grad(h_prev, dh)  # in place: dh * phi'(z_{l-1})
+    return grads
+
+
+def predict_logits(params: Params, X: np.ndarray, act: Activation, chunk: int = 8192) -> np.ndarray:
+    """Logits for any number of rows, (n, d) -> (n, k), in chunks so memory stays bounded."""
+    if len(X) <= chunk:
+        return forward(params, X, act)[0]
+    return np.concatenate([forward(params, X[s:s + chunk], act)[0] for s in range(0, len(X), chunk)])

@@ -1,0 +1,114 @@
+"""Optimizers: update the flat parameter vector from the flat gradient, in place.
+
+Small classes, because momentum and Adam carry state between steps. Each step works on the whole flat
+buffer at once, so its cost does not grow with the number of layers. Weight decay is an L2 penalty
+(weight_decay / 2) * ||W||^2 on the weights (not the biases): it adds weight_decay * W to the gradient
+before the optimizer sees it, as in PyTorch's SGD and Adam.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Optimizer:
+    def __init__(self, n: int, dtype, learning_rate: float, weight_decay: float = 0.0,
+                 decay_mask: np.ndarray | None = None):
+        self.learning_rate = learning_rate
+        self.t = 0  # steps taken
+        self._decay = None
+        if weight_decay > 0:
+            mask = np.ones(n, dtype) if decay_mask is None else decay_mask.astype(dtype)
+            self._decay = mask * weight_decay  # weight_decay on weights, 0 on biases
+        self._tmp = np.empty(n, dtype)
+
+    def step(self, p: np.ndarray, g: np.ndarray) -> None:
+        """One update of p (n_params,) from g (n_params,); g may be overwritten."""
+        self.t += 1
+        if self._decay is not None:
+            np.multiply(p, self._decay, out=self._tmp)
+            g += self._tmp
+        self._update(p, g)
+
+    def _update(self, p, g):
+        raise NotImplementedError
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays that, with t, let a later run continue exactly where this one stopped."""
+        return {}
+
+    def load_state(self, t: int, state: dict[str, np.ndarray]) -> None:
+        self.t = int(t)
+        for name, value in state.items():
+            getattr(self, name)[...] = value
+
+
+class SGD(Optimizer):
+    """theta <- theta - lr * g: the lecture's mini-batch gradient descent."""
+
+    def _update(self, p, g):
+        g *= self.learning_rate
+        p -= g
+
+
+class Momentum(Optimizer):
+    """Classical momentum: v <- mu * v - lr * g; theta <- theta + v."""
+
+    def __init__(self, n, dtype, learning_rate, momentum=0.9, **kw):
+        super().__init__(n, dtype, learning_rate, **kw)
+        self.momentum = momentum
+        self.v = np.zeros(n, dtype)
+
+    def _update(self, p, g):
+        self.v *= self.momentum
+        g *= self.learning_rate
+        self.v -= g
+        p += self.v
+
+    def state(self):
+        return {"v": self.v}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015, Algorithm 1), with bias correction:
+
+    m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  m_hat = m / (1 - b1^t);  v_hat = v / (1 - b2^t);
+    theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    """
+
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+
+    def __init__(self, n, dtype, learning_rate, **kw):
+        super().__init__(n, dtype, learning_rate, **kw)
+        self.m = np.zeros(n, dtype)
+        self.v = np.zeros(n, dtype)
+
+    def _update(self, p, g):
+        b1, b2, tmp = self.beta1, self.beta2, self._tmp
+        self.m *= b1
+        np.multiply(g, 1 - b1, out=tmp)
+        self.m += tmp
+        self.v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
+        self.v += tmp
+        np.multiply(self.v, 1.0 / (1 - b2 ** self.t), out=tmp)  # v_hat
+        np.sqrt(tmp, out=tmp)
+        tmp += self.eps
+        np.divide(self.m, tmp, out=tmp)  # m / (sqrt(v_hat) + eps)
+        tmp *= self.learning_rate / (1 - b1 ** self.t)  # m_hat = m / (1 - b1^t)
+        p -= tmp
+
+    def state(self):
+        return {"m": self.m, "v": self.v}
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+
+
+def make_optimizer(train_cfg, params) -> Optimizer:
+    """The optimizer named by train.optimizer, sized for `params` (a network.Params)."""
+    cls = OPTIMIZERS[train_cfg.optimizer]
+    extra = {"momentum": train_cfg.momentum} if cls is Momentum else {}
+    return cls(params.flat.size, params.flat.dtype, learning_rate=train_cfg.learning_rate,
+               weight_decay=train_cfg.weight_decay, decay_mask=params.weight_mask(), **extra)

@@ -1,0 +1,267 @@
+"""From a data frame to the network's arrays and back, fitted on the training split only, stored with the model.
+
+Features: numeric columns are imputed (train mean) and standardized (train mean and standard deviation);
+other columns are one-hot encoded with the categories seen in training, an unseen category encoding as all
+zeros. Targets: regression -> float, standardized when data.scale_target is on; binary -> {0, 1} with 1 the
+positive class; multiclass -> one-hot. decode() turns logits back into original units and original labels.
+Everything fitted is plain JSON (to_dict / from_dict), so `predict` applies exactly the same transformation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .activations import OUTPUTS
+from .errors import DataError
+from .metrics import predicted_classes
+
+_CHUNK = 8192  # rows per chunk when computing column statistics, to bound float64 temporaries
+
+
+def is_numeric(series: pd.Series) -> bool:
+    """Numbers are features as they are; booleans and text are categories."""
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+# ---- labels: plain values, compared through a text key so that 1, 1.0 and "1" are the same label ----
+
+
+def label_values(series: pd.Series) -> list:
+    """Labels as plain Python values: whole numbers as int, other numbers as float, anything else as str."""
+    if is_numeric(series):
+        a = series.to_numpy(np.float64)
+        if np.all(np.mod(a, 1) == 0) and np.all(np.abs(a) < 2**53):
+            return a.astype(np.int64).tolist()
+        return a.tolist()
+    return [str(v) for v in series]
+
+
+def label_key(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    return str(value)
+
+
+def label_keys(series: pd.Series) -> np.ndarray:
+    if is_numeric(series):
+        a = series.to_numpy(np.float64)
+        if np.all(np.mod(a, 1) == 0) and np.all(np.abs(a) < 2**53):
+            return a.astype(np.int64).astype(str)
+    return np.array([label_key(v) for v in label_values(series)], dtype=object)
+
+
+def sorted_labels(labels: list) -> list:
+    """Distinct labels in sorted order: numbers numerically, text alphabetically."""
+    return sorted(set(labels), key=lambda v: (isinstance(v, str), v))
+
+
+def first_row(df: pd.DataFrame, mask) -> str:
+    """'row N' (1-based data row of the original file) of the first True in mask."""
+    return f"row {int(df.index[np.argmax(np.asarray(mask))]) + 1}"
+
+
+@dataclass
+class Preprocessor:
+    task: str
+    target: str
+    numeric: list[str]  # numeric feature columns, in input order
+    categorical: list[str]  # non-numeric feature columns, one-hot encoded after the numeric ones
+    fill: list[float]  # per numeric column: the training mean, used to impute
+    center: list[float]  # per numeric column: subtracted (the mean, or 0 without standardize)
+    scale: list[float]  # per numeric column: divided by (the std, or 1 without standardize or when constant)
+    categories: dict[str, list[str]]  # per categorical column: categories seen in training, in one-hot order
+    mode: dict[str, str]  # per categorical column: the most frequent category, used to impute
+    missing: str  # impute | drop | error, as configured
+    classes: list | None = None  # classification: labels by class index; binary: [negative, positive]
+    target_center: float = 0.0  # regression: target = z * target_scale + target_center
+    target_scale: float = 1.0
+    feature_names: list[str] = field(default_factory=list)  # one per network input
+
+    # ---- fitting ----
+
+    @classmethod
+    def fit(cls, df: pd.DataFrame, features: list[str], data_cfg, task: str, classes: list | None,
+            target: np.ndarray | None, source: str) -> Preprocessor:
+        """Fit on the training split. target: (n,) regression values (for scale_target), else None."""
+        numeric = [c for c in features if is_numeric(df[c])]
+        categorical = [c for c in features if c not in numeric]
+        fill, center, scale = [], [], []
+        if numeric:
+            mean, std, count = _column_stats(df[numeric].to_numpy(copy=False))
+            for c, m, s, k in zip(numeric, mean, std, count):
+                if k == 0:
+                    raise DataError(f"{source}: column '{c}' has no values (all {len(df)} rows are missing)")
+                fill.append(float(m))
+                center.append(float(m) if data_cfg.standardize else 0.0)
+                scale.append(float(s) if data_cfg.standardize and s > 0 else 1.0)
+        categories, mode = {}, {}
+        for c in categorical:
+            values = df[c].dropna().astype(str)
+            if values.empty:
+                raise DataError(f"{source}: column '{c}' has no values (all {len(df)} rows are missing)")
+            counts = values.value_counts()
+            categories[c] = sorted(counts.index.tolist())
+            mode[c] = str(counts[counts == counts.max()].index.sort_values()[0])
+        names = list(numeric) + [f"{c}={v}" for c in categorical for v in categories[c]]
+        t_center, t_scale = 0.0, 1.0
+        if task == "regression" and data_cfg.scale_target:
+            t_center, t_scale = float(np.mean(target)), float(np.std(target))
+            t_scale = t_scale if t_scale > 0 else 1.0
+        return cls(task=task, target=data_cfg.target, numeric=numeric, categorical=categorical, fill=fill,
+                   center=center, scale=scale, categories=categories, mode=mode, missing=data_cfg.missing,
+                   classes=classes, target_center=t_center, target_scale=t_scale, feature_names=names)
+
+    @property
+    def columns(self) -> list[str]:
+        """The raw feature columns a CSV must have."""
+        return self.numeric + self.categorical
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.task == "multiclass" else 1
+
+    # ---- features ----
+
+    def transform(self, df: pd.DataFrame, source: str, dtype=np.float32) -> tuple[np.ndarray, list[str]]:
+        """Features of every row, (n, n_features), and notes about imputed values and unseen categories."""
+        notes = []
+        n, p = len(df), len(self.numeric)
+        X = np.zeros((n, self.n_features), dtype)
+        if p:
+            for c in self.numeric:
+                if not is_numeric(df[c]):
+                    bad = pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()
+                    raise DataError(f"{source}: column '{c}' was numeric in training but holds text here "
+                                    f"({df[c][bad].iloc[0]!r} in {first_row(df, bad)})")
+            block = df[self.numeric].to_numpy(dtype=dtype, copy=True)  # (n, p)
+            finite = np.isfinite(block)
+            if not finite.all():
+                missing = np.isnan(block)
+                infinite = ~finite & ~missing
+                if infinite.any():
+                    j = int(np.argmax(infinite.any(axis=0)))
+                    raise DataError(f"{source}: column '{self.numeric[j]}' holds infinite values "
+                                    f"({int(infinite[:, j].sum())} rows, first in {first_row(df, infinite[:, j])})")
+                if missing.any():
+                    cols = [self.numeric[j] for j in np.flatnonzero(missing.any(axis=0))]
+                    self._missing_allowed(df, cols[0], int(missing.sum()), source)
+                    np.copyto(block, np.asarray(self.fill, dtype)[None, :], where=missing)
+                    notes.append(f"{source}: imputed {int(missing.sum())} missing values in {_names(cols)} with the training mean")
+            block -= np.asarray(self.center, dtype)
+            block *= np.asarray([1.0 / s for s in self.scale], dtype)
+            X[:, :p] = block
+        offset = p
+        for c in self.categorical:
+            cats = self.categories[c]
+            present = df[c].notna().to_numpy()
+            if not present.all():
+                self._missing_allowed(df, c, int((~present).sum()), source)
+                notes.append(f"{source}: imputed {int((~present).sum())} missing values in '{c}' with '{self.mode[c]}'")
+            values = df[c].astype(object).where(present, self.mode[c]).astype(str)
+            codes = pd.Categorical(values, categories=cats).codes  # -1 for a category unseen in training
+            unseen = codes < 0
+            if unseen.any():
+                examples = ", ".join(repr(v) for v in pd.unique(values[unseen])[:3])
+                notes.append(f"{source}: column '{c}': {int(unseen.sum())} rows have categories not seen in "
+                             f"training ({examples}), encoded as all zeros")
+            rows = np.flatnonzero(~unseen)
+            X[rows, offset + codes[rows]] = 1
+            offset += len(cats)
+        return X, notes
+
+    def _missing_allowed(self, df, column: str, count: int, source: str) -> None:
+        if self.missing == "error":
+            mask = df[column].isna()
+            raise DataError(f"{source}: column '{column}' has {count} missing values (first in {first_row(df, mask)}); "
+                            "data.missing is 'error' (choose impute or drop to accept them)")
+
+    # ---- target ----
+
+    def encode_target(self, series: pd.Series, source: str) -> np.ndarray:
+        """(n,) regression values as float64, or class indices for classification. No missing values."""
+        if self.task == "regression":
+            return regression_values(series, self.target, source)
+        keys = label_keys(series)
+        index = pd.Index([label_key(c) for c in self.classes]).get_indexer(keys)
+        if (index < 0).any():
+            unknown = pd.unique(np.asarray(label_values(series), dtype=object)[index < 0])
+            shown = ", ".join(repr(v) for v in unknown[:3])
+            raise DataError(f"{source}: column '{self.target}' has label {shown} that the model has never seen "
+                            f"(known: {', '.join(map(repr, self.classes))})")
+        return index.astype(np.int64)
+
+    def target_array(self, target: np.ndarray, dtype) -> np.ndarray:
+        """What the loss compares the logits with, (n, k): see losses.py."""
+        if self.task == "regression":
+            return ((target - self.target_center) / self.target_scale).astype(dtype)[:, None]
+        if self.task == "binary":
+            return target.astype(dtype)[:, None]
+        return np.eye(len(self.classes), dtype=dtype)[target]
+
+    def decode(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits (n, k) -> (predictions (n,) in original units or labels, class probabilities (n, K) or None).
+
+        Numbers come back in the logits' dtype (float32 models print float32's shortest digits)."""
+        if self.task == "regression":  # in the model's precision, so a CSV shows no spurious digits
+            return (z[:, 0].astype(np.float64) * self.target_scale + self.target_center).astype(z.dtype), None
+        proba = OUTPUTS[self.task](z)
+        labels = np.asarray(self.classes, dtype=object)[predicted_classes(proba)]
+        if self.task == "binary":
+            proba = np.hstack([1 - proba, proba])
+        return labels, proba
+
+    # ---- storage ----
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Preprocessor:
+        return cls(**d)
+
+
+def regression_values(series: pd.Series, column: str, source: str) -> np.ndarray:
+    """A regression target as float64 (n,); text or infinite values are errors naming the column."""
+    if not is_numeric(series):
+        bad = pd.to_numeric(series, errors="coerce").isna()
+        example = series[bad].iloc[0] if bad.any() else series.iloc[0]
+        raise DataError(f"{source}: target column '{column}' must be numeric for task 'regression', found "
+                        f"{example!r} in {first_row(series.to_frame(), bad)} (use task: binary or multiclass for labels)")
+    y = series.to_numpy(np.float64)
+    if not np.isfinite(y).all():
+        raise DataError(f"{source}: target column '{column}' holds infinite values (first in "
+                        f"{first_row(series.to_frame(), ~np.isfinite(y))})")
+    return y
+
+
+def _column_stats(block: np.ndarray):
+    """Per-column mean, std and count of non-missing values, accumulated in float64 over row chunks."""
+    p = block.shape[1]
+    total, count = np.zeros(p), np.zeros(p)
+    for s in range(0, len(block), _CHUNK):
+        chunk = block[s:s + _CHUNK].astype(np.float64)
+        present = ~np.isnan(chunk)
+        count += present.sum(axis=0)
+        total += np.where(present, chunk, 0).sum(axis=0)
+    mean = total / np.maximum(count, 1)
+    squares = np.zeros(p)
+    for s in range(0, len(block), _CHUNK):
+        d = block[s:s + _CHUNK].astype(np.float64) - mean
+        squares += np.where(np.isnan(d), 0, d * d).sum(axis=0)
+    return mean, np.sqrt(squares / np.maximum(count, 1)), count
+
+
+def _names(cols: list[str]) -> str:
+    shown = ", ".join(f"'{c}'" for c in cols[:5])
+    return shown + (f" and {len(cols) - 5} more" if len(cols) > 5 else "")
