@@ -62,6 +62,11 @@ def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Param
 def fit(cfg: Config, data: Dataset, rng: np.random.Generator,
         on_epoch: Callable[[dict], None] | None = None) -> FitResult:
     """Train a new network on data.train; rng seeds the initial weights and the shuffling."""
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss, not by warnings
+        return _fit(cfg, data, rng, on_epoch)
+
+
+def _fit(cfg, data, rng, on_epoch):
     started = time.perf_counter()
     init_rng, shuffle_rng = rng.spawn(2)
     params = build_network(cfg, data, init_rng)

@@ -1,0 +1,92 @@
+"""Backprop against finite differences for every hidden activation x every loss, with and without hidden
+layers; each activation's derivative against its own finite difference; numerical stability at extremes."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from nnfit import config
+from nnfit.activations import ACTIVATIONS, OUTPUTS, log_sum_exp, sigmoid, softmax
+from nnfit.gradcheck import check_gradients
+from nnfit.losses import LOSSES
+from nnfit.network import init_params
+from nnfit.optimizers import OPTIMIZERS
+
+LOSS_OUTPUTS = {"mse": 1, "mae": 1, "huber": 1, "binary_cross_entropy": 1, "cross_entropy": 3}
+
+
+def targets(loss, n, rng):
+    if loss == "cross_entropy":
+        return np.eye(3)[rng.integers(0, 3, n)]
+    if loss == "binary_cross_entropy":
+        return rng.integers(0, 2, (n, 1)).astype(float)
+    return rng.normal(0, 2, (n, 1))  # spread out, so no residual sits near the kinks of mae / huber
+
+
+def test_tables_match_the_config_names():
+    assert set(config.ACTIVATION_NAMES) == set(ACTIVATIONS)
+    assert {n for names in config.TASK_LOSSES.values() for n in names} == set(LOSSES)
+    assert set(config.OPTIMIZER_NAMES) == set(OPTIMIZERS)
+    assert set(config.TASKS) == set(OUTPUTS)
+
+
+@pytest.mark.parametrize("hidden", [[], [5, 4]], ids=["no-hidden", "two-hidden"])
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_backprop_matches_finite_differences(activation, loss, hidden):
+    rng = np.random.default_rng(1)
+    params = init_params([3, *hidden, LOSS_OUTPUTS[loss]], "glorot", rng, np.float64)
+    params.flat[...] += rng.normal(0, 0.1, params.flat.size)  # non-zero biases too
+    X = rng.normal(size=(7, 3))
+    errors = check_gradients(params, X, targets(loss, 7, rng), activation, loss)
+    assert max(errors.values()) < 1e-7, errors
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_backprop_with_row_weights_and_weight_decay(loss):
+    rng = np.random.default_rng(2)
+    params = init_params([4, 6, LOSS_OUTPUTS[loss]], "he", rng, np.float64)
+    X = rng.normal(size=(9, 4))
+    errors = check_gradients(params, X, targets(loss, 9, rng), "relu", loss, w=rng.uniform(0.5, 2, 9),
+                             weight_decay=0.3)
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_gradient_check_catches_a_wrong_gradient(monkeypatch):
+    """The check itself can fail: a derivative off by a factor 2 gives an error near 1/3."""
+    import nnfit.gradcheck as gc
+
+    rng = np.random.default_rng(3)
+    params = init_params([3, 4, 1], "he", rng, np.float64)
+    wrong = gc.LOSSES["mse"].__class__(LOSSES["mse"].value, lambda z, y: (z - y))  # forgot the 2
+    monkeypatch.setitem(gc.LOSSES, "mse", wrong)
+    errors = check_gradients(params, rng.normal(size=(5, 3)), rng.normal(size=(5, 1)), "relu", "mse")
+    assert max(errors.values()) > 0.1
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_derivative(name):
+    act = ACTIVATIONS[name]
+    z = np.linspace(-3, 3, 61) + 0.013  # avoid the kink at exactly 0
+    eps = 1e-6
+    numeric = (act.fn(z + eps) - act.fn(z - eps)) / (2 * eps)
+    a = act.fn(z.copy())
+    analytic = act.grad(a, np.ones_like(z))
+    np.testing.assert_allclose(analytic, numeric, atol=1e-8)
+
+
+def test_stable_at_extreme_logits():
+    z = np.array([[1000.0, 0.0, -1000.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings either
+        np.testing.assert_allclose(softmax(z), [[1.0, 0.0, 0.0]])
+        assert log_sum_exp(z)[0] == pytest.approx(1000.0)
+        np.testing.assert_allclose(sigmoid(np.array([[-1000.0, 1000.0]])), [[0.0, 1.0]])
+        assert sigmoid(np.array([[-700.0]]))[0, 0] > 0  # tiny but not rounded to 0 through exp(700)
+        ce = LOSSES["cross_entropy"].value(z, np.array([[0.0, 0.0, 1.0]]))
+        assert ce[0] == pytest.approx(2000.0)
+        bce = LOSSES["binary_cross_entropy"].value(np.array([[1000.0], [-1000.0]]), np.array([[0.0], [1.0]]))
+        np.testing.assert_allclose(bce, [1000.0, 1000.0])
+        g = LOSSES["binary_cross_entropy"].grad(np.array([[1000.0]]), np.array([[0.0]]))
+        assert g[0, 0] == pytest.approx(1.0)

@@ -1,0 +1,57 @@
+"""One step of each optimizer against its textbook formula, computed here in plain float64."""
+
+import numpy as np
+import pytest
+
+from nnfit.optimizers import SGD, Adam, Momentum
+
+rng = np.random.default_rng(0)
+P0 = rng.normal(size=20)
+G1, G2, G3 = rng.normal(size=20), rng.normal(size=20), rng.normal(size=20)
+
+
+def run(opt, grads):
+    p = P0.copy()
+    for g in grads:
+        opt.step(p, g.copy())
+    return p
+
+
+def test_sgd_step():
+    np.testing.assert_allclose(run(SGD(20, np.float64, learning_rate=0.1), [G1]), P0 - 0.1 * G1, rtol=1e-15)
+
+
+def test_momentum_steps():
+    lr, mu = 0.1, 0.9
+    v1 = -lr * G1
+    v2 = mu * v1 - lr * G2
+    p = run(Momentum(20, np.float64, learning_rate=lr, momentum=mu), [G1, G2])
+    np.testing.assert_allclose(p, P0 + v1 + v2, rtol=1e-14)
+
+
+def test_adam_steps_with_bias_correction():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    p, m, v = P0.copy(), np.zeros(20), np.zeros(20)
+    for t, g in enumerate([G1, G2, G3], start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    np.testing.assert_allclose(run(Adam(20, np.float64, learning_rate=lr), [G1, G2, G3]), p, rtol=1e-13)
+    # the first step of Adam moves every coordinate by about lr, whatever the gradient's scale
+    first = run(Adam(20, np.float64, learning_rate=lr), [1000 * G1])
+    np.testing.assert_allclose(np.abs(first - P0), lr, rtol=1e-6)
+
+
+def test_weight_decay_is_l2_on_weights_only():
+    mask = np.r_[np.ones(15), np.zeros(5)]  # 15 weights, 5 biases
+    p = run(SGD(20, np.float64, learning_rate=0.1, weight_decay=0.5, decay_mask=mask), [G1])
+    np.testing.assert_allclose(p, P0 - 0.1 * (G1 + 0.5 * mask * P0), rtol=1e-14)
+
+
+@pytest.mark.parametrize("cls", [SGD, Momentum, Adam])
+def test_float32_state_stays_float32(cls):
+    p = P0.astype(np.float32)
+    opt = cls(20, np.float32, learning_rate=0.1, weight_decay=0.1)
+    opt.step(p, G1.astype(np.float32))
+    assert p.dtype == np.float32 and all(a.dtype == np.float32 for a in opt.state().values())

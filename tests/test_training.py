@@ -1,0 +1,141 @@
+"""Training behaviour: linear and logistic regression as networks, XOR, early stopping, weight decay, seeds."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnfit.config import load_config
+from nnfit.data import load_training_data
+from nnfit.network import predict_logits
+from nnfit.activations import ACTIVATIONS
+from nnfit.training import evaluate_split, fit
+
+from conftest import blobs, write_config, write_csv
+
+
+def train(tmp_path, frame, config):
+    """Train in memory exactly as `nnfit train` does, seeds included."""
+    write_csv(tmp_path / "d.csv", frame)
+    config = {**config, "data": {"train": "d.csv", **config["data"]}}
+    cfg = load_config(write_config(tmp_path / "c.yaml", config))
+    split_rng, fit_rng = np.random.default_rng(cfg.train.seed).spawn(2)
+    data = load_training_data(cfg, split_rng)
+    return cfg, data, fit(cfg, data, fit_rng)
+
+
+def test_no_hidden_layer_mse_is_least_squares(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5)) * [1, 2, 0.5, 3, 1] + [0, 1, -2, 0, 5]
+    y = X @ [1.5, -2.0, 0.3, 0.7, -1.1] + 4.0 + rng.normal(0, 0.5, 200)
+    frame = pd.DataFrame(X, columns=list("abcde")).assign(y=y)
+    cfg, data, result = train(tmp_path, frame, {
+        "task": "regression", "data": {"target": "y", "valid_fraction": 0},
+        "model": {"hidden": []},
+        "train": {"epochs": 3000, "batch_size": "full", "learning_rate": 0.1, "dtype": "float64"}})
+    ours, _ = data.prep.decode(predict_logits(result.params, data.train.X, ACTIVATIONS["relu"]))
+    A = np.c_[X, np.ones(200)]
+    exact = A @ np.linalg.lstsq(A, y, rcond=None)[0]
+    assert np.linalg.norm(ours - exact) / np.linalg.norm(exact) < 1e-4
+
+
+def test_no_hidden_layer_cross_entropy_is_logistic_regression(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    X = np.r_[rng.normal(-1, 1, (150, 2)), rng.normal(1.2, 1, (150, 2))]
+    y = np.r_[np.full(150, -1), np.ones(150, int)]
+    frame = pd.DataFrame(X, columns=["u", "v"]).assign(y=y)
+    cfg, data, result = train(tmp_path, frame, {
+        "task": "binary", "data": {"target": "y", "valid_fraction": 0, "standardize": False},
+        "model": {"hidden": []},
+        "train": {"epochs": 2000, "batch_size": "full", "learning_rate": 0.5, "dtype": "float64"}})
+    ours, _ = data.prep.decode(predict_logits(result.params, data.train.X, ACTIVATIONS["relu"]))
+    reference = LogisticRegression(C=1e6, max_iter=10000).fit(X, y)
+    assert np.mean(ours.astype(int) == reference.predict(X)) >= 0.99
+    np.testing.assert_allclose(result.params.W[0][:, 0], reference.coef_[0], rtol=0.02)
+
+
+def test_xor_with_minus_one_one_labels(tmp_path):
+    rng = np.random.default_rng(2)
+    corners = rng.choice([-1.0, 1.0], size=(400, 2))
+    X = corners + rng.normal(0, 0.3, corners.shape)
+    frame = pd.DataFrame(X, columns=["x1", "x2"]).assign(label=np.where(corners[:, 0] * corners[:, 1] > 0, 1, -1))
+    cfg, data, result = train(tmp_path, frame, {
+        "task": "binary", "data": {"target": "label"}, "model": {"hidden": [8], "activation": "tanh"},
+        "train": {"epochs": 200, "batch_size": 16, "optimizer": "momentum", "learning_rate": 0.05}})
+    assert data.prep.classes == [-1, 1]
+    assert result.history[result.epoch_kept - 1]["accuracy"] > 0.97  # noisy validation rows
+    four = pd.DataFrame({"x1": [-1.0, -1.0, 1.0, 1.0], "x2": [-1.0, 1.0, -1.0, 1.0]})
+    X4, _ = data.prep.transform(four, "corners")
+    labels, _ = data.prep.decode(predict_logits(result.params, X4, ACTIVATIONS["tanh"]))
+    assert labels.tolist() == [1, -1, -1, 1]
+
+
+def test_early_stopping_keeps_the_best_validation_epoch(tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 30))  # 30 features, only one matters: easy to overfit
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(30)]).assign(y=X[:, 0] + rng.normal(0, 1, 80))
+    cfg, data, result = train(tmp_path, frame, {
+        "task": "regression", "data": {"target": "y", "valid_fraction": 0.3},
+        "model": {"hidden": [128, 128]},
+        "train": {"epochs": 500, "batch_size": 8, "optimizer": "adam", "learning_rate": 0.01,
+                  "early_stopping": {"patience": 10}}})
+    assert result.stop_reason == "early_stopping"
+    assert len(result.history) < 500
+    valid = [row["valid_loss"] for row in result.history]
+    assert result.epoch_kept == int(np.argmin(valid)) + 1
+    assert len(result.history) == result.epoch_kept + 10
+    kept = evaluate_split(result.params, data.valid, data.prep, cfg.loss, cfg.model.activation)
+    assert kept["loss"] == pytest.approx(min(valid), rel=1e-6)
+
+
+def test_weight_decay_gives_smaller_weights(tmp_path):
+    frame = blobs(n=300, seed=4)
+    config = {"task": "multiclass", "data": {"target": "label"}, "model": {"hidden": [16]},
+              "train": {"epochs": 30, "learning_rate": 0.1, "weight_decay": 0.0}}
+    _, _, plain = train(tmp_path, frame, config)
+    config["train"]["weight_decay"] = 0.05
+    _, _, decayed = train(tmp_path, frame, config)
+    norm = lambda r: sum(float(np.sum(W * W)) for W in r.params.W)  # noqa: E731
+    assert norm(decayed) < 0.8 * norm(plain)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
+    frame = blobs(n=300, seed=5)
+    config = {"task": "multiclass", "data": {"target": "label"}, "model": {"hidden": [16, 8]},
+              "train": {"epochs": 5, "optimizer": "adam", "learning_rate": 0.01}}
+    _, _, a = train(tmp_path, frame, config)
+    _, _, b = train(tmp_path, frame, config)
+    assert np.array_equal(a.params.flat, b.params.flat)
+    config["train"]["seed"] = 1
+    _, _, c = train(tmp_path, frame, config)
+    assert not np.allclose(a.params.flat, c.params.flat)
+
+
+def test_class_weights_shift_the_decision(tmp_path):
+    rng = np.random.default_rng(6)
+    X = np.r_[rng.normal(-0.5, 1, (270, 2)), rng.normal(0.5, 1, (30, 2))]  # imbalanced, overlapping
+    frame = pd.DataFrame(X, columns=["u", "v"]).assign(y=np.r_[np.zeros(270, int), np.ones(30, int)])
+    config = {"task": "binary", "data": {"target": "y", "valid_fraction": 0}, "model": {"hidden": []},
+              "train": {"epochs": 200, "batch_size": "full", "learning_rate": 0.5}}
+    _, data, plain = train(tmp_path, frame, config)
+    config["train"]["class_weight"] = "balanced"
+    _, data_w, weighted = train(tmp_path, frame, config)
+    np.testing.assert_allclose(data_w.train.w[data_w.train.target == 1], 300 / (2 * 30))
+    predict = lambda d, r: d.prep.decode(predict_logits(r.params, d.train.X, ACTIVATIONS["relu"]))[0]  # noqa: E731
+    assert np.sum(predict(data_w, weighted) == 1) > 2 * np.sum(predict(data, plain) == 1)
+
+
+def test_divergence_is_a_training_error_that_keeps_the_last_good_weights(tmp_path):
+    from nnfit.errors import TrainingError
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(100, 3)) * 1000
+    frame = pd.DataFrame(X, columns=list("abc")).assign(y=X.sum(axis=1))
+    with pytest.raises(TrainingError, match="diverged.*epoch.*learning_rate") as info:
+        train(tmp_path, frame, {"task": "regression", "data": {"target": "y", "standardize": False,
+                                                                 "scale_target": False},
+                                "model": {"hidden": [4]}, "train": {"epochs": 50, "learning_rate": 1.0}})
+    assert np.isfinite(info.value.result.params.flat).all()
