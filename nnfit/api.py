@@ -149,8 +149,8 @@ def evaluate(run_dir, source, warn: Callable[[str], None] = _ignore) -> dict:
     name = input_name(source)
     dtype = np.dtype(info["dtype"])
     df, X, notes = load_features(prep, source, name, dtype, need_target=True)
+    target = prep.encode_target(df[prep.target], name)
     for note in notes:
         warn(note)
-    target = prep.encode_target(df[prep.target], name)
     split = Split(X, prep.target_array(target, dtype), target, name)
     return {"n_rows": len(X), **_scores(params, split, prep, info["loss"], info["hidden_activation"])}

@@ -28,7 +28,7 @@ def check_data(cfg: Config) -> tuple[list[str], list[str]]:
             continue
         name = display_path(path)
         try:
-            df = read_csv(path, name, np.dtype(cfg.train.dtype), exact=(d.target,))
+            df = read_csv(path, name, np.dtype(cfg.train.dtype), exact=(d.target,), role=f"data.{key}")
         except NnfitError as e:
             problems.append(str(e))
             continue

@@ -125,7 +125,7 @@ def predict(run_dir, input_csv, output, proba, keep, quiet):
     if input_csv == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("no input: give INPUT.csv, or pipe CSV into stdin")
-        source = click.get_binary_stream("stdin")
+        source = sys.stdin.buffer
     else:
         source = input_csv
     frame = api.predict(run_dir, source, proba=proba, keep=keep, warn=_warn(quiet))
@@ -156,7 +156,7 @@ def evaluate(run_dir, input_csv, quiet):
     """
     from . import api
 
-    source = click.get_binary_stream("stdin") if input_csv == "-" else input_csv
+    source = sys.stdin.buffer if input_csv == "-" else input_csv
     click.echo(_json_line(api.evaluate(run_dir, source, warn=_warn(quiet))))
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import yaml
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, closest, did_you_mean
 
 TASKS = ("regression", "binary", "multiclass")
 ACTIVATION_NAMES = ("relu", "leaky_relu", "tanh", "sigmoid", "identity")  # keys of activations.ACTIVATIONS
@@ -30,10 +30,11 @@ OPTIMIZER_NAMES = ("sgd", "momentum", "adam")  # keys of optimizers.OPTIMIZERS
 
 
 class _Bad(Exception):
-    """A value does not pass a check; carries what is allowed."""
+    """A value does not pass a check; carries what is allowed, or the whole complaint."""
 
-    def __init__(self, allowed: str):
+    def __init__(self, allowed: str, complaint: str | None = None):
         self.allowed = allowed
+        self.complaint = complaint
 
 
 # ---- checks: each takes the YAML value and returns the value to store, or raises _Bad(allowed) ----
@@ -65,8 +66,9 @@ def _float(lo: float, hi: float | None = None, lo_open=False, hi_open=False) -> 
 def _choice(*names: str) -> Callable:
     def check(v):
         if not isinstance(v, str) or v not in names:
-            hint = did_you_mean(v, names) if isinstance(v, str) else ""
-            raise _Bad(f"one of: {', '.join(names)}{hint}")
+            match = closest(v, names) if isinstance(v, str) else None
+            hint = f"; did you mean '{match}'?" if match else ""
+            raise _Bad("", f"unknown {_show(v)} (choose from: {', '.join(names)}{hint})")
         return v
 
     return check
@@ -236,7 +238,8 @@ def _build(cls, raw: Any, prefix: str):
         try:
             values[name] = f.metadata["check"](value)
         except _Bad as bad:
-            raise ConfigError(f"{key}: expected {bad.allowed}, found {_show(value)}", key) from None
+            complaint = bad.complaint or f"expected {bad.allowed}, found {_show(value)}"
+            raise ConfigError(f"{key}: {complaint}", key) from None
     return cls(**values)
 
 
@@ -377,7 +380,7 @@ def load_config(path: str | os.PathLike, overrides=()) -> Config:
         cfg = _check_combinations(_build(Config, raw, ""))
     except ConfigError as e:
         from_set = e.key is not None and any(e.key == k or e.key.startswith(k + ".") or k.startswith(e.key + ".") for k in set_keys)
-        raise ConfigError(f"{'--set' if from_set else source}: {e}", e.key) from None
+        raise ConfigError(f"--set {e}" if from_set else f"{source}: {e}", e.key) from None
     base = Path(path).resolve().parent
     absolute = {k: str((base / v).resolve()) if isinstance(v, str) else v
                 for k, v in (("train", cfg.data.train), ("valid", cfg.data.valid), ("test", cfg.data.test))}

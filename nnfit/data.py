@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, display_path
-from .errors import DataError, did_you_mean
+from .errors import DataError, closest
 from .preprocess import Preprocessor, is_numeric, label_key, label_values, regression_values, sorted_labels
 
 _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the full parse can go straight to floats
@@ -24,7 +24,7 @@ _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the 
 # ---- reading ----
 
 
-def _open(source, name: str):
+def _open(source, name: str, role: str | None):
     """A path (checked to exist and look like text) or an in-memory copy of a stream such as stdin."""
     if hasattr(source, "read"):
         data = source.read()
@@ -33,7 +33,7 @@ def _open(source, name: str):
         buffer = io.BytesIO(data)
     else:
         if not os.path.exists(source):
-            raise DataError(f"{name}: file not found")
+            raise DataError(f"{name}: file not found" + (f" ({role} in the config)" if role else ""))
         if os.path.isdir(source):
             raise DataError(f"{name}: is a folder, expected a CSV file")
         try:
@@ -54,23 +54,36 @@ def _parse(buffer, name: str, **kw) -> pd.DataFrame:
         buffer.seek(0)
     try:
         return pd.read_csv(buffer, encoding="utf-8", **kw)
-    except UnicodeDecodeError as e:
-        raise DataError(f"{name}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
-                        "save the file as UTF-8") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{name}: not UTF-8 text ({_first_bad_byte(buffer)}); save the file as UTF-8") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: file is empty") from None
     except pd.errors.ParserError as e:
         raise DataError(f"{name}: cannot parse CSV: {str(e).strip().splitlines()[-1]}") from None
 
 
+def _first_bad_byte(buffer) -> str:
+    if hasattr(buffer, "getvalue"):
+        raw = buffer.getvalue()
+    else:
+        with open(buffer, "rb") as f:
+            raw = f.read()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        return f"byte {raw[e.start]:#04x} on line {line}"
+    return "an undecodable byte"
+
+
 def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] = (),
-             text: tuple[str, ...] = ()) -> pd.DataFrame:
+             text: tuple[str, ...] = (), role: str | None = None) -> pd.DataFrame:
     """Read a CSV file or stream into a data frame, rows numbered from 0 as in the file.
 
     Columns that look numeric are parsed straight to `float_dtype`, except those in `exact` (targets, pass-through
     columns), which keep pandas' own types; columns in `text` are read as text.
     """
-    buffer = _open(source, name)
+    buffer = _open(source, name, role)
     header = _parse(buffer, name, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
     seen = set()
     for col in header:
@@ -102,8 +115,9 @@ def file_sha256(path: str) -> str:
 def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column") -> None:
     for c in columns:
         if c not in df.columns:
-            raise DataError(f"{name}: {what} '{c}' not found{did_you_mean(c, df.columns)} "
-                            f"(columns: {_shorten(list(df.columns))})")
+            match = closest(c, df.columns)
+            hint = f"did you mean '{match}'? " if match else ""
+            raise DataError(f"{name}: {what} '{c}' not found ({hint}columns: {_shorten(list(df.columns))})")
 
 
 def _shorten(items: list, most: int = 8) -> str:
@@ -224,7 +238,7 @@ def load_training_data(cfg: Config, rng: np.random.Generator) -> Dataset:
     d, notes = cfg.data, []
     dtype = np.dtype(cfg.train.dtype)
     train_name = display_path(d.train)
-    train_df = read_csv(d.train, train_name, dtype, exact=(d.target,))
+    train_df = read_csv(d.train, train_name, dtype, exact=(d.target,), role="data.train")
     features = feature_columns(train_df, d, train_name)
     train_df = drop_missing_target(train_df, d.target, train_name, notes)
     classes = fit_classes(train_df[d.target], cfg, train_name)
@@ -233,7 +247,7 @@ def load_training_data(cfg: Config, rng: np.random.Generator) -> Dataset:
         path = getattr(d, role)
         if path is not None:
             name = display_path(path)
-            df = read_csv(path, name, dtype, exact=(d.target,))
+            df = read_csv(path, name, dtype, exact=(d.target,), role=f"data.{role}")
             require_columns(df, [d.target], name, "target column")
             require_columns(df, features, name, "feature column")
             frames[role] = (drop_missing_target(df, d.target, name, notes), name)

@@ -46,9 +46,15 @@ class TrainingError(NnfitError):
         self.result = result
 
 
-def did_you_mean(name: str, choices) -> str:
-    """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
+def closest(name, choices) -> str | None:
+    """The choice most like `name` (a likely typo), or None when nothing is close."""
     import difflib
 
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return close[0] if close else None
+
+
+def did_you_mean(name, choices) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
+    match = closest(name, choices)
+    return f" (did you mean '{match}'?)" if match else ""

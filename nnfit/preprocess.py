@@ -169,7 +169,7 @@ class Preprocessor:
                 self._missing_allowed(df, c, int((~present).sum()), source)
                 notes.append(f"{source}: imputed {int((~present).sum())} missing values in '{c}' with '{self.mode[c]}'")
             values = df[c].astype(object).where(present, self.mode[c]).astype(str)
-            codes = pd.Categorical(values, categories=cats).codes  # -1 for a category unseen in training
+            codes = pd.Index(cats).get_indexer(values)  # -1 for a category unseen in training
             unseen = codes < 0
             if unseen.any():
                 examples = ", ".join(repr(v) for v in pd.unique(values[unseen])[:3])
@@ -197,8 +197,8 @@ class Preprocessor:
         if (index < 0).any():
             unknown = pd.unique(np.asarray(label_values(series), dtype=object)[index < 0])
             shown = ", ".join(repr(v) for v in unknown[:3])
-            raise DataError(f"{source}: column '{self.target}' has label {shown} that the model has never seen "
-                            f"(known: {', '.join(map(repr, self.classes))})")
+            raise DataError(f"{source}: column '{self.target}' has label{'s' if len(unknown) > 1 else ''} that the "
+                            f"model has never seen: {shown} (known: {', '.join(map(repr, self.classes))})")
         return index.astype(np.int64)
 
     def target_array(self, target: np.ndarray, dtype) -> np.ndarray:
@@ -256,9 +256,10 @@ def _column_stats(block: np.ndarray):
         total += np.where(present, chunk, 0).sum(axis=0)
     mean = total / np.maximum(count, 1)
     squares = np.zeros(p)
-    for s in range(0, len(block), _CHUNK):
-        d = block[s:s + _CHUNK].astype(np.float64) - mean
-        squares += np.where(np.isnan(d), 0, d * d).sum(axis=0)
+    with np.errstate(invalid="ignore"):  # inf - inf in a column with infinite values, rejected by transform()
+        for s in range(0, len(block), _CHUNK):
+            d = block[s:s + _CHUNK].astype(np.float64) - mean
+            squares += np.where(np.isnan(d), 0, d * d).sum(axis=0)
     return mean, np.sqrt(squares / np.maximum(count, 1)), count
 
 

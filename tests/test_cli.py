@@ -1,0 +1,198 @@
+"""The commands end to end: the shipped examples, the run directory, predict / evaluate / check / gradcheck."""
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from nnfit.activations import ACTIVATIONS
+from nnfit.config import load_config
+from nnfit.data import load_training_data
+from nnfit.network import predict_logits
+from nnfit.training import fit, history_columns
+
+from conftest import REPO, blobs, run_cli, run_process, write_config, write_csv
+
+
+def test_digits_example_reaches_95_percent_test_accuracy(tmp_path):
+    result = run_cli("train", REPO / "configs/digits.yaml", "--out", tmp_path / "run", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    line = result.json()
+    assert line["test_accuracy"] >= 0.95
+    summary = json.loads((tmp_path / "run/summary.json").read_text())
+    assert summary["state"] == "finished"
+    assert summary["test"]["accuracy"] == line["test_accuracy"]
+    matrix = np.array(summary["test"]["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 360
+    assert np.trace(matrix) / 360 == pytest.approx(line["test_accuracy"])
+    evaluated = run_cli("evaluate", tmp_path / "run", REPO / "data/digits_test.csv").json()
+    assert evaluated["accuracy"] == pytest.approx(line["test_accuracy"])
+    assert evaluated["n_rows"] == 360
+
+
+@pytest.mark.parametrize("config", ["sine", "xor", "linear"])
+def test_other_examples_train(tmp_path, config):
+    result = run_cli("train", REPO / f"configs/{config}.yaml", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.stderr
+    line = result.json()
+    if config == "sine":
+        assert line["r2"] > 0.9
+    elif config == "xor":
+        assert line["accuracy"] > 0.97
+    else:
+        assert line["r2"] > 0.3
+
+
+def test_run_directory_contents(tmp_path, tiny):
+    config, _ = tiny
+    result = run_cli("train", config, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.stderr
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "metrics.csv", "model.json", "model.npz", "summary.json"]
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert list(metrics.columns) == history_columns("multiclass")
+    assert metrics["epoch"].tolist() == [1, 2, 3, 4, 5]
+    assert metrics[["train_loss", "valid_loss", "accuracy", "macro_f1"]].notna().all().all()
+    with np.load(run / "model.npz", allow_pickle=False) as arrays:
+        assert sorted(arrays.files) == ["W0", "W1", "b0", "b1"]
+        assert arrays["W0"].shape == (2, 8) and arrays["W1"].shape == (8, 3)
+    info = json.loads((run / "model.json").read_text())
+    assert info["layer_sizes"] == [2, 8, 3] and info["preprocessing"]["classes"] == ["a", "b", "c"]
+    assert info["format_version"] == 1 and len(info["train_sha256"]) == 64
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epoch_kept"] == int(metrics["valid_loss"].idxmin()) + 1
+    assert summary["best"]["valid_loss"] == pytest.approx(metrics["valid_loss"].min())
+    # the saved config is resolved (defaults, absolute paths) and repeats the run exactly
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["train"]["optimizer"] == "sgd" and saved["loss"] == "cross_entropy"
+    assert saved["data"]["train"].startswith("/")
+    again = run_cli("train", run / "config.yaml", "--out", tmp_path / "again")
+    assert again.exit_code == 0, again.stderr
+    assert (tmp_path / "again/model.npz").read_bytes() == (run / "model.npz").read_bytes()
+
+
+def test_train_prints_one_json_line_and_progress_stays_off_stdout(tmp_path, tiny):
+    config, _ = tiny
+    result = run_process("train", config, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("\n") == 1
+    line = json.loads(result.stdout)
+    assert line["run_dir"] == str(tmp_path / "run") and line["epoch"] >= 1 and "accuracy" in line
+
+
+def test_predict_reproduces_in_memory_predictions(tmp_path):
+    frame = blobs(n=300, seed=3, classes=("cat", "dog", "eel"))
+    frame.insert(0, "id", np.arange(1000, 1300))
+    write_csv(tmp_path / "train.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {
+        "task": "multiclass", "data": {"train": "train.csv", "target": "label", "ignore": ["id"]},
+        "model": {"hidden": [16]}, "train": {"epochs": 10, "optimizer": "adam", "learning_rate": 0.01}})
+    assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
+
+    cfg = load_config(config)  # the same training, in memory
+    split_rng, fit_rng = np.random.default_rng(cfg.train.seed).spawn(2)
+    data = load_training_data(cfg, split_rng)
+    result = fit(cfg, data, fit_rng)
+    X, _ = data.prep.transform(frame, "train.csv")
+    labels, proba = data.prep.decode(predict_logits(result.params, X, ACTIVATIONS["relu"]))
+
+    from_file = run_process("predict", tmp_path / "run", tmp_path / "train.csv", "--proba", "--keep", "id")
+    from_stdin = run_process("predict", tmp_path / "run", "--proba", "--keep", "id",
+                             input=(tmp_path / "train.csv").read_text())
+    assert from_file.exit_code == 0, from_file.stderr
+    assert from_file.stdout == from_stdin.stdout
+    out = pd.read_csv(io.StringIO(from_file.stdout))
+    assert list(out.columns) == ["id", "prediction", "proba_cat", "proba_dog", "proba_eel"]
+    assert out["id"].tolist() == frame["id"].tolist()  # same rows, same order
+    assert out["prediction"].tolist() == labels.tolist()
+    np.testing.assert_array_equal(out[["proba_cat", "proba_dog", "proba_eel"]].to_numpy(np.float32), proba)
+    np.testing.assert_allclose(out.filter(like="proba_").sum(axis=1), 1, atol=1e-6)
+    assert (out["prediction"] == frame["label"]).mean() > 0.9
+
+
+def test_predict_regression_and_binary_labels(tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-2, 2, 200)
+    frame = pd.DataFrame({"x": x, "y": 3 * x + 1, "sign": np.where(x > 0, 1, -1)})
+    write_csv(tmp_path / "d.csv", frame)
+    reg = write_config(tmp_path / "reg.yaml", {"task": "regression", "data": {"train": "d.csv", "target": "y",
+                                                                              "ignore": ["sign"]},
+                                               "model": {"hidden": []}, "train": {"epochs": 50}})
+    assert run_cli("train", reg, "--out", tmp_path / "reg").exit_code == 0
+    out = pd.read_csv(io.StringIO(run_cli("predict", tmp_path / "reg", tmp_path / "d.csv").stdout))
+    np.testing.assert_allclose(out["prediction"], frame["y"], atol=0.05)  # in original units
+    assert run_cli("predict", tmp_path / "reg", tmp_path / "d.csv", "--proba").exit_code == 2
+
+    binary = write_config(tmp_path / "bin.yaml", {"task": "binary", "data": {"train": "d.csv", "target": "sign",
+                                                                              "ignore": ["y"]},
+                                                  "model": {"hidden": []}, "train": {"epochs": 50, "learning_rate": 0.5}})
+    assert run_cli("train", binary, "--out", tmp_path / "bin").exit_code == 0
+    result = run_cli("predict", tmp_path / "bin", tmp_path / "d.csv", "--proba", "-o", tmp_path / "p.csv")
+    assert result.exit_code == 0 and result.stdout == ""
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert list(out.columns) == ["prediction", "proba_-1", "proba_1"]
+    assert set(out["prediction"]) == {-1, 1} and (out["prediction"] == frame["sign"]).mean() > 0.97
+
+
+def test_evaluate_uses_the_metrics_csv_names(tmp_path, tiny):
+    config, csv = tiny
+    run_cli("train", config, "--out", tmp_path / "run")
+    result = run_cli("evaluate", tmp_path / "run", csv)
+    assert result.exit_code == 0, result.stderr
+    scores = result.json()
+    assert {"loss", "accuracy", "macro_f1", "n_rows", "confusion_matrix", "classes"} <= set(scores)
+    assert scores["n_rows"] == 200
+
+
+def test_check_prints_the_resolved_config_and_the_data(tmp_path, tiny):
+    config, _ = tiny
+    result = run_cli("check", config, "--set", "train.optimizer=adam")
+    assert result.exit_code == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)  # the report is YAML comments
+    assert resolved["train"]["optimizer"] == "adam" and resolved["model"]["init"] == "he"
+    assert "# data.train:" in result.stdout and "200 rows" in result.stdout
+    assert "label: target, 3 classes: 'a'" in result.stdout
+    assert "network: 2 -> 8 -> 3" in result.stdout
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "resolved.yaml").write_text(result.stdout)
+    assert load_config(tmp_path / "resolved.yaml") == load_config(config, ["train.optimizer=adam"])
+
+
+def test_check_lists_every_problem(tmp_path, tiny):
+    config, _ = tiny
+    result = run_cli("check", config, "--set", "data.features=[x0, nope]", "--set", "data.test=absent.csv")
+    assert result.exit_code == 2
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2 and all(e.startswith("Error: ") for e in errors)
+    assert "column 'nope' not found" in result.stderr and "absent.csv: file not found" in result.stderr
+    assert run_cli("check", config, "--no-data", "--set", "data.train=absent.csv").exit_code == 0
+
+
+def test_gradcheck_command(tiny):
+    config, _ = tiny
+    result = run_cli("gradcheck", config, "--set", "model.hidden=[5, 4]", "--set", "model.activation=tanh")
+    assert result.exit_code == 0, result.stderr
+    assert "max relative error" in result.stdout and ": ok" in result.stdout
+    worst = float(result.stdout.split("max relative error ")[1].split()[0])
+    assert worst < 1e-6
+
+
+def test_version_and_help():
+    from nnfit import __version__
+
+    assert run_cli("--version").stdout.strip() == f"nnfit, version {__version__}"
+    for command in ["train", "predict", "evaluate", "check", "gradcheck"]:
+        result = run_cli(command, "--help")
+        assert result.exit_code == 0 and "Example:" in result.stdout, command
+
+
+def test_help_does_not_import_numpy():
+    import subprocess
+    import sys
+
+    code = "import sys; from nnfit.cli import main; sys.argv=['nnfit','--help']\ntry: main()\nexcept SystemExit: pass\n" \
+           "assert 'numpy' not in sys.modules and 'pandas' not in sys.modules, 'heavy import'"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -1,0 +1,172 @@
+"""Bad input: every config and data error exits 2 with one `Error:` line naming the file, key or column,
+no traceback, and no run directory left behind."""
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import run_cli, write_config, write_csv
+
+GOOD = {
+    "task": "binary",
+    "data": {"train": "train.csv", "target": "label"},
+    "model": {"hidden": [4]},
+    "train": {"epochs": 2},
+}
+
+# (name, --set overrides or a config text, what the one line must say)
+CONFIG_ERRORS = [
+    ("unknown key", ["train.epocs=3"], "train.epocs: unknown key (did you mean 'epochs'?)"),
+    ("unknown section", ["modle.hidden=[3]"], "modle: unknown key (did you mean 'model'?)"),
+    ("epochs not a number", ["train.epochs=ten"], "train.epochs: expected an integer >= 1, found 'ten'"),
+    ("epochs a bool", ["train.epochs=true"], "train.epochs: expected an integer >= 1, found True"),
+    ("hidden not a list", ["model.hidden=64"], "model.hidden: expected a list of layer widths"),
+    ("hidden width 0", ["model.hidden=[8, 0]"], "model.hidden: expected a list of layer widths"),
+    ("batch size 0", ["train.batch_size=0"], "train.batch_size: expected an integer >= 1 or \"full\", found 0"),
+    ("negative learning rate", ["train.learning_rate=-0.1"], "train.learning_rate: expected a number > 0, found -0.1"),
+    ("valid fraction 1.5", ["data.valid_fraction=1.5"], "data.valid_fraction: expected a number >= 0 and < 1, found 1.5"),
+    ("momentum 1", ["train.momentum=1"], "train.momentum: expected a number >= 0 and < 1"),
+    ("unknown optimizer", ["train.optimizer=sgdd"], "train.optimizer: unknown 'sgdd' (choose from: sgd, momentum, adam; did you mean 'sgd'?)"),
+    ("unknown activation", ["model.activation=relu6"], "model.activation: unknown 'relu6'"),
+    ("unknown task", ["task=regresion"], "task: unknown 'regresion'"),
+    ("loss does not fit task", ["loss=cross_entropy"], "loss: 'cross_entropy' does not fit task 'binary'"),
+    ("mse for classification", ["task=multiclass", "loss=mse"], "loss: 'mse' does not fit task 'multiclass'"),
+    ("positive for multiclass", ["task=multiclass", "data.positive=1"], "data.positive: only used by task 'binary'"),
+    ("class weight for regression", ["task=regression", "train.class_weight=balanced"], "train.class_weight: only used by classification"),
+    ("bad class weight", ["train.class_weight={1: -2}"], "train.class_weight: expected a weight > 0"),
+    ("early stopping without validation", ["data.valid_fraction=0", "train.early_stopping={patience: 3}"], "train.early_stopping: needs a validation set"),
+    ("early stopping typo", ["train.early_stopping={patiense: 3}"], "train.early_stopping.patiense: unknown key (did you mean 'patience'?)"),
+    ("dtype", ["train.dtype=float16"], "train.dtype: unknown 'float16' (choose from: float32, float64"),
+    ("target in ignore", ["data.ignore=[label]"], "data.ignore: contains the target column 'label'"),
+    ("missing policy", ["data.missing=zero"], "data.missing: unknown 'zero'"),
+    ("malformed --set", ["train.epochs"], "--set 'train.epochs': expected KEY=VALUE"),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", [c[1:] for c in CONFIG_ERRORS], ids=[c[0] for c in CONFIG_ERRORS])
+def test_config_errors_from_set(tmp_path, overrides, expected, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "train.csv", pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "label": [-1, 1, -1, 1]}))
+    write_config(tmp_path / "run.yaml", GOOD)
+    args = ["train", "run.yaml"]
+    for item in overrides:
+        args += ["--set", item]
+    assert_clean_error(run_cli(*args), expected, tmp_path)
+
+
+CONFIG_FILES = [
+    ("typo in the file", yaml.safe_dump({**GOOD, "train": {"epocs": 3}}), "run.yaml: train.epocs: unknown key (did you mean 'epochs'?)"),
+    ("missing task", yaml.safe_dump({"data": GOOD["data"]}), "run.yaml: task: missing required key"),
+    ("missing target", yaml.safe_dump({"task": "binary", "data": {"train": "train.csv"}}), "run.yaml: data.target: missing required key"),
+    ("yaml syntax", "task: binary\ndata: {train: train.csv, target: label\n", "run.yaml:3:1: YAML syntax error"),
+    ("python tag", "task: !!python/object/apply:os.system ['touch pwned']\n", "run.yaml:1:7: tag '!!python/object/apply:os.system' is not allowed"),
+    ("duplicate key", "task: binary\ntask: multiclass\n", "run.yaml: line 2: duplicate key 'task'"),
+    ("a list", "- task\n- data\n", "run.yaml: expected a mapping of keys"),
+    ("a scalar", "hello\n", "run.yaml: expected a mapping of keys"),
+    ("data not a mapping", "task: binary\ndata: [1, 2]\n", "run.yaml: data: expected a mapping of keys, found a list"),
+]
+
+
+@pytest.mark.parametrize("text,expected", [c[1:] for c in CONFIG_FILES], ids=[c[0] for c in CONFIG_FILES])
+def test_config_file_errors(tmp_path, text, expected, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "train.csv", pd.DataFrame({"x": [0.0, 1.0], "label": [-1, 1]}))
+    (tmp_path / "run.yaml").write_text(text)
+    assert_clean_error(run_cli("train", "run.yaml"), expected, tmp_path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_missing_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_clean_error(run_cli("train", "nope.yaml"), "nope.yaml: config file not found", tmp_path)
+
+
+# (name, training CSV text, --set overrides, expected)
+DATA_ERRORS = [
+    ("missing file", None, ["data.train=absent.csv"], "absent.csv: file not found (data.train in the config)"),
+    ("missing target column", "x,lable\n1,1\n2,-1\n", [], "train.csv: target column 'label' not found (did you mean 'lable'?"),
+    ("missing feature column", "x,label\n1,1\n2,-1\n", ["data.features=[x, y]"], "train.csv: feature column 'y' not found"),
+    ("text regression target", "x,label\n1,1.5\n2,abc\n", ["task=regression"], "train.csv: target column 'label' must be numeric for task 'regression', found 'abc' in row 2"),
+    ("binary with three classes", "x,label\n1,a\n2,b\n3,c\n", [], "task 'binary' needs exactly 2 classes in 'label', found 3: 'a', 'b', 'c'"),
+    ("binary with one class", "x,label\n1,a\n2,a\n", [], "target column 'label' has only one class ('a')"),
+    ("constant regression target", "x,label\n1,3\n2,3\n", ["task=regression"], "target column 'label' is constant"),
+    ("empty file", "", [], "train.csv: file is empty"),
+    ("header only", "x,label\n", [], "train.csv: has a header but no data rows"),
+    ("duplicate column", "x,x,label\n1,2,1\n3,4,-1\n", [], "train.csv: column 'x' appears twice in the header"),
+    ("infinite value", "x,label\n1,1\ninf,-1\n3,1\n-1,-1\n", ["data.valid_fraction=0"], "train.csv: column 'x' holds infinite values"),
+    ("all-missing target", "x,label\n1,\n2,\n", [], "target column 'label' has no values"),
+    ("missing values with missing: error", "x,label\n1,1\n,-1\n3,1\n4,-1\n", ["data.missing=error", "data.valid_fraction=0"], "column 'x' has 1 missing values (first in row 2); data.missing is 'error'"),
+    ("positive not a label", "x,label\n1,1\n2,-1\n", ["data.positive=yes"], "data.positive is True, which is not a label"),
+]
+
+
+@pytest.mark.parametrize("csv,overrides,expected", [c[1:] for c in DATA_ERRORS], ids=[c[0] for c in DATA_ERRORS])
+def test_data_errors(tmp_path, csv, overrides, expected, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if csv is not None:
+        (tmp_path / "train.csv").write_text(csv)
+    write_config(tmp_path / "run.yaml", GOOD)
+    args = ["train", "run.yaml"]
+    for item in overrides:
+        args += ["--set", item]
+    assert_clean_error(run_cli(*args), expected, tmp_path)
+
+
+def test_binary_and_non_utf8_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_config(tmp_path / "run.yaml", GOOD)
+    (tmp_path / "train.csv").write_bytes(b"PK\x03\x04\x00\x00binary")
+    assert_clean_error(run_cli("train", "run.yaml"), "train.csv: looks like a binary file", tmp_path)
+    (tmp_path / "train.csv").write_bytes("x,label\n1,1\n2,caf\u00e9\n".encode("latin-1"))
+    assert_clean_error(run_cli("train", "run.yaml"), "train.csv: not UTF-8 text (byte 0xe9 on line 3)", tmp_path)
+
+
+def test_predict_and_evaluate_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "train.csv", pd.DataFrame({"x": [0.0, 1, 2, 3, 4, 5], "z": list("abcabc"),
+                                                    "label": [-1, 1, -1, 1, -1, 1]}))
+    write_config(tmp_path / "run.yaml", GOOD)
+    assert run_cli("train", "run.yaml", "--out", "run").exit_code == 0
+    cases = [
+        (["predict", "run", "-"], "z,label\na,1\n", "<stdin>: feature column 'x' not found"),
+        (["predict", "run", "-"], "x,z\nabc,a\n", "<stdin>: column 'x' was numeric in training but holds text here ('abc' in row 1)"),
+        (["predict", "run", "-", "--keep", "id"], "x,z\n1,a\n", "<stdin>: column (in --keep) 'id' not found"),
+        (["predict", "run", "-", "--proba", "--keep", "x"], "x,z\n1,a\n", None),
+        (["predict", "missing_run", "-"], "x,z\n1,a\n", "missing_run: run directory not found"),
+        (["evaluate", "run", "-"], "x,z,label\n1,a,7\n", "<stdin>: column 'label' has label that the model has never seen: 7 (known: -1, 1)"),
+        (["evaluate", "run", "-"], "x,z\n1,a\n", "<stdin>: target column 'label' not found"),
+    ]
+    for args, stdin, expected in cases:
+        result = run_cli(*args, input=stdin)
+        if expected is None:
+            assert result.exit_code == 0, result.stderr
+            continue
+        assert result.exit_code == 2, (args, result.stderr)
+        assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert expected in result.stderr, result.stderr
+
+
+def test_existing_run_is_not_overwritten_without_force(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "train.csv", pd.DataFrame({"x": [0.0, 1, 2, 3], "label": [-1, 1, -1, 1]}))
+    write_config(tmp_path / "run.yaml", GOOD)
+    assert run_cli("train", "run.yaml").exit_code == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "runs" / "run").iterdir()}
+    result = run_cli("train", "run.yaml", "--set", "train.seed=5")
+    assert result.exit_code == 2 and "runs/run: run directory exists and is not empty; pass --force" in result.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "runs" / "run").iterdir()} == before
+    # a forced run with a bad config still leaves the good run alone
+    result = run_cli("train", "run.yaml", "--force", "--set", "data.target=nope")
+    assert result.exit_code == 2
+    assert {p.name: p.read_bytes() for p in (tmp_path / "runs" / "run").iterdir()} == before
+    assert run_cli("train", "run.yaml", "--force", "--set", "train.seed=5").exit_code == 0
+    assert (tmp_path / "runs" / "run" / "model.npz").read_bytes() != before["model.npz"]
+
+
+def assert_clean_error(result, expected: str, folder):
+    assert result.exit_code == 2, (result.exit_code, result.stderr, result.stdout)
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: "), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
+    assert expected in result.stderr, result.stderr
+    assert not (folder / "runs").exists(), "a failed run left a run directory behind"
