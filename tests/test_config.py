@@ -1,0 +1,79 @@
+"""The config: defaults, path resolution, overrides parsed as YAML, round trip through the resolved YAML."""
+
+import dataclasses
+
+import pytest
+
+from nnfit.config import Config, dump_config, load_config, parse_yaml
+from nnfit.errors import ConfigError
+
+from conftest import write_config
+
+MINIMAL = {"task": "regression", "data": {"train": "d/train.csv", "target": "y"}}
+
+
+def test_defaults_are_the_documented_ones(tmp_path):
+    cfg = load_config(write_config(tmp_path / "c.yaml", MINIMAL))
+    assert cfg.model.hidden == [64, 64] and cfg.model.activation == "relu" and cfg.model.init == "he"
+    assert cfg.loss == "mse"
+    t = cfg.train
+    assert (t.epochs, t.batch_size, t.optimizer, t.learning_rate, t.momentum) == (100, 32, "sgd", 0.01, 0.9)
+    assert (t.weight_decay, t.early_stopping, t.class_weight, t.seed, t.dtype) == (0.0, None, None, 0, "float32")
+    d = cfg.data
+    assert (d.valid, d.valid_fraction, d.test, d.features, d.ignore) == (None, 0.2, None, None, [])
+    assert (d.missing, d.standardize, d.scale_target, d.positive) == ("impute", True, True, None)
+
+
+def test_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(write_config(tmp_path / "sub" / "c.yaml", MINIMAL))
+    assert cfg.data.train == str(tmp_path / "sub" / "d" / "train.csv")
+
+
+@pytest.mark.parametrize("task,loss,init_for_tanh", [("binary", "binary_cross_entropy", "glorot"),
+                                                     ("multiclass", "cross_entropy", "glorot")])
+def test_auto_choices_are_resolved(tmp_path, task, loss, init_for_tanh):
+    cfg = load_config(write_config(tmp_path / "c.yaml", {**MINIMAL, "task": task, "model": {"activation": "tanh"}}))
+    assert cfg.loss == loss and cfg.model.init == init_for_tanh
+
+
+def test_overrides_are_yaml_values(tmp_path):
+    path = write_config(tmp_path / "c.yaml", MINIMAL)
+    cfg = load_config(path, ["train.learning_rate=1e-3", "model.hidden=[32, 16]", "train.batch_size=full",
+                             "train.early_stopping={patience: 3}", "data.valid=null", "model.activation=tanh"])
+    assert cfg.train.learning_rate == 0.001 and cfg.model.hidden == [32, 16] and cfg.train.batch_size == "full"
+    assert cfg.train.early_stopping.patience == 3 and cfg.train.early_stopping.min_delta == 0.0
+    assert cfg.model.activation == "tanh"
+
+
+def test_yaml_reads_exponent_floats_and_empty_sections(tmp_path):
+    assert parse_yaml("a: 1e-3\nb: 2E5\nc: 1.5e+2", "x") == {"a": 0.001, "b": 200000.0, "c": 150.0}
+    path = tmp_path / "c.yaml"
+    path.write_text("task: binary\ndata:\n  train: t.csv\n  target: y\nmodel:\ntrain:\n")
+    cfg = load_config(path)
+    assert cfg.model.hidden == [64, 64] and cfg.train.epochs == 100
+
+
+def test_resolved_config_round_trips(tmp_path):
+    cfg = load_config(write_config(tmp_path / "c.yaml", {
+        **MINIMAL, "task": "binary", "data": {**MINIMAL["data"], "positive": "yes", "ignore": ["id", 7]},
+        "train": {"class_weight": {"yes": 2, "no": 1}, "early_stopping": {"patience": 4, "min_delta": 0.01}}}))
+    assert cfg.data.ignore == ["id", "7"]  # column names are text
+    (tmp_path / "resolved.yaml").write_text(dump_config(cfg))
+    assert load_config(tmp_path / "resolved.yaml") == cfg
+
+
+def test_config_is_frozen(tmp_path):
+    cfg = load_config(write_config(tmp_path / "c.yaml", MINIMAL))
+    assert isinstance(cfg, Config)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.task = "binary"
+
+
+def test_errors_carry_the_key(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path / "c.yaml", {**MINIMAL, "train": {"epochs": 0}}))
+    assert info.value.key == "train.epochs"
+    assert str(info.value) == "c.yaml: train.epochs: expected an integer >= 1, found 0" or \
+        str(info.value).endswith("c.yaml: train.epochs: expected an integer >= 1, found 0")

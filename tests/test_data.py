@@ -1,0 +1,85 @@
+"""Data preparation: encoding, imputation, scaling fitted on the training split only, splits, labels."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnfit.config import load_config
+from nnfit.data import load_training_data, stratified_split
+
+from conftest import run_cli, write_config, write_csv
+
+
+def load(tmp_path, frame, data=None, task="multiclass", **train):
+    write_csv(tmp_path / "d.csv", frame)
+    cfg = load_config(write_config(tmp_path / "c.yaml", {
+        "task": task, "data": {"train": "d.csv", "target": "y", **(data or {})}, "train": train}))
+    return load_training_data(cfg, np.random.default_rng(0))
+
+
+def test_numeric_and_categorical_features(tmp_path):
+    frame = pd.DataFrame({"num": [1.0, 2.0, 3.0, 4.0, np.nan, 6.0], "color": ["red", "blue", None, "red", "red", "green"],
+                          "flag": ["true", "false", "true", "true", "false", "true"], "y": list("ababab")})
+    data = load(tmp_path, frame, {"valid_fraction": 0})
+    prep = data.prep
+    assert prep.numeric == ["num"] and prep.categorical == ["color", "flag"]
+    assert prep.feature_names == ["num", "color=blue", "color=green", "color=red", "flag=false", "flag=true"]
+    X = data.train.X
+    assert prep.fill == [pytest.approx(3.2)]  # mean of the present values
+    np.testing.assert_allclose(X[:, 0].mean(), 0, atol=1e-6)  # standardized, the imputed row at the mean
+    assert X[4, 0] == 0.0
+    np.testing.assert_array_equal(X[2, 1:4], [0, 0, 1])  # missing color -> most frequent, 'red'
+    np.testing.assert_array_equal(X[:, 4:].sum(axis=1), 1)
+    assert any("imputed 1 missing values in 'num'" in n for n in data.notes)
+    unseen, notes = prep.transform(pd.DataFrame({"num": [1.0], "color": ["purple"], "flag": ["true"]}), "new.csv")
+    np.testing.assert_array_equal(unseen[0, 1:4], 0)
+    assert "1 rows have categories not seen in training ('purple')" in notes[0]
+
+
+def test_scaling_is_fitted_on_the_training_split_only(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(5, 3, 100), "y": rng.normal(0, 1, 100)})
+    data = load(tmp_path, frame, {"valid_fraction": 0.3}, task="regression")
+    train_rows, _ = stratified_split(100, None, 0.3, np.random.default_rng(0))  # the split load() made
+    assert len(data.train.X) == 70 and len(data.valid.X) == 30
+    assert data.prep.center[0] == pytest.approx(frame["x"][train_rows].mean(), rel=1e-5)
+    assert data.prep.scale[0] == pytest.approx(frame["x"][train_rows].std(ddof=0), rel=1e-5)
+    assert data.prep.center[0] != pytest.approx(frame["x"].mean(), rel=1e-5)
+    assert data.prep.target_center == pytest.approx(np.mean(data.train.target))
+    np.testing.assert_allclose(data.train.Y[:, 0].std(), 1, rtol=1e-5)  # scale_target
+
+
+def test_stratified_split_keeps_class_shares():
+    labels = np.r_[np.zeros(80, int), np.ones(20, int)]
+    train, valid = stratified_split(100, labels, 0.25, np.random.default_rng(0))
+    assert len(valid) == 25 and np.sum(labels[valid] == 1) == 5
+    assert sorted(np.r_[train, valid].tolist()) == list(range(100))
+
+
+def test_labels_and_positive_class(tmp_path):
+    frame = pd.DataFrame({"x": [0.0, 1, 2, 3], "y": ["no", "yes", "no", "yes"]})
+    assert load(tmp_path, frame, {"valid_fraction": 0}, task="binary").prep.classes == ["no", "yes"]
+    data = load(tmp_path, frame, {"valid_fraction": 0, "positive": "no"}, task="binary")
+    assert data.prep.classes == ["yes", "no"]  # [negative, positive]
+    np.testing.assert_array_equal(data.train.Y[:, 0], [1, 0, 1, 0])
+    numeric = pd.DataFrame({"x": [0.0, 1, 2, 3, 4, 5], "y": [10, 2, 1, 10, 2, 1]})
+    assert load(tmp_path, numeric, {"valid_fraction": 0}).prep.classes == [1, 2, 10]  # sorted as numbers
+
+
+def test_missing_drop_and_missing_target(tmp_path):
+    frame = pd.DataFrame({"x": [1.0, np.nan, 3, 4, 5, 6], "y": ["a", "b", None, "b", "a", "b"]})
+    data = load(tmp_path, frame, {"valid_fraction": 0, "missing": "drop"})
+    assert len(data.train.X) == 4
+    assert any("dropped 1 rows with a missing target 'y'" in n for n in data.notes)
+    assert any("dropped 1 rows with missing feature values" in n for n in data.notes)
+
+
+def test_class_only_in_validation_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "train.csv", pd.DataFrame({"x": [0.0, 1, 2, 3], "y": list("abab")}))
+    write_csv(tmp_path / "valid.csv", pd.DataFrame({"x": [0.0, 1], "y": ["a", "z"]}))
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "train.csv",
+                                                                               "valid": "valid.csv", "target": "y"}})
+    result = run_cli("train", config)
+    assert result.exit_code == 2
+    assert "valid.csv: column 'y' has label that the model has never seen: 'z'" in result.stderr
