@@ -47,7 +47,7 @@ def train(config_path, out=None, overrides=(), force: bool = False,
     run_dir = Path(out) if out is not None else default_run_dir(config_path)
     check_run_dir(run_dir, force)
     split_rng, fit_rng = np.random.default_rng(cfg.train.seed).spawn(2)
-    data = load_training_data(cfg, split_rng)
+    data = load_training_data(cfg, split_rng, cache_dir=run_dir.parent / ".nnfit-cache")
     for note in data.notes:
         warn(note)
     start_run_dir(run_dir, force)
@@ -74,25 +74,30 @@ def train(config_path, out=None, overrides=(), force: bool = False,
         log.close()
     summary = _finish(run_dir, cfg, data, result, "finished", started)
     line = {"run_dir": str(run_dir), "epoch": result.epoch_kept, "stop_reason": result.stop_reason}
-    line.update(summary["best"] or {"train_" + k: v for k, v in summary["train"].items()})
+    line.update(summary["best"] or {"train_" + k: v for k, v in summary["train"].items()})  # no validation: train
     if summary["test"]:
         line.update({"test_" + k: v for k, v in summary["test"].items() if k not in ("confusion_matrix", "classes")})
     return line
 
 
 def _finish(run_dir: Path, cfg: Config, data: Dataset, result: FitResult, state: str, started: float) -> dict:
-    """Save the kept weights and summary.json; returns the summary."""
-    prep = data.prep
+    """Score the kept weights (test set; training rows when there is no validation set), save them and
+    summary.json; returns the summary."""
+    t0 = time.perf_counter()
+    prep, act = data.prep, cfg.model.activation
+    test = None
+    if data.test is not None:
+        test = {"n_rows": len(data.test.X), **_scores(result.params, data.test, prep, cfg.loss, act)}
+    train = None if data.valid is not None else evaluate_split(result.params, data.train, prep, cfg.loss, act)
+    t1 = time.perf_counter()
     save_model(run_dir, result.params, {
         "task": cfg.task, "loss": cfg.loss, "layer_sizes": result.params.sizes,
-        "hidden_activation": cfg.model.activation, "output_activation": OUTPUT_UNIT[cfg.task],
+        "hidden_activation": act, "output_activation": OUTPUT_UNIT[cfg.task],
         "dtype": cfg.train.dtype, "epoch_kept": result.epoch_kept,
         "train_file": cfg.data.train, "train_sha256": data.train_sha256, "preprocessing": prep.to_dict(),
     })
     by_epoch = {row["epoch"]: row for row in result.history}
-    test = None
-    if data.test is not None:
-        test = {"n_rows": len(data.test.X), **_scores(result.params, data.test, prep, cfg.loss, cfg.model.activation)}
+    timing = {**data.timing, "train": result.seconds, "evaluate": t1 - t0, "write": time.perf_counter() - t1}
     summary = {
         "state": state,
         "nnfit_version": __version__,
@@ -102,10 +107,10 @@ def _finish(run_dir: Path, cfg: Config, data: Dataset, result: FitResult, state:
         "epoch_kept": result.epoch_kept,
         "best": by_epoch.get(result.epoch_kept) if data.valid is not None else None,
         "final": result.history[-1] if result.history else None,
-        "train": evaluate_split(result.params, data.train, prep, cfg.loss, cfg.model.activation),
+        "train": train,  # metrics of the kept weights on the training rows, when there is no validation set
         "test": test,
-        "train_seconds": result.seconds,
         "wall_seconds": time.perf_counter() - started,
+        "timing": timing,  # seconds: read (hash and parse the CSV), preprocess, train, evaluate, write
         "notes": data.notes,
     }
     atomic_write(run_dir / "summary.json", to_json(summary))

@@ -7,6 +7,7 @@ combinations, and fills defaults. It imports neither numpy nor pandas, so `nnfit
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import re
@@ -162,6 +163,7 @@ class DataConfig:
     standardize: bool = _opt(True, _bool, "numeric features -> zero mean, unit variance, fitted on the training split")
     scale_target: bool = _opt(True, _bool, "regression: fit on a standardized target, predict in original units")
     positive: Any = _opt(None, _optional(_label), "binary: the positive class; null = the last label in sorted order")
+    cache: bool = _opt(False, _bool, "keep the prepared arrays in .nnfit-cache/ beside the run directory; a repeated run skips CSV parsing")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -371,17 +373,21 @@ def load_config(path: str | os.PathLike, overrides=()) -> Config:
     except OSError as e:
         raise ConfigError(f"{source}: cannot read: {e.strerror}") from None
     raw = parse_yaml(text, source)
-    if raw is None:
-        raw = {}
+    return from_dict({} if raw is None else raw, source, overrides, base=Path(path).resolve().parent)
+
+
+def from_dict(raw: Any, source: str = "config", overrides=(), base: str | os.PathLike = ".") -> Config:
+    """Validate a config given as a dict (what a YAML file holds); data paths are taken relative to `base`."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of keys (task:, data:, ...), found {_show(raw)}")
+    raw = copy.deepcopy(raw)
     set_keys = apply_overrides(raw, overrides)
     try:
         cfg = _check_combinations(_build(Config, raw, ""))
     except ConfigError as e:
         from_set = e.key is not None and any(e.key == k or e.key.startswith(k + ".") or k.startswith(e.key + ".") for k in set_keys)
         raise ConfigError(f"--set {e}" if from_set else f"{source}: {e}", e.key) from None
-    base = Path(path).resolve().parent
+    base = Path(base).resolve()
     absolute = {k: str((base / v).resolve()) if isinstance(v, str) else v
                 for k, v in (("train", cfg.data.train), ("valid", cfg.data.valid), ("test", cfg.data.test))}
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **absolute))

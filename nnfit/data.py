@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -147,6 +149,7 @@ class Dataset:
     prep: Preprocessor
     train_sha256: str
     notes: list[str] = field(default_factory=list)  # things the user should know (dropped rows, imputed values)
+    timing: dict[str, float] = field(default_factory=dict)  # seconds spent reading and preprocessing
 
 
 def feature_columns(df: pd.DataFrame, data_cfg, name: str) -> list[str]:
@@ -233,27 +236,71 @@ def class_weights(cfg_weight, classes: list, target: np.ndarray, name: str) -> n
     return per_class[target]
 
 
-def load_training_data(cfg: Config, rng: np.random.Generator) -> Dataset:
-    """Read, check, split and preprocess the configured data. Raises DataError before any training starts."""
+def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | None = None) -> Dataset:
+    """Read, check, split and preprocess the configured CSV files. Raises DataError before any training starts.
+
+    With data.cache on and a cache_dir, a run with the same files and data settings loads the prepared arrays
+    instead (see cache.py). dataset.timing tells the seconds spent reading and preprocessing.
+    """
+    d = cfg.data
+    started = time.perf_counter()
+    paths = {role: getattr(d, role) for role in ("train", "valid", "test") if getattr(d, role) is not None}
+    files = {role: {"size": os.stat(p).st_size, "mtime_ns": os.stat(p).st_mtime_ns, "sha256": file_sha256(p)}
+             for role, p in paths.items() if os.path.isfile(p)}
+    key = None
+    if d.cache and cache_dir is not None and len(files) == len(paths):
+        from . import cache
+
+        key = cache.cache_key(cfg, files)
+        cached = cache.load(cache_dir, key)
+        if cached is not None:
+            cached.timing = {"read": time.perf_counter() - started, "preprocess": 0.0}
+            return cached
+    dtype = np.dtype(cfg.train.dtype)
+    frames = {}
+    for role, path in paths.items():
+        name = display_path(path)
+        frames[role] = (read_csv(path, name, dtype, exact=(d.target,), role=f"data.{role}"), name)
+    read = time.perf_counter()
+    data = prepare_dataset(cfg, frames, rng, files["train"]["sha256"])
+    del frames
+    data.timing = {"read": read - started, "preprocess": time.perf_counter() - read}
+    if key is not None:
+        from . import cache
+
+        cache.save(cache_dir, key, data)
+    return data
+
+
+def dataset_from_arrays(cfg: Config, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Dataset:
+    """A Dataset from in-memory arrays instead of CSV files: X (n, d) numeric features, y (n,) target.
+
+    Columns are named x0 ... x{d-1}; the config's data section applies as for a CSV (split, standardization,
+    labels) except its file names. For library use and benchmarks.
+    """
+    frame = pd.DataFrame(np.asarray(X), columns=[f"x{i}" for i in range(np.shape(X)[1])])
+    frame[cfg.data.target] = np.asarray(y)
+    return prepare_dataset(cfg, {"train": (frame, "<arrays>")}, rng or np.random.default_rng(cfg.train.seed), "")
+
+
+def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: str) -> Dataset:
+    """Check, split and preprocess data frames: frames[role] = (frame, name) for role in train, valid, test."""
     d, notes = cfg.data, []
     dtype = np.dtype(cfg.train.dtype)
-    train_name = display_path(d.train)
-    train_df = read_csv(d.train, train_name, dtype, exact=(d.target,), role="data.train")
+    train_df, train_name = frames["train"]
     features = feature_columns(train_df, d, train_name)
     train_df = drop_missing_target(train_df, d.target, train_name, notes)
     classes = fit_classes(train_df[d.target], cfg, train_name)
-    frames = {"train": (train_df, train_name), "valid": None, "test": None}
+    frames = {"train": (train_df, train_name), "valid": frames.get("valid"), "test": frames.get("test")}
     for role in ("valid", "test"):
-        path = getattr(d, role)
-        if path is not None:
-            name = display_path(path)
-            df = read_csv(path, name, dtype, exact=(d.target,), role=f"data.{role}")
+        if frames[role] is not None:
+            df, name = frames[role]
             require_columns(df, [d.target], name, "target column")
             require_columns(df, features, name, "feature column")
             frames[role] = (drop_missing_target(df, d.target, name, notes), name)
     # a bare Preprocessor knows the classes, so it can encode targets before the features are fitted
     probe = Preprocessor(cfg.task, d.target, [], [], [], [], [], {}, {}, d.missing, classes)
-    if d.valid is None and d.valid_fraction > 0:
+    if frames["valid"] is None and d.valid_fraction > 0:
         labels = None if classes is None else probe.encode_target(train_df[d.target], train_name)
         rows_train, rows_valid = stratified_split(len(train_df), labels, d.valid_fraction, rng)
         if len(rows_valid) == 0:
@@ -279,7 +326,7 @@ def load_training_data(cfg: Config, rng: np.random.Generator) -> Dataset:
             t = target if role == "train" else prep.encode_target(df[d.target], name)
             splits[role] = Split(X, prep.target_array(t, dtype), t, name)
     splits["train"].w = None if classes is None else class_weights(cfg.train.class_weight, classes, target, train_name)
-    return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, file_sha256(d.train), notes)
+    return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, train_sha256, notes)
 
 
 def _drop_incomplete(df: pd.DataFrame, features: list[str], name: str, notes: list[str]) -> pd.DataFrame:
@@ -304,3 +351,4 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
         df = drop_missing_target(df, prep.target, name, notes)
     X, transform_notes = prep.transform(df, name, dtype)
     return df, X, notes + transform_notes
+

@@ -1,0 +1,335 @@
+"""Benchmark nnfit's training loop against scikit-learn and PyTorch on the CPU, in one process, interleaved.
+
+    python -m bench              # the full run (several minutes), prints a markdown table
+    python -m bench --quick      # smaller data and fewer repetitions, for a smoke test
+
+Every case trains the same network on the same data with the same batch size, optimizer (plain SGD) and
+number of epochs in each framework. Repetitions are interleaved (nnfit, sklearn, torch, matmul peak, then
+again) and the median is reported, so a noisy neighbour slows every framework alike. scikit-learn and
+PyTorch are optional (`pip install '.[bench]'`); a missing one is reported as skipped.
+
+Training FLOPs per sample: forward 2 x weights, backward 4 x weights, minus the input gradient of the first
+layer, which nobody needs (2 x its weights). Peak memory is the growth of the process's resident set during
+one extra, untimed training run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnfit.config import from_dict
+from nnfit.data import dataset_from_arrays
+from nnfit.training import fit
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    sizes: tuple[int, ...]  # inputs, hidden..., outputs
+    batch: int
+    rows: int
+    epochs: int
+    task: str  # multiclass | regression
+
+    @property
+    def flops_per_sample(self) -> int:
+        weights = sum(i * o for i, o in zip(self.sizes[:-1], self.sizes[1:]))
+        return 6 * weights - 2 * self.sizes[0] * self.sizes[1]
+
+
+def cases(quick: bool) -> list[Case]:
+    rows = 6000 if quick else 30000
+    return [
+        Case("mnist-shaped 784-256-128-10, batch 32", (784, 256, 128, 10), 32, rows, 1 if quick else 2, "multiclass"),
+        Case("mnist-shaped 784-256-128-10, batch 128", (784, 256, 128, 10), 128, rows, 1 if quick else 2, "multiclass"),
+        Case("mnist-shaped 784-256-128-10, batch 512", (784, 256, 128, 10), 512, rows, 1 if quick else 2, "multiclass"),
+        Case("small regression 8-32-32-1, batch 32", (8, 32, 32, 1), 32, rows, 2 if quick else 3, "regression"),
+    ]
+
+
+def make_data(case: Case):
+    rng = np.random.default_rng(0)
+    X = rng.random((case.rows, case.sizes[0]), dtype=np.float32)  # speed does not depend on the values
+    if case.task == "multiclass":
+        y = rng.integers(0, case.sizes[-1], case.rows)
+    else:
+        y = (X @ rng.normal(size=case.sizes[0])).astype(np.float32)
+    return X, y
+
+
+# ---- the three trainers: each trains a fresh network for case.epochs epochs ----
+
+
+def nnfit_trainer(case: Case, X, y):
+    cfg = from_dict({
+        "task": case.task,
+        "data": {"train": "<memory>", "target": "y", "valid_fraction": 0, "standardize": False, "scale_target": False},
+        "model": {"hidden": list(case.sizes[1:-1])},
+        "train": {"epochs": case.epochs, "batch_size": case.batch, "optimizer": "sgd", "learning_rate": 0.01},
+    })
+    data = dataset_from_arrays(cfg, X, y)  # preprocessing happens once, outside the timed part
+    return lambda: fit(cfg, data, np.random.default_rng(0))
+
+
+def sklearn_trainer(case: Case, X, y):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    cls = MLPClassifier if case.task == "multiclass" else MLPRegressor
+
+    def train():
+        model = cls(hidden_layer_sizes=case.sizes[1:-1], solver="sgd", learning_rate_init=0.01, momentum=0.0,
+                    nesterovs_momentum=False, alpha=0.0, batch_size=case.batch, max_iter=case.epochs, tol=0.0,
+                    n_iter_no_change=case.epochs + 1, shuffle=True, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X, y)  # float32 X stays float32 in scikit-learn's MLP
+
+    return train
+
+
+def torch_trainer(case: Case, X, y):
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    Xt = torch.from_numpy(X)
+    yt = torch.from_numpy(y.astype(np.int64) if case.task == "multiclass" else y.reshape(-1, 1).astype(np.float32))
+    loss_fn = torch.nn.CrossEntropyLoss() if case.task == "multiclass" else torch.nn.MSELoss()
+
+    def train():
+        torch.manual_seed(0)
+        layers = []
+        for i, (fan_in, fan_out) in enumerate(zip(case.sizes[:-1], case.sizes[1:])):
+            layers.append(torch.nn.Linear(fan_in, fan_out))
+            if i < len(case.sizes) - 2:
+                layers.append(torch.nn.ReLU())
+        model = torch.nn.Sequential(*layers)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        for _ in range(case.epochs):
+            order = torch.randperm(len(Xt))
+            Xs, ys = Xt[order], yt[order]  # one shuffled copy per epoch, as nnfit does
+            total = torch.zeros(())
+            for s in range(0, len(Xs), case.batch):
+                loss = loss_fn(model(Xs[s:s + case.batch]), ys[s:s + case.batch])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach()
+            float(total)
+
+    return train
+
+
+TRAINERS = {"nnfit": nnfit_trainer, "scikit-learn": sklearn_trainer, "PyTorch": torch_trainer}
+
+
+def available(name: str) -> str | None:
+    """None when the framework can run, else why not."""
+    module = {"scikit-learn": "sklearn", "PyTorch": "torch"}.get(name)
+    if module is None:
+        return None
+    try:
+        __import__(module)
+    except ImportError:
+        return f"skipped ({module} not installed; pip install '.[bench]')"
+    return None
+
+
+# ---- measurements ----
+
+
+def matmul_peak() -> float:
+    """Best float32 GFLOP/s of numpy's matmul over a few large square products."""
+    rng = np.random.default_rng(0)
+    best = 0.0
+    for n in (1024, 2048):
+        a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+        c = np.empty((n, n), np.float32)
+        np.matmul(a, b, out=c)
+        reps = 8 if n == 1024 else 3
+        t = time.perf_counter()
+        for _ in range(reps):
+            np.matmul(a, b, out=c)
+        best = max(best, 2 * n**3 * reps / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_growth(fn) -> float | None:
+    """MB by which the resident set grew at its highest while fn() ran (Linux only)."""
+    if not os.path.exists("/proc/self/statm"):
+        return None
+    before, peak, done = _rss(), [0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        watcher.join()
+    return max(0, max(peak[0], _rss()) - before) / 1e6
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+# ---- end to end: `nnfit train` on a 60,000 x 785 CSV, and `nnfit --help` ----
+
+
+def write_mnist_like_csv(path: Path, rows: int) -> None:
+    """Pixels 0..255 in 784 columns plus a label: the shape and size of MNIST's CSV (about 110 MB)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    chunk = 5000
+    for start in range(0, rows, chunk):
+        n = min(chunk, rows - start)
+        pixels = (rng.random((n, 784)) ** 4 * 256).astype(np.uint8)  # mostly small values, like ink on paper
+        frame = pd.DataFrame(pixels, columns=[f"pixel{i}" for i in range(784)])
+        frame.insert(0, "label", rng.integers(0, 10, n))
+        frame.to_csv(path, mode="w" if start == 0 else "a", header=start == 0, index=False)
+
+
+E2E_SCRIPT = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from nnfit import api
+line = api.train(sys.argv[1], out=sys.argv[2], force=True)
+total = time.perf_counter() - t0
+summary = json.load(open(sys.argv[2] + "/summary.json"))
+print(json.dumps({"total": total, "timing": summary["timing"],
+                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
+"""
+
+
+def end_to_end(folder: Path, rows: int, epochs: int) -> list[dict]:
+    import json
+
+    csv = folder / "mnist_like.csv"
+    write_mnist_like_csv(csv, rows)
+    results = []
+    for cache in (False, True, True):  # plain; with the cache (first run fills it); again (reads it)
+        config = folder / f"e2e_{cache}.yaml"
+        config.write_text(f"task: multiclass\ndata: {{train: {csv}, target: label, cache: {str(cache).lower()}}}\n"
+                          f"model: {{hidden: [256, 128]}}\ntrain: {{epochs: {epochs}, batch_size: 128}}\n")
+        out = subprocess.run([sys.executable, "-c", E2E_SCRIPT, str(config), str(folder / "run")],
+                             capture_output=True, text=True, check=True)
+        results.append(json.loads(out.stdout))
+    results[0]["csv_mb"] = csv.stat().st_size / 1e6
+    return results
+
+
+def help_time(reps: int = 9) -> float:
+    """Median wall time of `nnfit --help` in a new process, in ms."""
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "nnfit.cli", "--help"], capture_output=True, check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+# ---- the run ----
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller data, fewer repetitions")
+    parser.add_argument("--reps", type=int, default=None, help="interleaved repetitions (default 5, quick 2)")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the 60,000-row CSV end-to-end run")
+    args = parser.parse_args(argv)
+    reps = args.reps or (2 if args.quick else 5)
+
+    all_cases = cases(args.quick)
+    data = {case: make_data(case) for case in all_cases}
+    skipped = {name: available(name) for name in TRAINERS}
+    trainers = {(case, name): TRAINERS[name](case, *data[case])
+                for case in all_cases for name in TRAINERS if skipped[name] is None}
+    times = {key: [] for key in trainers}
+    peaks = []
+    print(f"warming up, then {reps} interleaved repetitions ...", file=sys.stderr)
+    for train in trainers.values():  # imports, first-call costs, thread pools
+        train()
+    for rep in range(reps):
+        for key, train in trainers.items():
+            times[key].append(timed(train) / key[0].epochs)
+        peaks.append(matmul_peak())
+        print(f"  repetition {rep + 1}/{reps} done", file=sys.stderr)
+    memory = {key: peak_rss_growth(train) for key, train in trainers.items()}
+    peak = statistics.median(peaks)
+
+    print(f"\nnnfit benchmark, {time.strftime('%Y-%m-%d')}, {machine()}")
+    print(f"numpy float32 matmul peak: {peak:.0f} GFLOP/s (median of {reps}); "
+          f"{reps} interleaved repetitions, median reported\n")
+    print("| case | framework | samples/s | s/epoch | nnfit speed-up | GFLOP/s | % of matmul peak | peak memory MB |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for case in all_cases:
+        base = statistics.median(times[(case, "nnfit")])
+        for name in TRAINERS:
+            if skipped[name]:
+                print(f"| {case.name} | {name} | {skipped[name]} | | | | | |")
+                continue
+            epoch = statistics.median(times[(case, name)])
+            gflops = case.flops_per_sample * case.rows / epoch / 1e9
+            mem = memory[(case, name)]
+            print(f"| {case.name} | {name} | {case.rows / epoch:,.0f} | {epoch:.3f} | {epoch / base:.2f}x | "
+                  f"{gflops:.1f} | {100 * gflops / peak:.0f}% | {'' if mem is None else f'{mem:.0f}'} |")
+
+    print(f"\n`nnfit --help`: {help_time():.0f} ms (median of 9 new processes)")
+    if not args.no_e2e:
+        rows = 10000 if args.quick else 60000
+        with tempfile.TemporaryDirectory() as folder:
+            plain, fill, cached = end_to_end(Path(folder), rows, epochs=2)
+        t = plain["timing"]
+        outside = plain["total"] - t["read"] - t["train"]
+        print(f"\nEnd to end, `nnfit train` on a {rows:,} x 785 CSV ({plain['csv_mb']:.0f} MB), 2 epochs, batch 128:")
+        print("| run | total s | read s | preprocess s | train s | write s | other s | outside reading+training | max RSS MB |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for label, r in (("CSV", plain), ("cache: true, first run", fill), ("cache: true, second run", cached)):
+            t = r["timing"]
+            other = r["total"] - sum(t.values())
+            outside = r["total"] - t["read"] - t["train"]
+            print(f"| {label} | {r['total']:.2f} | {t['read']:.2f} | {t['preprocess']:.2f} | {t['train']:.2f} | "
+                  f"{t['write']:.2f} | {other:.2f} | {100 * outside / r['total']:.0f}% | {r['max_rss_mb']:.0f} |")
+        print(f"\nreading with the cache: {plain['timing']['read'] / max(cached['timing']['read'], 1e-9):.0f}x "
+              "faster than parsing the CSV")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+
+
+if __name__ == "__main__":
+    main()

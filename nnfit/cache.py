@@ -1,0 +1,84 @@
+"""data.cache: the prepared training arrays, saved as .npy so that a repeated run skips CSV parsing.
+
+An entry lives in <folder of the run directory>/.nnfit-cache/<key>/, where the key hashes everything the
+arrays depend on: the task, the data section, the dtype, the seed (it draws the validation split), the class
+weights, and each CSV file's size, modification time and sha256. Change any of them and the key changes, so
+a stale entry is never read. Entries are written to a temporary folder and renamed into place, so a reader
+never sees half of one; they are read with allow_pickle=False.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config, config_to_dict
+from .data import Dataset, Split
+from .preprocess import Preprocessor
+
+_ARRAYS = ("X", "Y", "target", "w")
+
+
+def cache_key(cfg: Config, files: dict[str, dict]) -> str:
+    """files[role] = {'size', 'mtime_ns', 'sha256'} for each configured CSV file."""
+    settings = config_to_dict(cfg)
+    payload = {
+        "task": cfg.task, "data": settings["data"], "dtype": cfg.train.dtype, "seed": cfg.train.seed,
+        "class_weight": settings["train"]["class_weight"], "files": files, "format": 1,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def load(folder: Path, key: str) -> Dataset | None:
+    """The cached Dataset for key, or None when there is none (or it cannot be read)."""
+    entry = Path(folder) / key
+    try:
+        meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+        splits = {}
+        for role, info in meta["splits"].items():
+            arrays = {name: np.load(entry / f"{role}_{name}.npy", allow_pickle=False)
+                      for name in _ARRAYS if (entry / f"{role}_{name}.npy").exists()}
+            splits[role] = Split(arrays["X"], arrays["Y"], arrays["target"], info["name"], arrays.get("w"))
+        prep = Preprocessor.from_dict(meta["preprocessing"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, meta["train_sha256"],
+                   meta["notes"])
+
+
+def save(folder: Path, key: str, data: Dataset) -> None:
+    """Store data under key; an existing entry is left as it is."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / key).exists():
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder))
+    try:
+        splits = {}
+        for role in ("train", "valid", "test"):
+            split = getattr(data, role)
+            if split is None:
+                continue
+            splits[role] = {"name": split.name}
+            for name in _ARRAYS:
+                value = getattr(split, name)
+                if value is not None:
+                    np.save(tmp / f"{role}_{name}.npy", value, allow_pickle=False)
+        meta = {"splits": splits, "preprocessing": data.prep.to_dict(), "train_sha256": data.train_sha256,
+                "notes": data.notes}
+        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        for f in tmp.iterdir():
+            with open(f, "rb") as handle:
+                os.fsync(handle.fileno())
+        os.replace(tmp, folder / key)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
