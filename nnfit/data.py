@@ -18,7 +18,8 @@ import pandas as pd
 
 from .config import Config, display_path
 from .errors import DataError, closest
-from .preprocess import Preprocessor, is_numeric, label_key, label_values, regression_values, sorted_labels
+from .preprocess import (Preprocessor, Rows, extract_rows, is_numeric, label_key, label_values, regression_values,
+                         sorted_labels)
 
 _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the full parse can go straight to floats
 
@@ -284,59 +285,70 @@ def dataset_from_arrays(cfg: Config, X: np.ndarray, y: np.ndarray, rng: np.rando
 
 
 def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: str) -> Dataset:
-    """Check, split and preprocess data frames: frames[role] = (frame, name) for role in train, valid, test."""
+    """Check, split and preprocess data frames: frames[role] = (frame, name) for role in train, valid, test.
+
+    Each frame becomes one row-major float matrix right away (the training file's rows already in
+    train-then-validation order, so both parts are views of it), and the frame is let go.
+    """
     d, notes = cfg.data, []
     dtype = np.dtype(cfg.train.dtype)
     train_df, train_name = frames["train"]
     features = feature_columns(train_df, d, train_name)
     train_df = drop_missing_target(train_df, d.target, train_name, notes)
     classes = fit_classes(train_df[d.target], cfg, train_name)
-    frames = {"train": (train_df, train_name), "valid": frames.get("valid"), "test": frames.get("test")}
+    numeric = [c for c in features if is_numeric(train_df[c])]
+    categorical = [c for c in features if c not in numeric]
+    rows: dict[str, Rows | None] = {"train": None, "valid": None, "test": None}
     for role in ("valid", "test"):
-        if frames[role] is not None:
+        if frames.get(role) is not None:
             df, name = frames[role]
             require_columns(df, [d.target], name, "target column")
             require_columns(df, features, name, "feature column")
-            frames[role] = (drop_missing_target(df, d.target, name, notes), name)
+            df = drop_missing_target(df, d.target, name, notes)
+            rows[role] = extract_rows(df, numeric, categorical, d.target, name, dtype)
     # a bare Preprocessor knows the classes, so it can encode targets before the features are fitted
     probe = Preprocessor(cfg.task, d.target, [], [], [], [], [], {}, {}, d.missing, classes)
-    if frames["valid"] is None and d.valid_fraction > 0:
+    order, n_train = None, len(train_df)
+    if rows["valid"] is None and d.valid_fraction > 0:
         labels = None if classes is None else probe.encode_target(train_df[d.target], train_name)
         rows_train, rows_valid = stratified_split(len(train_df), labels, d.valid_fraction, rng)
         if len(rows_valid) == 0:
             notes.append(f"{train_name}: too few rows to hold out {d.valid_fraction:g} for validation; training without")
-        else:
-            frames["valid"] = (train_df.iloc[rows_valid], f"{train_name} (validation split)")
-        frames["train"] = (train_df.iloc[rows_train], train_name)
-    if cfg.train.early_stopping is not None and frames["valid"] is None:
+        order, n_train = np.concatenate([rows_train, rows_valid]), len(rows_train)
+    whole = extract_rows(train_df, numeric, categorical, d.target, train_name, dtype, order)
+    frames.clear()  # the parsed frames are no longer needed: let them go before training allocates
+    train_df = None
+    rows["train"] = whole.subset(slice(0, n_train))
+    if n_train < len(whole):
+        rows["valid"] = whole.subset(slice(n_train, None))
+        rows["valid"].source = f"{train_name} (validation split)"
+    if cfg.train.early_stopping is not None and rows["valid"] is None:
         raise DataError(f"{train_name}: train.early_stopping needs validation rows, and there are none")
     if d.missing == "drop":
-        for role, frame in frames.items():
-            if frame is not None:
-                frames[role] = (_drop_incomplete(frame[0], features, frame[1], notes), frame[1])
-    train_df, train_name = frames["train"]
-    target = probe.encode_target(train_df[d.target], train_name)
-    prep = Preprocessor.fit(train_df, features, d, cfg.task, classes, target, train_name)
+        for role, part in rows.items():
+            if part is not None:
+                rows[role] = _drop_incomplete(part, notes)
+    target = probe.encode_target(rows["train"].target, train_name)
+    prep = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, classes, target)
     splits = {}
-    for role, frame in frames.items():
-        if frame is not None:
-            df, name = frame
-            X, transform_notes = prep.transform(df, name, dtype)
-            notes += transform_notes
-            t = target if role == "train" else prep.encode_target(df[d.target], name)
-            splits[role] = Split(X, prep.target_array(t, dtype), t, name)
+    for role, part in rows.items():
+        if part is not None:
+            X, encode_notes = prep.encode(part)
+            notes += encode_notes
+            t = target if role == "train" else prep.encode_target(part.target, part.source)
+            splits[role] = Split(X, prep.target_array(t, dtype), t, part.source)
     splits["train"].w = None if classes is None else class_weights(cfg.train.class_weight, classes, target, train_name)
     return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, train_sha256, notes)
 
 
-def _drop_incomplete(df: pd.DataFrame, features: list[str], name: str, notes: list[str]) -> pd.DataFrame:
-    incomplete = df[features].isna().any(axis=1)
+def _drop_incomplete(rows: Rows, notes: list[str]) -> Rows:
+    incomplete = np.isnan(rows.numeric).any(axis=1) | rows.categorical.isna().any(axis=1).to_numpy()
     if incomplete.any():
         if incomplete.all():
-            raise DataError(f"{name}: every row has a missing feature value, and data.missing is 'drop'")
-        notes.append(f"{name}: dropped {int(incomplete.sum())} rows with missing feature values (data.missing: drop)")
-        df = df[~incomplete]
-    return df
+            raise DataError(f"{rows.source}: every row has a missing feature value, and data.missing is 'drop'")
+        notes.append(f"{rows.source}: dropped {int(incomplete.sum())} rows with missing feature values (data.missing: drop)")
+        rows = rows.subset(~incomplete)
+    return rows
 
 
 def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_target=False):

@@ -62,9 +62,58 @@ def sorted_labels(labels: list) -> list:
     return sorted(set(labels), key=lambda v: (isinstance(v, str), v))
 
 
-def first_row(df: pd.DataFrame, mask) -> str:
+def first_row(lines: np.ndarray, mask) -> str:
     """'row N' (1-based data row of the original file) of the first True in mask."""
-    return f"row {int(df.index[np.argmax(np.asarray(mask))]) + 1}"
+    return f"row {int(lines[np.argmax(np.asarray(mask))]) + 1}"
+
+
+_GROUP = 16  # columns per group when turning pandas' columns into a row-major matrix
+
+
+@dataclass
+class Rows:
+    """Rows of a CSV, split once into what preprocessing needs."""
+
+    numeric: np.ndarray  # (n, p) the numeric feature columns, row-major; encode() works on it in place
+    categorical: pd.DataFrame  # (n, c) the other feature columns, as text (c may be 0)
+    target: pd.Series | None  # (n,) the target column, when there is one
+    lines: np.ndarray  # (n,) 0-based data-row number of each row in its file, for messages
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def subset(self, index) -> Rows:
+        """Rows selected by a slice (numeric stays a view) or by a boolean mask / index array (copies)."""
+        take = (lambda x: x[index]) if isinstance(index, slice) else (lambda x: x.iloc[index])
+        target = None if self.target is None else take(self.target)
+        return Rows(self.numeric[index], take(self.categorical), target, self.lines[index], self.source)
+
+
+def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], target: str | None,
+                 source: str, dtype, order: np.ndarray | None = None) -> Rows:
+    """The feature columns of df as Rows, in the row order `order` (default: as they are)."""
+    for c in numeric:
+        if not is_numeric(df[c]):
+            bad = (pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()).to_numpy()
+            raise DataError(f"{source}: column '{c}' was numeric in training but holds text here "
+                            f"({df[c][bad].iloc[0]!r} in {first_row(df.index.to_numpy(), bad)})")
+    n = len(df) if order is None else len(order)
+    block = np.empty((n, len(numeric)), dtype)
+    if numeric:  # pandas holds columns; copy them in groups through a small buffer, not a second full copy
+        group = np.empty((_GROUP, len(df)), dtype)
+        picked = group if order is None else np.empty((_GROUP, n), dtype)
+        for j in range(0, len(numeric), _GROUP):
+            names = numeric[j:j + _GROUP]
+            for k, c in enumerate(names):
+                group[k] = df[c].to_numpy(dtype, copy=False)
+            if order is not None:
+                np.take(group, order, axis=1, out=picked)
+            block[:, j:j + len(names)] = picked[:len(names)].T  # each row gets len(names) adjacent values
+    pick = (lambda frame: frame) if order is None else (lambda frame: frame.iloc[order])
+    cats = pick(df[categorical])
+    lines = df.index.to_numpy() if order is None else df.index.to_numpy()[order]
+    return Rows(block, cats, None if target is None else pick(df[target]), lines, source)
 
 
 @dataclass
@@ -87,25 +136,23 @@ class Preprocessor:
     # ---- fitting ----
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, features: list[str], data_cfg, task: str, classes: list | None,
-            target: np.ndarray | None, source: str) -> Preprocessor:
+    def fit(cls, rows: Rows, numeric: list[str], categorical: list[str], data_cfg, task: str,
+            classes: list | None, target: np.ndarray | None) -> Preprocessor:
         """Fit on the training split. target: (n,) regression values (for scale_target), else None."""
-        numeric = [c for c in features if is_numeric(df[c])]
-        categorical = [c for c in features if c not in numeric]
         fill, center, scale = [], [], []
         if numeric:
-            mean, std, count = _column_stats(df[numeric].to_numpy(copy=False))
+            mean, std, count = _column_stats(rows.numeric)
             for c, m, s, k in zip(numeric, mean, std, count):
                 if k == 0:
-                    raise DataError(f"{source}: column '{c}' has no values (all {len(df)} rows are missing)")
+                    raise DataError(f"{rows.source}: column '{c}' has no values (all {len(rows)} rows are missing)")
                 fill.append(float(m))
                 center.append(float(m) if data_cfg.standardize else 0.0)
                 scale.append(float(s) if data_cfg.standardize and s > 0 else 1.0)
         categories, mode = {}, {}
         for c in categorical:
-            values = df[c].dropna().astype(str)
+            values = rows.categorical[c].dropna().astype(str)
             if values.empty:
-                raise DataError(f"{source}: column '{c}' has no values (all {len(df)} rows are missing)")
+                raise DataError(f"{rows.source}: column '{c}' has no values (all {len(rows)} rows are missing)")
             counts = values.value_counts()
             categories[c] = sorted(counts.index.tolist())
             mode[c] = str(counts[counts == counts.max()].index.sort_values()[0])
@@ -114,9 +161,10 @@ class Preprocessor:
         if task == "regression" and data_cfg.scale_target:
             t_center, t_scale = float(np.mean(target)), float(np.std(target))
             t_scale = t_scale if t_scale > 0 else 1.0
-        return cls(task=task, target=data_cfg.target, numeric=numeric, categorical=categorical, fill=fill,
-                   center=center, scale=scale, categories=categories, mode=mode, missing=data_cfg.missing,
-                   classes=classes, target_center=t_center, target_scale=t_scale, feature_names=names)
+        return cls(task=task, target=data_cfg.target, numeric=list(numeric), categorical=list(categorical),
+                   fill=fill, center=center, scale=scale, categories=categories, mode=mode,
+                   missing=data_cfg.missing, classes=classes, target_center=t_center, target_scale=t_scale,
+                   feature_names=names)
 
     @property
     def columns(self) -> list[str]:
@@ -134,17 +182,14 @@ class Preprocessor:
     # ---- features ----
 
     def transform(self, df: pd.DataFrame, source: str, dtype=np.float32) -> tuple[np.ndarray, list[str]]:
-        """Features of every row, (n, n_features), and notes about imputed values and unseen categories."""
-        notes = []
-        n, p = len(df), len(self.numeric)
-        X = np.zeros((n, self.n_features), dtype)
+        """Features of every row of a data frame, (n, n_features), and notes (imputed values, unseen categories)."""
+        return self.encode(extract_rows(df, self.numeric, self.categorical, None, source, dtype))
+
+    def encode(self, rows: Rows) -> tuple[np.ndarray, list[str]]:
+        """Features of Rows, (n, n_features), computed in rows.numeric's memory where it can be; and notes."""
+        notes, source = [], rows.source
+        block, p = rows.numeric, len(self.numeric)
         if p:
-            for c in self.numeric:
-                if not is_numeric(df[c]):
-                    bad = pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()
-                    raise DataError(f"{source}: column '{c}' was numeric in training but holds text here "
-                                    f"({df[c][bad].iloc[0]!r} in {first_row(df, bad)})")
-            block = df[self.numeric].to_numpy(dtype=dtype, copy=True)  # (n, p)
             finite = np.isfinite(block)
             if not finite.all():
                 missing = np.isnan(block)
@@ -152,39 +197,42 @@ class Preprocessor:
                 if infinite.any():
                     j = int(np.argmax(infinite.any(axis=0)))
                     raise DataError(f"{source}: column '{self.numeric[j]}' holds infinite values "
-                                    f"({int(infinite[:, j].sum())} rows, first in {first_row(df, infinite[:, j])})")
+                                    f"({int(infinite[:, j].sum())} rows, first in {first_row(rows.lines, infinite[:, j])})")
                 if missing.any():
-                    cols = [self.numeric[j] for j in np.flatnonzero(missing.any(axis=0))]
-                    self._missing_allowed(df, cols[0], int(missing.sum()), source)
-                    np.copyto(block, np.asarray(self.fill, dtype)[None, :], where=missing)
-                    notes.append(f"{source}: imputed {int(missing.sum())} missing values in {_names(cols)} with the training mean")
-            block -= np.asarray(self.center, dtype)
-            block *= np.asarray([1.0 / s for s in self.scale], dtype)
-            X[:, :p] = block
+                    cols = np.flatnonzero(missing.any(axis=0))
+                    self._missing_allowed(self.numeric[cols[0]], missing[:, cols[0]], rows)
+                    np.copyto(block, np.asarray(self.fill, block.dtype)[None, :], where=missing)
+                    notes.append(f"{source}: imputed {int(missing.sum())} missing values in "
+                                 f"{_names([self.numeric[j] for j in cols])} with the training mean")
+            block -= np.asarray(self.center, block.dtype)
+            block *= np.asarray([1.0 / s for s in self.scale], block.dtype)
+        if not self.categorical:
+            return block, notes
+        X = np.zeros((len(rows), self.n_features), block.dtype)
+        X[:, :p] = block
         offset = p
         for c in self.categorical:
             cats = self.categories[c]
-            present = df[c].notna().to_numpy()
+            present = rows.categorical[c].notna().to_numpy()
             if not present.all():
-                self._missing_allowed(df, c, int((~present).sum()), source)
+                self._missing_allowed(c, ~present, rows)
                 notes.append(f"{source}: imputed {int((~present).sum())} missing values in '{c}' with '{self.mode[c]}'")
-            values = df[c].astype(object).where(present, self.mode[c]).astype(str)
+            values = rows.categorical[c].astype(object).where(present, self.mode[c]).astype(str)
             codes = pd.Index(cats).get_indexer(values)  # -1 for a category unseen in training
             unseen = codes < 0
             if unseen.any():
                 examples = ", ".join(repr(v) for v in pd.unique(values[unseen])[:3])
                 notes.append(f"{source}: column '{c}': {int(unseen.sum())} rows have categories not seen in "
                              f"training ({examples}), encoded as all zeros")
-            rows = np.flatnonzero(~unseen)
-            X[rows, offset + codes[rows]] = 1
+            hit = np.flatnonzero(~unseen)
+            X[hit, offset + codes[hit]] = 1
             offset += len(cats)
         return X, notes
 
-    def _missing_allowed(self, df, column: str, count: int, source: str) -> None:
+    def _missing_allowed(self, column: str, missing: np.ndarray, rows: Rows) -> None:
         if self.missing == "error":
-            mask = df[column].isna()
-            raise DataError(f"{source}: column '{column}' has {count} missing values (first in {first_row(df, mask)}); "
-                            "data.missing is 'error' (choose impute or drop to accept them)")
+            raise DataError(f"{rows.source}: column '{column}' has {int(missing.sum())} missing values (first in "
+                            f"{first_row(rows.lines, missing)}); data.missing is 'error' (choose impute or drop to accept them)")
 
     # ---- target ----
 
@@ -237,27 +285,38 @@ def regression_values(series: pd.Series, column: str, source: str) -> np.ndarray
         bad = pd.to_numeric(series, errors="coerce").isna()
         example = series[bad].iloc[0] if bad.any() else series.iloc[0]
         raise DataError(f"{source}: target column '{column}' must be numeric for task 'regression', found "
-                        f"{example!r} in {first_row(series.to_frame(), bad)} (use task: binary or multiclass for labels)")
+                        f"{example!r} in {first_row(series.index.to_numpy(), bad.to_numpy())} (use task: binary or multiclass for labels)")
     y = series.to_numpy(np.float64)
     if not np.isfinite(y).all():
         raise DataError(f"{source}: target column '{column}' holds infinite values (first in "
-                        f"{first_row(series.to_frame(), ~np.isfinite(y))})")
+                        f"{first_row(series.index.to_numpy(), ~np.isfinite(y))})")
     return y
 
 
 def _column_stats(block: np.ndarray):
-    """Per-column mean, std and count of non-missing values, accumulated in float64 over row chunks."""
+    """Per-column mean, std and count of non-missing values of (n, p), accumulated in float64."""
+    n = len(block)
+    if not np.isnan(block).any():  # the common case: one pass for the mean, one for the variance
+        mean = block.mean(axis=0, dtype=np.float64) if n else np.zeros(block.shape[1])
+        squares = np.zeros(block.shape[1])
+        center = mean.astype(block.dtype)
+        with np.errstate(invalid="ignore", over="ignore"):  # infinite values are rejected by encode()
+            for s in range(0, n, _CHUNK):
+                d = block[s:s + _CHUNK] - center
+                d *= d
+                squares += d.sum(axis=0, dtype=np.float64)
+        return mean, np.sqrt(squares / max(n, 1)), np.full(block.shape[1], n)
     p = block.shape[1]
     total, count = np.zeros(p), np.zeros(p)
-    for s in range(0, len(block), _CHUNK):
+    for s in range(0, n, _CHUNK):
         chunk = block[s:s + _CHUNK].astype(np.float64)
         present = ~np.isnan(chunk)
         count += present.sum(axis=0)
         total += np.where(present, chunk, 0).sum(axis=0)
     mean = total / np.maximum(count, 1)
     squares = np.zeros(p)
-    with np.errstate(invalid="ignore"):  # inf - inf in a column with infinite values, rejected by transform()
-        for s in range(0, len(block), _CHUNK):
+    with np.errstate(invalid="ignore"):  # inf - inf in a column with infinite values, rejected by encode()
+        for s in range(0, n, _CHUNK):
             d = block[s:s + _CHUNK].astype(np.float64) - mean
             squares += np.where(np.isnan(d), 0, d * d).sum(axis=0)
     return mean, np.sqrt(squares / np.maximum(count, 1)), count
