@@ -189,10 +189,13 @@ def test_version_and_help():
         assert result.exit_code == 0 and "Example:" in result.stdout, command
 
 
-def test_help_does_not_import_numpy():
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["check", "CONFIG", "--no-data"]])
+def test_help_and_config_check_do_not_import_numpy_or_pandas(args, tiny):
     import subprocess
     import sys
 
-    code = "import sys; from nnfit.cli import main; sys.argv=['nnfit','--help']\ntry: main()\nexcept SystemExit: pass\n" \
-           "assert 'numpy' not in sys.modules and 'pandas' not in sys.modules, 'heavy import'"
+    args = [str(tiny[0]) if a == "CONFIG" else a for a in args]
+    code = (f"import sys; from nnfit.cli import main; sys.argv = ['nnfit'] + {args!r}\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "assert 'numpy' not in sys.modules and 'pandas' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -1,0 +1,113 @@
+"""The fast paths give the same results as the plain ones: the training loop against a textbook
+implementation, the data cache against parsing the CSV. (Speed itself is measured in bench/, not here.)"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnfit.config import from_dict
+from nnfit.data import dataset_from_arrays
+from nnfit.training import fit
+
+from conftest import run_cli, write_config, write_csv
+
+
+def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task):
+    """Mini-batch SGD written as plainly as possible: fancy indexing, fresh arrays, explicit formulas."""
+    W, b = [w.copy() for w in W], [v.copy() for v in b]
+    n = len(X)
+    for _ in range(epochs):
+        order = order_rng.permutation(n)
+        for s in range(0, n, batch):
+            idx = order[s:s + batch]
+            x, y = X[idx], Y[idx]
+            hs = [x]
+            for l in range(len(W)):
+                z = hs[-1] @ W[l] + b[l]
+                hs.append(np.maximum(z, 0) if l < len(W) - 1 else z)
+            z = hs[-1]
+            if task == "multiclass":
+                p = np.exp(z - z.max(axis=1, keepdims=True))
+                p /= p.sum(axis=1, keepdims=True)
+                delta = (p - y) / len(x)
+            else:
+                delta = 2 * (z - y) / len(x)
+            for l in range(len(W) - 1, -1, -1):
+                gW, gb = hs[l].T @ delta, delta.sum(axis=0)
+                if l > 0:
+                    delta = (delta @ W[l].T) * (hs[l] > 0)
+                W[l] -= lr * gW
+                b[l] -= lr * gb
+    return W, b
+
+
+@pytest.mark.parametrize("task,sizes,batch", [("multiclass", [6, 16, 8, 3], 7), ("regression", [5, 12, 1], 32),
+                                              ("multiclass", [4, 3], 10)])
+def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch):
+    rng = np.random.default_rng(0)
+    n = 50  # not a multiple of the batch size: the last batch is smaller
+    X = rng.normal(size=(n, sizes[0]))
+    y = rng.integers(0, sizes[-1], n) if task == "multiclass" else X @ rng.normal(size=sizes[0])
+    cfg = from_dict({"task": task, "data": {"train": "-", "target": "y", "valid_fraction": 0, "standardize": False,
+                                            "scale_target": False},
+                     "model": {"hidden": sizes[1:-1]},
+                     "train": {"epochs": 3, "batch_size": batch, "learning_rate": 0.05, "dtype": "float64"}})
+    data = dataset_from_arrays(cfg, X, y)
+    result = fit(cfg, data, np.random.default_rng(7))
+    # the same initial weights and shuffles: fit() draws both from rng.spawn(2)
+    init_rng, shuffle_rng = np.random.default_rng(7).spawn(2)
+    from nnfit.network import init_params
+
+    start = init_params(sizes, "he", init_rng, np.float64)
+    W, b = reference_training(data.train.X, data.train.Y, sizes, start.W, start.b, 3, batch, 0.05, shuffle_rng, task)
+    for l in range(len(W)):
+        np.testing.assert_allclose(result.params.W[l], W[l], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(result.params.b[l], b[l], rtol=1e-10, atol=1e-12)
+
+
+def test_cache_gives_the_same_run_and_notices_changes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(300, 4)), columns=list("abcd")).assign(
+        color=rng.choice(["red", "blue"], 300), y=rng.integers(0, 3, 300))
+    write_csv(tmp_path / "d.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "d.csv", "target": "y",
+                                                                               "cache": True},
+                                                "model": {"hidden": [8]}, "train": {"epochs": 3}})
+    assert run_cli("train", config, "--out", "runs/a").exit_code == 0
+    entries = list((tmp_path / "runs/.nnfit-cache").iterdir())
+    assert len(entries) == 1 and (entries[0] / "train_X.npy").exists()
+    assert run_cli("train", config, "--out", "runs/b").exit_code == 0
+    assert (tmp_path / "runs/a/model.npz").read_bytes() == (tmp_path / "runs/b/model.npz").read_bytes()
+    assert len(list((tmp_path / "runs/.nnfit-cache").iterdir())) == 1  # the second run read the entry
+    # a changed file or changed data settings make a new entry
+    frame.loc[0, "a"] = 99.0
+    write_csv(tmp_path / "d.csv", frame)
+    assert run_cli("train", config, "--out", "runs/c").exit_code == 0
+    assert run_cli("train", config, "--out", "runs/d", "--set", "data.valid_fraction=0.3").exit_code == 0
+    assert len(list((tmp_path / "runs/.nnfit-cache").iterdir())) == 3
+    assert (tmp_path / "runs/c/model.npz").read_bytes() != (tmp_path / "runs/a/model.npz").read_bytes()
+    summary = json.loads((tmp_path / "runs/b/summary.json").read_text())
+    assert summary["timing"]["preprocess"] == 0.0  # read from the cache
+
+
+def test_cache_entry_is_read_and_equals_the_parsed_data(tmp_path):
+    from nnfit import cache
+    from nnfit.config import load_config
+    from nnfit.data import load_training_data
+
+    rng = np.random.default_rng(2)
+    write_csv(tmp_path / "d.csv", pd.DataFrame(rng.normal(size=(100, 3)), columns=list("abc")).assign(y=rng.normal(size=100)))
+    cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "d.csv", "target": "y",
+                                                                                         "cache": True}}))
+    parsed = load_training_data(cfg, np.random.default_rng(0), cache_dir=tmp_path / "cache")
+    cached = load_training_data(cfg, np.random.default_rng(0), cache_dir=tmp_path / "cache")
+    assert cached.timing["preprocess"] == 0.0 and parsed.timing["preprocess"] > 0.0
+    for role in ("train", "valid"):
+        for name in ("X", "Y", "target"):
+            np.testing.assert_array_equal(getattr(getattr(cached, role), name), getattr(getattr(parsed, role), name))
+    assert cached.prep == parsed.prep
+    key = next((tmp_path / "cache").iterdir()).name
+    assert cache.load(tmp_path / "cache", "0" * 32) is None and cache.load(tmp_path / "cache", key) is not None
