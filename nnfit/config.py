@@ -170,7 +170,7 @@ class DataConfig:
 class ModelConfig:
     hidden: list[int] = _opt([64, 64], _hidden, "hidden layer widths; [] = no hidden layer (a linear / logistic / softmax regression)")
     activation: str = _opt("relu", _choice(*ACTIVATION_NAMES), "hidden-unit activation")
-    init: str = _opt("auto", _choice("auto", "he", "glorot"), "weight init; auto = he for relu-like units, glorot otherwise")
+    init: str = _opt("auto", _choice("auto", "he", "glorot"), "weight init; auto = glorot (measured better than he on tabular data)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,9 +277,9 @@ def _check_combinations(cfg: Config) -> Config:
             raise ConfigError("data.features: expected at least one column, found []", "data.features")
     if data.target in data.ignore:
         raise ConfigError(f"data.ignore: contains the target column '{data.target}'", "data.ignore")
-    init = cfg.model.init
-    if init == "auto":
-        init = "he" if cfg.model.activation in ("relu", "leaky_relu") else "glorot"
+    # auto = glorot for every activation, He included: on tabular data (9 data sets, 10 seeds, against
+    # scikit-learn's MLP) He's larger initial weights cost 2.5 accuracy points on average; see README
+    init = "glorot" if cfg.model.init == "auto" else cfg.model.init
     return dataclasses.replace(cfg, loss=loss, model=dataclasses.replace(cfg.model, init=init))
 
 

@@ -70,16 +70,21 @@ class Params:
 
 
 def init_params(sizes: list[int], init: str, rng: np.random.Generator, dtype=np.float32) -> Params:
-    """Random weights, zero biases.
+    """Random initial weights and biases.
 
-    he:     W ~ U(-sqrt(6 / fan_in), +sqrt(6 / fan_in)), keeps the variance of ReLU units (He et al. 2015);
-    glorot: W ~ U(-sqrt(6 / (fan_in + fan_out)), +...), for tanh, sigmoid and linear units (Glorot & Bengio 2010).
+    glorot: W and b ~ U(-a, +a), a = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010), as scikit-learn's
+            MLP does; random biases spread the ReLU kinks instead of putting them all through the origin.
+    he:     W ~ U(-sqrt(6 / fan_in), +sqrt(6 / fan_in)), b = 0 (He et al. 2015).
     """
     params = Params(sizes, dtype)
-    for W in params.W:
+    for W, b in zip(params.W, params.b):
         fan_in, fan_out = W.shape
-        limit = np.sqrt(6.0 / fan_in) if init == "he" else np.sqrt(6.0 / (fan_in + fan_out))
-        W[...] = rng.uniform(-limit, limit, size=W.shape)
+        if init == "he":
+            W[...] = rng.uniform(-np.sqrt(6.0 / fan_in), np.sqrt(6.0 / fan_in), size=W.shape)
+        else:
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            W[...] = rng.uniform(-limit, limit, size=W.shape)
+            b[...] = rng.uniform(-limit, limit, size=b.shape)
     return params
 
 

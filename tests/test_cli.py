@@ -152,7 +152,7 @@ def test_check_prints_the_resolved_config_and_the_data(tmp_path, tiny):
     result = run_cli("check", config, "--set", "train.optimizer=adam")
     assert result.exit_code == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)  # the report is YAML comments
-    assert resolved["train"]["optimizer"] == "adam" and resolved["model"]["init"] == "he"
+    assert resolved["train"]["optimizer"] == "adam" and resolved["model"]["init"] == "glorot"
     assert "# data.train:" in result.stdout and "200 rows" in result.stdout
     assert "label: target, 3 classes: 'a'" in result.stdout
     assert "network: 2 -> 8 -> 3" in result.stdout

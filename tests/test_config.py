@@ -14,7 +14,7 @@ MINIMAL = {"task": "regression", "data": {"train": "d/train.csv", "target": "y"}
 
 def test_defaults_are_the_documented_ones(tmp_path):
     cfg = load_config(write_config(tmp_path / "c.yaml", MINIMAL))
-    assert cfg.model.hidden == [64, 64] and cfg.model.activation == "relu" and cfg.model.init == "he"
+    assert cfg.model.hidden == [64, 64] and cfg.model.activation == "relu" and cfg.model.init == "glorot"
     assert cfg.loss == "mse"
     t = cfg.train
     assert (t.epochs, t.batch_size, t.optimizer, t.learning_rate, t.momentum) == (100, 32, "sgd", 0.01, 0.9)
@@ -31,11 +31,27 @@ def test_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch):
     assert cfg.data.train == str(tmp_path / "sub" / "d" / "train.csv")
 
 
-@pytest.mark.parametrize("task,loss,init_for_tanh", [("binary", "binary_cross_entropy", "glorot"),
-                                                     ("multiclass", "cross_entropy", "glorot")])
-def test_auto_choices_are_resolved(tmp_path, task, loss, init_for_tanh):
+@pytest.mark.parametrize("task,loss", [("binary", "binary_cross_entropy"), ("multiclass", "cross_entropy")])
+def test_auto_choices_are_resolved(tmp_path, task, loss):
     cfg = load_config(write_config(tmp_path / "c.yaml", {**MINIMAL, "task": task, "model": {"activation": "tanh"}}))
-    assert cfg.loss == loss and cfg.model.init == init_for_tanh
+    assert cfg.loss == loss and cfg.model.init == "glorot"
+    cfg = load_config(write_config(tmp_path / "c.yaml", {**MINIMAL, "task": task, "model": {"init": "he"}}))
+    assert cfg.model.init == "he"
+
+
+def test_init_schemes():
+    import numpy as np
+
+    from nnfit.network import init_params
+
+    glorot = init_params([100, 50, 10], "glorot", np.random.default_rng(0), np.float64)
+    he = init_params([100, 50, 10], "he", np.random.default_rng(0), np.float64)
+    a = np.sqrt(6 / 150)
+    assert np.abs(glorot.W[0]).max() <= a and np.abs(glorot.W[0]).max() > 0.95 * a
+    assert np.abs(glorot.b[0]).max() <= a and np.abs(glorot.b[0]).std() > 0  # random biases
+    assert np.abs(he.W[0]).max() <= np.sqrt(6 / 100) and np.abs(he.W[0]).max() > 0.95 * np.sqrt(6 / 100)
+    assert not he.b[0].any()  # zero biases
+    assert abs(glorot.W[0].std() - a / np.sqrt(3)) < 0.01
 
 
 def test_overrides_are_yaml_values(tmp_path):

@@ -60,7 +60,7 @@ def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch):
     init_rng, shuffle_rng = np.random.default_rng(7).spawn(2)
     from nnfit.network import init_params
 
-    start = init_params(sizes, "he", init_rng, np.float64)
+    start = init_params(sizes, "glorot", init_rng, np.float64)
     W, b = reference_training(data.train.X, data.train.Y, sizes, start.W, start.b, 3, batch, 0.05, shuffle_rng, task)
     for l in range(len(W)):
         np.testing.assert_allclose(result.params.W[l], W[l], rtol=1e-10, atol=1e-12)
