@@ -9,8 +9,8 @@ again) and the median is reported, so a noisy neighbour slows every framework al
 PyTorch are optional (`pip install '.[bench]'`); a missing one is reported as skipped.
 
 Training FLOPs per sample: forward 2 x weights, backward 4 x weights, minus the input gradient of the first
-layer, which nobody needs (2 x its weights). Peak memory is the growth of the process's resident set during
-one extra, untimed training run.
+layer, which nobody needs (2 x its weights). Memory is the peak resident set of one extra, untimed training run
+in a new process, above what that process held once its data and model were set up (Linux only).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -167,30 +166,35 @@ def matmul_peak() -> float:
     return best
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+MEMORY_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from bench.run import TRAINERS, cases, make_data, vm
+
+case = cases(sys.argv[2] == "quick")[int(sys.argv[3])]
+train = TRAINERS[sys.argv[4]](case, *make_data(case))
+before = vm("VmRSS")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to the current size
+train()
+print(json.dumps(vm("VmHWM") - before))
+"""
 
 
-def peak_rss_growth(fn) -> float | None:
-    """MB by which the resident set grew at its highest while fn() ran (Linux only)."""
-    if not os.path.exists("/proc/self/statm"):
+def vm(key: str) -> float:
+    """A line of /proc/self/status in MB: VmRSS now, VmHWM the peak since the last reset."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":")) / 1e3
+
+
+def training_memory(quick: bool, index: int, name: str) -> float | None:
+    """MB by which one training run raises the resident set above its set-up (data, model), in a new process."""
+    if not os.path.exists("/proc/self/clear_refs"):
         return None
-    before, peak, done = _rss(), [0], threading.Event()
-
-    def watch():
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss())
-            time.sleep(0.002)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        fn()
-    finally:
-        done.set()
-        watcher.join()
-    return max(0, max(peak[0], _rss()) - before) / 1e6
+    repo = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, repo, "quick" if quick else "full", str(index), name],
+                         capture_output=True, text=True)
+    return float(out.stdout) if out.returncode == 0 else None
 
 
 def timed(fn) -> float:
@@ -217,14 +221,27 @@ def write_mnist_like_csv(path: Path, rows: int) -> None:
 
 
 E2E_SCRIPT = """
-import json, resource, sys, time
+import json, sys, time
 t0 = time.perf_counter()
 from nnfit import api
-line = api.train(sys.argv[1], out=sys.argv[2], force=True)
+
+def status(key):  # kB; VmHWM is this process's own peak (ru_maxrss would include the parent's, across fork)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":")) / 1e3
+
+marks = {"base_mb": status("VmRSS")}
+
+def on_start(cfg, data):  # data loaded: note the peak so far (pandas' parse), then measure training alone
+    marks["load_peak_mb"] = status("VmHWM")
+    marks["matrix_mb"] = sum(s.X.nbytes for s in (data.train, data.valid) if s is not None) / 1e6
+    marks["rss_before_training_mb"] = status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM
+
+line = api.train(sys.argv[1], out=sys.argv[2], force=True, on_start=on_start)
 total = time.perf_counter() - t0
 summary = json.load(open(sys.argv[2] + "/summary.json"))
-print(json.dumps({"total": total, "timing": summary["timing"],
-                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
+print(json.dumps({"total": total, "timing": summary["timing"], "train_peak_mb": status("VmHWM"), **marks}))
 """
 
 
@@ -281,13 +298,13 @@ def main(argv=None) -> None:
             times[key].append(timed(train) / key[0].epochs)
         peaks.append(matmul_peak())
         print(f"  repetition {rep + 1}/{reps} done", file=sys.stderr)
-    memory = {key: peak_rss_growth(train) for key, train in trainers.items()}
+    memory = {(case, name): training_memory(args.quick, all_cases.index(case), name) for case, name in trainers}
     peak = statistics.median(peaks)
 
     print(f"\nnnfit benchmark, {time.strftime('%Y-%m-%d')}, {machine()}")
     print(f"numpy float32 matmul peak: {peak:.0f} GFLOP/s (median of {reps}); "
           f"{reps} interleaved repetitions, median reported\n")
-    print("| case | framework | samples/s | s/epoch | nnfit speed-up | GFLOP/s | % of matmul peak | peak memory MB |")
+    print("| case | framework | samples/s | s/epoch | nnfit speed-up | GFLOP/s | % of matmul peak | training memory MB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for case in all_cases:
         base = statistics.median(times[(case, "nnfit")])
@@ -308,17 +325,23 @@ def main(argv=None) -> None:
             plain, fill, cached = end_to_end(Path(folder), rows, epochs=2)
         t = plain["timing"]
         outside = plain["total"] - t["read"] - t["train"]
-        print(f"\nEnd to end, `nnfit train` on a {rows:,} x 785 CSV ({plain['csv_mb']:.0f} MB), 2 epochs, batch 128:")
-        print("| run | total s | read s | preprocess s | train s | write s | other s | outside reading+training | max RSS MB |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for label, r in (("CSV", plain), ("cache: true, first run", fill), ("cache: true, second run", cached)):
+        print(f"\nEnd to end, `nnfit train` on a {rows:,} x 785 CSV ({plain['csv_mb']:.0f} MB), 2 epochs, batch 128, "
+              "20% validation split (times in seconds, from the start of the Python process):\n")
+        print("| run | total | read (hash + parse) | preprocess | train | evaluate + write | imports and other "
+              "| outside reading and training |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for label, r in (("CSV", plain), ("`data.cache: true`, first run", fill), ("`data.cache: true`, second run", cached)):
             t = r["timing"]
             other = r["total"] - sum(t.values())
             outside = r["total"] - t["read"] - t["train"]
             print(f"| {label} | {r['total']:.2f} | {t['read']:.2f} | {t['preprocess']:.2f} | {t['train']:.2f} | "
-                  f"{t['write']:.2f} | {other:.2f} | {100 * outside / r['total']:.0f}% | {r['max_rss_mb']:.0f} |")
+                  f"{t['evaluate'] + t['write']:.2f} | {other:.2f} | {100 * outside / r['total']:.0f}% |")
         print(f"\nreading with the cache: {plain['timing']['read'] / max(cached['timing']['read'], 1e-9):.0f}x "
-              "faster than parsing the CSV")
+              "faster than hashing and parsing the CSV")
+        m = plain
+        print(f"memory: the float32 matrix is {m['matrix_mb']:.0f} MB; peak RSS while reading and preprocessing "
+              f"{m['load_peak_mb']:.0f} MB (pandas' parse), while training {m['train_peak_mb']:.0f} MB = process "
+              f"baseline {m['base_mb']:.0f} MB + {(m['train_peak_mb'] - m['base_mb']) / m['matrix_mb']:.1f}x the matrix")
 
 
 def machine() -> str:

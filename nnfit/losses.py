@@ -88,18 +88,19 @@ LOSSES = {
 }
 
 
-def batch_loss_and_grad(loss: Loss, z: np.ndarray, y: np.ndarray, w: np.ndarray | None = None):
+def batch_loss_and_grad(loss: Loss, z: np.ndarray, y: np.ndarray, w: np.ndarray | None = None,
+                        scale: float = 1.0):
     """Mean loss over the batch and its gradient dL/dz.
 
     z, y: (n, k); w: per-row weights (n,) or None. Returns (loss_sum: float, dz: (n, k)) where loss_sum is
     the weighted sum of row losses (the caller divides by the number of rows of the whole pass) and dz is
-    already divided by n.
+    dL/dz of the batch mean, times `scale` (see Optimizer.grad_scale).
     """
     rows = loss.value(z, y)
     dz = loss.grad(z, y)
     n = len(z)
     if w is None:
-        dz *= 1.0 / n
-        return float(rows.sum(dtype=np.float64)), dz
-    dz *= (w / n)[:, None]
+        dz *= scale / n
+        return float(np.add.reduce(rows, dtype=np.float64)), dz
+    dz *= (w * (scale / n))[:, None]
     return float(np.dot(rows, w)), dz

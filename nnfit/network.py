@@ -23,6 +23,7 @@ class Params:
 
     def __init__(self, sizes: list[int], dtype=np.float32, flat: np.ndarray | None = None):
         self.sizes = list(sizes)
+        self.n_layers = len(sizes) - 1
         total = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
         self.flat = np.zeros(total, dtype) if flat is None else flat
         assert self.flat.shape == (total,), (self.flat.shape, total)
@@ -34,10 +35,6 @@ class Params:
             offset += fan_in * fan_out
             self.b.append(self.flat[offset:offset + fan_out])
             offset += fan_out
-
-    @property
-    def n_layers(self) -> int:
-        return len(self.W)
 
     def copy(self) -> Params:
         return Params(self.sizes, flat=self.flat.copy())
@@ -126,7 +123,7 @@ def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray
     for l in range(params.n_layers - 1, -1, -1):
         h_prev = X if l == 0 else hs[l - 1]
         np.matmul(h_prev.T, delta, out=grads.W[l])  # (fan_in, fan_out)
-        np.sum(delta, axis=0, out=grads.b[l])  # (fan_out,)
+        np.add.reduce(delta, axis=0, out=grads.b[l])  # (fan_out,); np.sum without its Python wrapper
         if l > 0:
             dh = np.matmul(delta, params.W[l].T, out=ws.dh[l - 1] if ws else None)  # (n, fan_in)
             delta = act.grad(h_prev, dh)  # in place: dh * phi'(z_{l-1})

@@ -86,9 +86,10 @@ def _fit(cfg, data, rng, on_epoch):
     for epoch in range(1, cfg.train.epochs + 1):
         t0 = time.perf_counter()
         if batch < n:  # a full batch sums the same rows in any order, so it skips the shuffle
-            order = shuffle_rng.permutation(n)
-            Xs, Ys = np.take(X, order, axis=0, out=shuffled[0]), np.take(Y, order, axis=0, out=shuffled[1])
-            ws = None if w is None else np.take(w, order, out=shuffled[2])
+            order = shuffle_rng.permutation(n)  # mode="clip": a permutation is always in range, and "raise" buffers `out`
+            Xs = np.take(X, order, axis=0, out=shuffled[0], mode="clip")
+            Ys = np.take(Y, order, axis=0, out=shuffled[1], mode="clip")
+            ws = None if w is None else np.take(w, order, out=shuffled[2], mode="clip")
         else:
             Xs, Ys, ws = X, Y, w
         total = 0.0
@@ -98,10 +99,11 @@ def _fit(cfg, data, rng, on_epoch):
             if space is None:
                 space = workspaces[len(xb)] = Workspace(params.sizes, len(xb), params.flat.dtype)
             z, hs = forward(params, xb, act, space)
-            loss_sum, dz = batch_loss_and_grad(loss, z, yb, None if ws is None else ws[start:start + batch])
+            loss_sum, dz = batch_loss_and_grad(loss, z, yb, None if ws is None else ws[start:start + batch],
+                                               optimizer.grad_scale)
             total += loss_sum
             backward(params, xb, hs, dz, act, grads, space)
-            optimizer.step(params.flat, grads.flat)
+            optimizer.step_scaled(params.flat, grads.flat)
         train_loss = total / n
 
         row = {"epoch": epoch, "train_loss": train_loss, "valid_loss": None}
