@@ -4,10 +4,14 @@
   model.npz     weights W0, b0, W1, ... as plain arrays (numpy.load(..., allow_pickle=False) reads them)
   model.json    everything predict needs: format version, task, layer sizes, activations, preprocessing, classes
   metrics.csv   one row per epoch, appended and flushed as each epoch ends
-  summary.json  state, final and best metrics, the epoch kept, stop reason, wall time, test metrics
+  summary.json  state (running, finished, interrupted, failed), final and best metrics, the epoch kept,
+                stop reason, wall time, test metrics
+  checkpoint.npz  while the run is unfinished: weights, optimizer and generator state, for --resume
 
 Every whole-file write goes to a temporary file in the same folder, is flushed and fsynced, then renamed into
-place, so a reader sees either the old complete file or the new complete one.
+place, so a reader sees either the old complete file or the new complete one; metrics.csv only grows, a whole
+line per write. The directory itself appears complete (see create_run_dir), so whenever it exists, `predict`
+can read it, whatever instant the training process was killed at.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -28,6 +33,7 @@ from .preprocess import Preprocessor
 
 FORMAT_VERSION = 1  # of model.json / model.npz; bump when predict can no longer read older runs
 RUN_FILES = ("config.yaml", "model.npz", "model.json", "metrics.csv", "summary.json")
+CHECKPOINT = "checkpoint.npz"  # while a run is unfinished: everything --resume needs
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -99,36 +105,67 @@ def _clean(obj):
 # ---- the run directory ----
 
 
-def check_run_dir(path: Path, force: bool) -> None:
-    """Refuse to write into an existing non-empty folder unless --force was given."""
+def check_run_dir(path: Path, force: bool, resume: bool = False) -> None:
+    """Refuse to write into an existing non-empty folder unless --force (or --resume) was given."""
     if path.exists() and not path.is_dir():
         raise UsageError(f"{path}: exists and is not a folder; choose another --out")
-    if path.is_dir() and any(path.iterdir()) and not force:
+    if not path.is_dir() or not any(path.iterdir()) or resume:
+        return
+    if not force:
         raise UsageError(f"{path}: run directory exists and is not empty; pass --force to overwrite it, "
-                         "or choose another --out")
+                         "--resume to continue it, or choose another --out")
+    others = sorted(p.name for p in path.iterdir() if p.name not in RUN_FILES + (CHECKPOINT,) and not p.name.startswith("."))
+    if others:
+        raise UsageError(f"{path}: holds files that are not part of an nnfit run ({', '.join(others[:3])}); "
+                         "--force only replaces run directories, so choose another --out")
 
 
-def start_run_dir(path: Path, force: bool) -> None:
-    """Create the run directory, removing an earlier run's files when forced (nothing else is touched)."""
-    check_run_dir(path, force)
-    path.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES:
-        (path / name).unlink(missing_ok=True)
+def create_run_dir(path: Path, files: dict[str, bytes | str]) -> None:
+    """Make `path` hold exactly `files`, all at once: they are written to a new folder beside it, which is
+    then renamed into place, so no reader ever sees a run directory with some files missing. An earlier run
+    there (or an empty folder) is moved aside first and deleted after (only with --force; see check_run_dir)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.new-", dir=path.parent))
+    try:
+        os.chmod(staging, 0o777 & ~_UMASK)
+        for name, data in files.items():
+            atomic_write(staging / name, data)
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            os.replace(path, old / "run")
+        os.replace(staging, path)
+        _fsync_dir(path.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Temporary files an earlier, killed process left behind (never a run file itself)."""
+    for p in Path(path).glob(".*.tmp"):
+        p.unlink(missing_ok=True)
+
+
+def metrics_text(columns: list[str], rows: list[dict]) -> str:
+    """metrics.csv as text: a header and one line per epoch."""
+    return "".join(",".join(line) + "\n" for line in
+                   [columns] + [[_cell(row.get(c)) for c in columns] for row in rows])
 
 
 class MetricsLog:
-    """metrics.csv, one row per epoch; each row is flushed and fsynced, so `tail -f` sees it at once."""
+    """Appends rows to an existing metrics.csv, one write per row, flushed and fsynced, so `tail -f` sees
+    each epoch at once and a killed process leaves whole lines only."""
 
     def __init__(self, path: Path, columns: list[str]):
         self.columns = columns
-        self._file = open(path, "w", encoding="utf-8", newline="")
-        self._write(",".join(columns))
+        self._file = open(path, "a", encoding="utf-8", newline="")
 
     def append(self, row: dict) -> None:
-        self._write(",".join(_cell(row.get(c)) for c in self.columns))
-
-    def _write(self, line: str) -> None:
-        self._file.write(line + "\n")
+        self._file.write(",".join(_cell(row.get(c)) for c in self.columns) + "\n")  # one write() call
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -142,13 +179,35 @@ def _cell(value) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
-def save_model(run_dir: Path, params: Params, info: dict) -> None:
-    """model.npz (the weights) and model.json (info plus format and version)."""
+def model_files(params: Params, info: dict) -> dict[str, bytes | str]:
+    """model.npz (the weights) and model.json (info plus format and version), as file contents."""
     buffer = io.BytesIO()
     np.savez(buffer, **params.to_arrays())
-    atomic_write(run_dir / "model.npz", buffer.getvalue())
     info = {"format_version": FORMAT_VERSION, "nnfit_version": __version__, **info}
-    atomic_write(run_dir / "model.json", to_json(info))
+    return {"model.npz": buffer.getvalue(), "model.json": to_json(info)}
+
+
+def save_checkpoint(run_dir: Path, arrays: dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(run_dir / CHECKPOINT, buffer.getvalue())
+
+
+def load_checkpoint(run_dir: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of checkpoint.npz, or None when the run has none."""
+    try:
+        with np.load(Path(run_dir) / CHECKPOINT, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        return None
+    except (ValueError, OSError, EOFError) as e:
+        raise ArtifactError(f"{Path(run_dir) / CHECKPOINT}: unreadable ({e}); start the run again with --force") from None
+
+
+def save_model(run_dir: Path, params: Params, info: dict) -> None:
+    """model.npz and model.json, each replaced atomically."""
+    for name, data in model_files(params, info).items():
+        atomic_write(run_dir / name, data)
 
 
 def load_model(run_dir: str | os.PathLike) -> tuple[Params, dict, Preprocessor]:

@@ -35,6 +35,25 @@ def _warn(quiet: bool):
     return (lambda message: None) if quiet else (lambda message: click.echo(f"Warning: {message}", err=True))
 
 
+def _stop_on_signals(quiet: bool):
+    """The first SIGINT / SIGTERM asks training to stop after the current mini-batch; a second exits at once."""
+    import os
+    import signal
+
+    requested = [False]
+
+    def handler(signum, frame):
+        if requested[0]:
+            os._exit(EXIT_INTERRUPTED)  # safe: every run file is replaced atomically, never written in place
+        requested[0] = True
+        if not quiet:
+            click.echo("\nStopping after this mini-batch and saving a checkpoint (again to quit at once) ...", err=True)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    return lambda: requested[0]
+
+
 def _json_line(obj) -> str:
     from .artifacts import to_json
 
@@ -61,17 +80,21 @@ def cli(debug):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key; VALUE is YAML. Repeatable.")
 @click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
+@click.option("--resume", is_flag=True, help="Continue the unfinished run in the run directory (same config and data).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no warnings.")
-def train(config, out, overrides, force, quiet):
+def train(config, out, overrides, force, resume, quiet):
     """Train the network described by CONFIG and write a run directory.
 
     Prints one line of JSON on stdout: the run directory, the epoch whose weights were kept and its metrics.
-    Progress goes to stderr (only when it is a terminal).
+    Progress goes to stderr (only when it is a terminal). Ctrl-C or SIGTERM stops after the current mini-batch,
+    saves a checkpoint and the best weights so far, and exits 130; --resume continues from there, to the same
+    result as a run that never stopped. A second Ctrl-C quits at once (every file is written atomically).
 
     \b
     Example:
       nnfit train configs/digits.yaml --set train.epochs=20 --set model.hidden=[32]
       nnfit train configs/digits.yaml --out runs/try2 --quiet | jq .accuracy
+      nnfit train configs/digits.yaml --out runs/long --resume
     """
     from . import api
 
@@ -93,8 +116,10 @@ def train(config, out, overrides, force, quiet):
             bar.set_postfix(losses, refresh=False)
             bar.update(1)
 
+    stop_requested = _stop_on_signals(quiet)
     try:
-        line = api.train(config, out, overrides, force, on_epoch=on_epoch, warn=_warn(quiet), on_start=on_start)
+        line = api.train(config, out, overrides, force, resume, on_epoch=on_epoch, warn=_warn(quiet),
+                         on_start=on_start, should_stop=stop_requested)
     finally:
         if bar is not None:
             bar.close()

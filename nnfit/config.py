@@ -118,6 +118,14 @@ def _batch_size(v):
     return v
 
 
+def _checkpoint_every(v):
+    if v == "auto":
+        return v
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise _Bad('"auto" or an integer >= 1')
+    return v
+
+
 def _label(v):
     if isinstance(v, (list, dict)) or v is None:
         raise _Bad("a class label (a number or a string)")
@@ -191,6 +199,7 @@ class TrainConfig:
     class_weight: Any = _opt(None, _optional(_class_weight), 'classification: null, "balanced", or {label: weight}')
     seed: int = _opt(0, _int(0), "seeds the split, the initial weights and the shuffling")
     dtype: str = _opt("float32", _choice("float32", "float64"), "floating-point precision of training")
+    checkpoint_every: int | str = _opt("auto", _checkpoint_every, 'epochs between checkpoints for --resume; "auto" = after the epoch that ends 2 s or more after the last one')
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,6 +9,7 @@ validation set), and early stopping ends training when the validation loss stops
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 from .activations import ACTIVATIONS, OUTPUTS
 from .config import Config
 from .data import Dataset, Split
-from .errors import TrainingError
+from .errors import EXIT_INTERRUPTED, NnfitError, TrainingError
 from .losses import LOSSES, batch_loss_and_grad
 from .metrics import METRICS
 from .network import Params, Workspace, backward, forward, init_params, layer_sizes, predict_logits
@@ -37,7 +38,7 @@ class FitResult:
     params: Params  # the kept weights
     history: list[dict]  # one row per epoch, keyed by history_columns
     epoch_kept: int  # the epoch whose weights are kept (0 = the initial weights)
-    stop_reason: str  # epochs | early_stopping | diverged
+    stop_reason: str  # epochs | early_stopping | diverged | interrupted
     seconds: float  # wall time of training
 
 
@@ -59,41 +60,96 @@ def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Param
     return init_params(sizes, cfg.model.init, rng, np.dtype(cfg.train.dtype))
 
 
+CHECKPOINT_SECONDS = 2.0  # train.checkpoint_every: auto checkpoints once this much time has passed since the last
+
+
+class Interrupted(NnfitError):
+    """Training stopped on request (Ctrl-C, SIGTERM) after a mini-batch; the Trainer can continue."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 def fit(cfg: Config, data: Dataset, rng: np.random.Generator,
         on_epoch: Callable[[dict], None] | None = None) -> FitResult:
     """Train a new network on data.train; rng seeds the initial weights and the shuffling."""
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss, not by warnings
-        return _fit(cfg, data, rng, on_epoch)
+    return Trainer(cfg, data, rng).run(on_epoch)
 
 
-def _fit(cfg, data, rng, on_epoch):
-    started = time.perf_counter()
-    init_rng, shuffle_rng = rng.spawn(2)
-    params = build_network(cfg, data, init_rng)
-    grads = Params(params.sizes, params.flat.dtype)
-    optimizer = make_optimizer(cfg.train, params)
-    act, loss = ACTIVATIONS[cfg.model.activation], LOSSES[cfg.loss]
-    X, Y, w = data.train.X, data.train.Y, data.train.w
-    n = len(X)
-    batch = n if cfg.train.batch_size == "full" else min(cfg.train.batch_size, n)
-    shuffled = (np.empty_like(X), np.empty_like(Y), None if w is None else np.empty_like(w))
-    workspaces: dict[int, Workspace] = {}
-    stopping = cfg.train.early_stopping
-    min_delta = stopping.min_delta if stopping else 0.0
-    kept, epoch_kept, best_loss, waited = params.copy(), 0, math.inf, 0
-    history, stop_reason = [], "epochs"
+class Trainer:
+    """One training run, which can stop after any mini-batch and later continue exactly where it stopped.
 
-    for epoch in range(1, cfg.train.epochs + 1):
+    state() / load_state() capture everything the rest of the run depends on (weights, kept weights,
+    optimizer state, the shuffling generator, the position inside the epoch, the history), so a run that
+    is checkpointed, stopped and resumed ends with the same weights, bit for bit, as one that never stopped.
+    """
+
+    def __init__(self, cfg: Config, data: Dataset, rng: np.random.Generator):
+        self.cfg, self.data = cfg, data
+        init_rng, self.shuffle_rng = rng.spawn(2)
+        self.params = build_network(cfg, data, init_rng)
+        self.grads = Params(self.params.sizes, self.params.flat.dtype)
+        self.optimizer = make_optimizer(cfg.train, self.params)
+        self.kept = self.params.copy()  # the weights to keep: best validation loss so far (else the latest)
+        self.epoch_kept, self.best_loss, self.waited = 0, math.inf, 0
+        self.epoch = 0  # epochs completed
+        self.history: list[dict] = []
+        self.position: dict | None = None  # inside an epoch: {"order", "next", "total", "seconds"}
+        self.seconds = 0.0  # training time so far, over every session of this run
+        self.stop_reason: str | None = None  # epochs | early_stopping, once finished
+        self._shuffled = None  # the epoch's shuffled copies of X, Y, w, allocated once
+        self._workspaces: dict[int, Workspace] = {}  # per mini-batch size
+
+    # ---- running ----
+
+    def run(self, on_epoch: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
+            on_checkpoint: Callable[[Trainer], None] | None = None, checkpoint_every: int | str = "auto") -> FitResult:
+        """Train until the configured epochs or early stopping. Raises Interrupted when should_stop() turns
+        true (checked after every mini-batch), TrainingError when the loss stops being finite."""
+        last_checkpoint = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss, not by warnings
+            while self.stop_reason is None:
+                row = self._epoch(should_stop)
+                if on_epoch is not None:
+                    on_epoch(row)
+                if self.stop_reason is None and should_stop is not None and should_stop():
+                    raise Interrupted(f"interrupted after epoch {self.epoch}")
+                if self.stop_reason is None and on_checkpoint is not None:
+                    now = time.perf_counter()
+                    due = (now - last_checkpoint >= CHECKPOINT_SECONDS if checkpoint_every == "auto"
+                           else self.epoch % checkpoint_every == 0)
+                    if due:
+                        on_checkpoint(self)
+                        last_checkpoint = now
+        return self.result()
+
+    def result(self) -> FitResult:
+        return FitResult(self.kept, self.history, self.epoch_kept, self.stop_reason or "interrupted", self.seconds)
+
+    def _epoch(self, should_stop) -> dict:
+        """Finish the current epoch (or run a new one); returns its metrics.csv row."""
+        cfg, data, params, optimizer = self.cfg, self.data, self.params, self.optimizer
+        act, loss, grads = ACTIVATIONS[cfg.model.activation], LOSSES[cfg.loss], self.grads
+        X, Y, w = data.train.X, data.train.Y, data.train.w
+        n = len(X)
+        batch = n if cfg.train.batch_size == "full" else min(cfg.train.batch_size, n)
         t0 = time.perf_counter()
-        if batch < n:  # a full batch sums the same rows in any order, so it skips the shuffle
-            order = shuffle_rng.permutation(n)  # mode="clip": a permutation is always in range, and "raise" buffers `out`
-            Xs = np.take(X, order, axis=0, out=shuffled[0], mode="clip")
-            Ys = np.take(Y, order, axis=0, out=shuffled[1], mode="clip")
-            ws = None if w is None else np.take(w, order, out=shuffled[2], mode="clip")
+        if self.position is None:  # a new epoch; a full batch sums the same rows in any order: no shuffle
+            order = self.shuffle_rng.permutation(n) if batch < n else None
+            self.position = {"order": order, "next": 0, "total": 0.0, "seconds": 0.0}
+        position = self.position
+        order = position["order"]
+        if order is not None:  # one contiguous shuffled copy, so every mini-batch is a slice
+            if self._shuffled is None:
+                self._shuffled = (np.empty_like(X), np.empty_like(Y), None if w is None else np.empty_like(w))
+            # mode="clip": a permutation is always in range, and mode="raise" would buffer `out`
+            Xs = np.take(X, order, axis=0, out=self._shuffled[0], mode="clip")
+            Ys = np.take(Y, order, axis=0, out=self._shuffled[1], mode="clip")
+            ws = None if w is None else np.take(w, order, out=self._shuffled[2], mode="clip")
         else:
             Xs, Ys, ws = X, Y, w
-        total = 0.0
-        for start in range(0, n, batch):
+        workspaces = self._workspaces
+        total = position["total"]
+        for start in range(position["next"], n, batch):
             xb, yb = Xs[start:start + batch], Ys[start:start + batch]  # (B, d), (B, k): views, no copies
             space = workspaces.get(len(xb))
             if space is None:
@@ -104,33 +160,77 @@ def _fit(cfg, data, rng, on_epoch):
             total += loss_sum
             backward(params, xb, hs, dz, act, grads, space)
             optimizer.step_scaled(params.flat, grads.flat)
-        train_loss = total / n
+            if should_stop is not None and should_stop() and start + batch < n:
+                elapsed = time.perf_counter() - t0
+                position.update(next=start + batch, total=total, seconds=position["seconds"] + elapsed)
+                self.seconds += elapsed
+                raise Interrupted(f"interrupted in epoch {self.epoch + 1} after mini-batch "
+                                  f"{(start + batch) // batch} of {-(-n // batch)}")
+        elapsed = time.perf_counter() - t0
+        self.seconds += elapsed
+        self.position = None
+        self.epoch += 1
+        return self._end_epoch(total / n, position["seconds"] + elapsed, should_stop)
 
-        row = {"epoch": epoch, "train_loss": train_loss, "valid_loss": None}
+    def _end_epoch(self, train_loss: float, seconds: float, should_stop) -> dict:
+        cfg, data = self.cfg, self.data
+        row = {"epoch": self.epoch, "train_loss": train_loss, "valid_loss": None}
         if not math.isfinite(train_loss):
-            result = FitResult(kept, history, epoch_kept, "diverged", time.perf_counter() - started)
+            self.stop_reason = "diverged"
             raise TrainingError(
-                f"training diverged: the training loss became {train_loss} in epoch {epoch}; "
-                f"try a smaller train.learning_rate (it is {cfg.train.learning_rate:g})", result)
+                f"training diverged: the training loss became {train_loss} in epoch {self.epoch}; "
+                f"try a smaller train.learning_rate (it is {cfg.train.learning_rate:g})", self.result())
+        stopping = cfg.train.early_stopping
         if data.valid is not None:
-            scores = evaluate_split(params, data.valid, data.prep, cfg.loss, cfg.model.activation)
+            scores = evaluate_split(self.params, data.valid, data.prep, cfg.loss, cfg.model.activation)
             row["valid_loss"] = scores.pop("loss")
             row.update(scores)
-            if row["valid_loss"] < best_loss - min_delta:
-                best_loss, epoch_kept, waited = row["valid_loss"], epoch, 0
-                kept.flat[...] = params.flat
+            if row["valid_loss"] < self.best_loss - (stopping.min_delta if stopping else 0.0):
+                self.best_loss, self.epoch_kept, self.waited = row["valid_loss"], self.epoch, 0
+                self.kept.flat[...] = self.params.flat
             else:
-                waited += 1
+                self.waited += 1
         else:
             row.update({name: None for name in METRICS[cfg.task]})
-            epoch_kept = epoch
-            kept.flat[...] = params.flat
-        row["learning_rate"] = optimizer.learning_rate
-        row["seconds"] = time.perf_counter() - t0
-        history.append(row)
-        if on_epoch is not None:
-            on_epoch(row)
-        if stopping is not None and waited >= stopping.patience:
-            stop_reason = "early_stopping"
-            break
-    return FitResult(kept, history, epoch_kept, stop_reason, time.perf_counter() - started)
+            self.epoch_kept = self.epoch
+            self.kept.flat[...] = self.params.flat
+        row["learning_rate"] = self.optimizer.learning_rate
+        row["seconds"] = seconds
+        self.history.append(row)
+        if stopping is not None and self.waited >= stopping.patience:
+            self.stop_reason = "early_stopping"
+        elif self.epoch >= cfg.train.epochs:
+            self.stop_reason = "epochs"
+        return row
+
+    # ---- checkpoints ----
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything the rest of the run depends on, as plain arrays (metadata as JSON text in 'meta')."""
+        arrays = {"params": self.params.flat, "kept": self.kept.flat}
+        arrays.update({f"optimizer_{k}": v for k, v in self.optimizer.state().items()})
+        position = None
+        if self.position is not None:
+            position = {k: v for k, v in self.position.items() if k != "order"}
+            if self.position["order"] is not None:
+                arrays["order"] = self.position["order"]
+        meta = {"format": 1, "epoch": self.epoch, "position": position, "rng": self.shuffle_rng.bit_generator.state,
+                "optimizer_t": self.optimizer.t, "history": self.history, "epoch_kept": self.epoch_kept,
+                "best_loss": self.best_loss, "waited": self.waited, "seconds": self.seconds,
+                "train_sha256": self.data.train_sha256}
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        return arrays
+
+    def load_state(self, arrays) -> None:
+        """Continue from state(); arrays must come from the same config and data."""
+        meta = json.loads(bytes(arrays["meta"]).decode("utf-8"))
+        self.params.flat[...] = arrays["params"]
+        self.kept.flat[...] = arrays["kept"]
+        self.optimizer.load_state(meta["optimizer_t"], {k[len("optimizer_"):]: arrays[k]
+                                                        for k in arrays if k.startswith("optimizer_")})
+        self.shuffle_rng.bit_generator.state = meta["rng"]
+        self.epoch, self.history, self.epoch_kept = meta["epoch"], meta["history"], meta["epoch_kept"]
+        self.best_loss, self.waited, self.seconds = meta["best_loss"], meta["waited"], meta["seconds"]
+        self.position = None
+        if meta["position"] is not None:
+            self.position = {**meta["position"], "order": np.array(arrays["order"]) if "order" in arrays else None}

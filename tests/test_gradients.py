@@ -90,3 +90,14 @@ def test_stable_at_extreme_logits():
         np.testing.assert_allclose(bce, [1000.0, 1000.0])
         g = LOSSES["binary_cross_entropy"].grad(np.array([[1000.0]]), np.array([[0.0]]))
         assert g[0, 0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_fused_loss_paths_agree_with_value_and_grad(loss):
+    from nnfit.losses import batch_loss_and_grad
+
+    rng = np.random.default_rng(4)
+    z, y = rng.normal(size=(9, LOSS_OUTPUTS[loss])), targets(loss, 9, rng)
+    total, dz = batch_loss_and_grad(LOSSES[loss], z.copy(), y, scale=0.3)
+    assert total == pytest.approx(LOSSES[loss].value(z, y).sum(), rel=1e-12)
+    np.testing.assert_allclose(dz, 0.3 / 9 * LOSSES[loss].grad(z, y), rtol=1e-12)
