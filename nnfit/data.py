@@ -330,6 +330,10 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
                 rows[role] = _drop_incomplete(part, notes)
     target = probe.encode_target(rows["train"].target, train_name)
     prep = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, classes, target)
+    if len(rows["train"]) < prep.n_features:
+        raise DataError(f"{train_name}: {len(rows['train'])} training rows but {prep.n_features} input features "
+                        f"(after one-hot encoding); that many weights cannot be learned from so few rows: add rows, "
+                        "or drop columns with data.ignore or data.features")
     splits = {}
     for role, part in rows.items():
         if part is not None:
