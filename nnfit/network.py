@@ -99,15 +99,14 @@ def forward(params: Params, X: np.ndarray, act: Activation, ws: Workspace | None
     X: (n, d). Returns (z: (n, k) logits of the last layer, hs: [h_1 ... h_{L-1}] each (n, width)).
     With a workspace the results live in its buffers until the next call.
     """
-    h = X
-    hs = []
-    last = params.n_layers - 1
-    for l in range(params.n_layers):
-        z = np.matmul(h, params.W[l], out=ws.z[l] if ws else None)  # (n, fan_out)
-        z += params.b[l]
-        if l < last:
+    h, z, hs = X, None, []
+    outs = ws.z if ws is not None else [None] * params.n_layers
+    for W, b, out in zip(params.W, params.b, outs):
+        if z is not None:  # every layer but the first reads the previous layer's activations
             h = act.fn(z)  # in place: z's buffer now holds h
             hs.append(h)
+        z = np.matmul(h, W, out=out)  # (n, fan_out)
+        z += b
     return z, hs
 
 
