@@ -110,20 +110,16 @@ def _hidden(v):
     return list(v)
 
 
-def _batch_size(v):
-    if v == "full":
+def _int_or(word: str) -> Callable:
+    """An integer >= 1, or the keyword `word` ("full" batches, "auto" checkpoints)."""
+    def check(v):
+        if v == word:
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise _Bad(f'an integer >= 1 or "{word}"')
         return v
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise _Bad('an integer >= 1 or "full"')
-    return v
 
-
-def _checkpoint_every(v):
-    if v == "auto":
-        return v
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise _Bad('"auto" or an integer >= 1')
-    return v
+    return check
 
 
 def _label(v):
@@ -190,7 +186,7 @@ class EarlyStoppingConfig:
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     epochs: int = _opt(100, _int(1), "passes over the training data")
-    batch_size: int | str = _opt(32, _batch_size, 'rows per gradient step, or "full" for full-batch gradient descent')
+    batch_size: int | str = _opt(32, _int_or("full"), 'rows per gradient step, or "full" for full-batch gradient descent')
     optimizer: str = _opt("sgd", _choice(*OPTIMIZER_NAMES), "sgd (plain mini-batch gradient descent), momentum, or adam")
     learning_rate: float = _opt(0.01, _float(0, lo_open=True), "step size")
     momentum: float = _opt(0.9, _float(0, 1, hi_open=True), "momentum optimizer: classical (heavy-ball) momentum coefficient")
@@ -199,7 +195,7 @@ class TrainConfig:
     class_weight: Any = _opt(None, _optional(_class_weight), 'classification: null, "balanced", or {label: weight}')
     seed: int = _opt(0, _int(0), "seeds the split, the initial weights and the shuffling")
     dtype: str = _opt("float32", _choice("float32", "float64"), "floating-point precision of training")
-    checkpoint_every: int | str = _opt("auto", _checkpoint_every, 'epochs between checkpoints for --resume; "auto" = after the epoch that ends 2 s or more after the last one')
+    checkpoint_every: int | str = _opt("auto", _int_or("auto"), 'epochs between checkpoints for --resume; "auto" = after the epoch that ends 2 s or more after the last one')
 
 
 @dataclass(frozen=True, kw_only=True)
