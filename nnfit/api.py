@@ -148,13 +148,18 @@ def _first_difference(a, b, prefix: str = ""):
 
 def _continue_from_checkpoint(run_dir: Path, trainer: Trainer, data: Dataset) -> None:
     arrays = load_checkpoint(run_dir)
-    if arrays is None:
-        return  # killed before its first checkpoint: the run starts again from the beginning
-    meta = json.loads(bytes(arrays["meta"]).decode("utf-8"))
-    if meta.get("train_sha256") != data.train_sha256:
+    if arrays is not None:
+        started_with = json.loads(bytes(arrays["meta"]).decode("utf-8")).get("train_sha256")
+    else:  # killed before its first checkpoint: the run starts again, from weights model.json describes
+        try:
+            started_with = json.loads((run_dir / "model.json").read_text(encoding="utf-8")).get("train_sha256")
+        except (OSError, ValueError):
+            started_with = data.train_sha256
+    if started_with != data.train_sha256:
         raise DataError(f"{run_dir}: cannot resume: the training data changed since the run started "
                         f"(sha256 of {display_path(trainer.cfg.data.train)} differs); start a new run with --force")
-    trainer.load_state(arrays)
+    if arrays is not None:
+        trainer.load_state(arrays)
 
 
 def _model_info(cfg: Config, data: Dataset, epoch_kept: int) -> dict:

@@ -95,6 +95,9 @@ def test_resume_refuses_a_changed_config_or_changed_data(tmp_path):
     write_csv(tmp_path / "train.csv", blobs(n=200, seed=3))
     with pytest.raises(DataError, match="the training data changed since the run started"):
         api.train(config, out=tmp_path / "run", resume=True)
+    (tmp_path / "run/checkpoint.npz").unlink()  # as if killed before the first checkpoint
+    with pytest.raises(DataError, match="the training data changed since the run started"):
+        api.train(config, out=tmp_path / "run", resume=True)
 
 
 def test_resume_of_a_missing_or_finished_run(tmp_path, monkeypatch):
