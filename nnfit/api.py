@@ -49,6 +49,8 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
     mini-batch: when it turns true, training stops, saves a checkpoint and raises Interrupted.
     """
     started = time.perf_counter()
+    if resume and force:
+        raise UsageError("--resume and --force contradict each other: continue the run, or replace it")
     cfg = load_config(config_path, overrides)
     run_dir = Path(out) if out is not None else default_run_dir(config_path)
     check_run_dir(run_dir, force, resume)
@@ -73,7 +75,7 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
         remove_stale_temporaries(run_dir)
         atomic_write(run_dir / "metrics.csv", metrics_text(columns, trainer.history))
     else:
-        create_run_dir(run_dir, {
+        _create(run_dir, {
             "config.yaml": dump_config(cfg),
             **model_files(trainer.kept, _model_info(cfg, data, trainer.epoch_kept)),
             "metrics.csv": metrics_text(columns, []),
@@ -99,7 +101,7 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
         checkpoint(trainer)
         _finish(run_dir, cfg, data, trainer.result(), "interrupted", started)
         raise Interrupted(f"{e}; the best weights so far are saved in {run_dir}; continue with: "
-                          f"nnfit train {config_path} --out {run_dir} --resume") from None
+                          f"nnfit train {run_dir / 'config.yaml'} --out {run_dir} --resume") from None
     except TrainingError as e:
         _finish(run_dir, cfg, data, e.result, "failed", started)
         raise TrainingError(f"{e} (the weights of epoch {e.result.epoch_kept} are saved in {run_dir})") from None
@@ -110,10 +112,20 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
     return _result_line(run_dir, summary)
 
 
+def _create(run_dir: Path, files: dict) -> None:
+    try:
+        create_run_dir(run_dir, files)
+    except OSError as e:
+        raise UsageError(f"{run_dir}: cannot create the run directory: {e.strerror or e}") from None
+
+
 def _result_line(run_dir: Path, summary: dict) -> dict:
-    """What `nnfit train` prints: the run directory, the epoch kept and its metrics."""
+    """What `nnfit train` prints: the run directory, the epoch kept, its metrics.csv row (validation metrics)
+    and, without a validation set, the kept weights' metrics on the training rows (train_accuracy, ...)."""
     line = {"run_dir": str(run_dir), "epoch": summary["epoch_kept"], "stop_reason": summary["stop_reason"]}
-    line.update(summary["best"] or {"train_" + k: v for k, v in (summary["train"] or {}).items()})
+    row = summary["best"] or summary["final"] or {}
+    line.update({k: v for k, v in row.items() if v is not None and k != "epoch"})
+    line.update({"train_" + k: v for k, v in (summary["train"] or {}).items() if k != "loss"})
     if summary["test"]:
         line.update({"test_" + k: v for k, v in summary["test"].items() if k not in ("confusion_matrix", "classes")})
     return line
@@ -228,6 +240,12 @@ def predict(run_dir, source, proba: bool = False, keep=(), warn: Callable[[str],
     params, info, prep = load_model(run_dir)
     if proba and prep.task == "regression":
         raise UsageError("--proba: this is a regression model; it has no class probabilities")
+    outputs = {"prediction"} | ({f"proba_{label}" for label in prep.classes} if proba else set())
+    for column in keep:
+        if column in outputs:
+            raise UsageError(f"--keep {column}: the output has its own '{column}' column; rename the input column")
+    if info.get("epoch_kept") == 0:
+        warn(f"{run_dir}: the model holds its initial, untrained weights (the run stopped before its first epoch)")
     df, X, notes = load_features(prep, source, input_name(source), np.dtype(info["dtype"]), keep=tuple(keep))
     for note in notes:
         warn(note)

@@ -162,7 +162,10 @@ def predict(run_dir, input_csv, output, proba, keep, quiet):
 
         from .artifacts import atomic_write
 
-        atomic_write(Path(output), text)
+        try:
+            atomic_write(Path(output), text)
+        except OSError as e:
+            raise UsageError(f"--output {output}: cannot write: {e.strerror or e}") from None
 
 
 @cli.command()

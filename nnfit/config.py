@@ -251,13 +251,17 @@ def _build(cls, raw: Any, prefix: str):
 
 
 def _show(value: Any) -> str:
+    """A value as the user wrote it in YAML, shortened."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return f"a list {value!r}" if len(repr(value)) < 60 else "a list"
     if value is None:
         return "null"
-    return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}...' ({len(str(value))} characters)"
 
 
 def _check_combinations(cfg: Config) -> Config:
@@ -305,6 +309,14 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+# YAML 1.2 booleans: only true / false. YAML 1.1 also reads yes, no, on, off, y, n as booleans, which turns a
+# class label `positive: yes` into True.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
@@ -349,7 +361,10 @@ def apply_overrides(raw: dict, overrides) -> list[str]:
             if not isinstance(node.get(part), dict):
                 node[part] = {}
             node = node[part]
-        node[last] = value
+        if isinstance(value, dict) and isinstance(node.get(last), dict):
+            node[last] = {**node[last], **value}  # --set train={epochs: 5} changes epochs, not the whole section
+        else:
+            node[last] = value
         keys.append(key)
     return keys
 

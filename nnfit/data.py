@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +57,13 @@ def _parse(buffer, name: str, **kw) -> pd.DataFrame:
     if hasattr(buffer, "seek"):
         buffer.seek(0)
     try:
-        return pd.read_csv(buffer, encoding="utf-8", **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            # index_col=False: a trailing comma on every row is an empty last field, not a row label
+            return pd.read_csv(buffer, encoding="utf-8", index_col=False, **kw)
+    except pd.errors.ParserWarning:
+        raise DataError(f"{name}: some rows have more fields than the header; their extra values would be "
+                        "lost (check for a stray comma or a missing header name)") from None
     except UnicodeDecodeError:
         raise DataError(f"{name}: not UTF-8 text ({_first_bad_byte(buffer)}); save the file as UTF-8") from None
     except pd.errors.EmptyDataError:
@@ -118,7 +125,7 @@ def file_sha256(path: str) -> str:
 def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column") -> None:
     for c in columns:
         if c not in df.columns:
-            match = closest(c, df.columns)
+            match = closest(c, [x for x in df.columns if x not in columns])  # not one that is needed as itself
             hint = f"did you mean '{match}'? " if match else ""
             raise DataError(f"{name}: {what} '{c}' not found ({hint}columns: {_shorten(list(df.columns))})")
 
@@ -189,6 +196,10 @@ def fit_classes(series: pd.Series, cfg: Config, name: str) -> list | None:
     if len(classes) < 2:
         raise DataError(f"{name}: target column '{target}' has only one class ({shown}); "
                         f"task '{task}' needs at least two")
+    continuous = sum(isinstance(c, float) for c in classes) > 20  # many distinct non-whole numbers
+    if continuous:
+        raise DataError(f"{name}: target column '{target}' holds {len(classes)} distinct non-whole numbers; that "
+                        f"looks like a quantity to predict, not classes (use task: regression)")
     if task == "binary":
         if len(classes) != 2:
             raise DataError(f"{name}: task 'binary' needs exactly 2 classes in '{target}', found {len(classes)}: "
@@ -298,6 +309,14 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
     classes = fit_classes(train_df[d.target], cfg, train_name)
     numeric = [c for c in features if is_numeric(train_df[c])]
     categorical = [c for c in features if c not in numeric]
+    for c in categorical:  # a number column with a stray word in it is more likely a typo than categories
+        values = train_df[c].dropna()
+        as_numbers = pd.to_numeric(values, errors="coerce")
+        stray = as_numbers.isna()
+        if 0 < stray.sum() <= max(1, len(values) // 20) and stray.sum() < len(values):
+            notes.append(f"{train_name}: column '{c}' is treated as text categories because of "
+                         f"{int(stray.sum())} value(s) that are not numbers ({values[stray].iloc[0]!r} in row "
+                         f"{int(values.index[np.argmax(stray.to_numpy())]) + 1}); fix them, or list the column in data.ignore")
     rows: dict[str, Rows | None] = {"train": None, "valid": None, "test": None}
     for role in ("valid", "test"):
         if frames.get(role) is not None:

@@ -50,8 +50,9 @@ def closest(name, choices) -> str | None:
     """The choice most like `name` (a likely typo), or None when nothing is close."""
     import difflib
 
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
-    return close[0] if close else None
+    by_lower = {str(c).lower(): str(c) for c in choices}
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
 
 
 def did_you_mean(name, choices) -> str:

@@ -1,6 +1,9 @@
 """Bad input: every config and data error exits 2 with one `Error:` line naming the file, key or column,
 no traceback, and no run directory left behind."""
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -19,7 +22,7 @@ CONFIG_ERRORS = [
     ("unknown key", ["train.epocs=3"], "train.epocs: unknown key (did you mean 'epochs'?)"),
     ("unknown section", ["modle.hidden=[3]"], "modle: unknown key (did you mean 'model'?)"),
     ("epochs not a number", ["train.epochs=ten"], "train.epochs: expected an integer >= 1, found 'ten'"),
-    ("epochs a bool", ["train.epochs=true"], "train.epochs: expected an integer >= 1, found True"),
+    ("epochs a bool", ["train.epochs=true"], "train.epochs: expected an integer >= 1, found true"),
     ("hidden not a list", ["model.hidden=64"], "model.hidden: expected a list of layer widths"),
     ("hidden width 0", ["model.hidden=[8, 0]"], "model.hidden: expected a list of layer widths"),
     ("batch size 0", ["train.batch_size=0"], "train.batch_size: expected an integer >= 1 or \"full\", found 0"),
@@ -96,7 +99,7 @@ DATA_ERRORS = [
     ("infinite value", "x,label\n1,1\ninf,-1\n3,1\n-1,-1\n", ["data.valid_fraction=0"], "train.csv: column 'x' holds infinite values"),
     ("all-missing target", "x,label\n1,\n2,\n", [], "target column 'label' has no values"),
     ("missing values with missing: error", "x,label\n1,1\n,-1\n3,1\n4,-1\n", ["data.missing=error", "data.valid_fraction=0"], "column 'x' has 1 missing values (first in row 2); data.missing is 'error'"),
-    ("positive not a label", "x,label\n1,1\n2,-1\n", ["data.positive=yes"], "data.positive is True, which is not a label"),
+    ("positive not a label", "x,label\n1,1\n2,-1\n", ["data.positive=yes"], "data.positive is 'yes', which is not a label"),
 ]
 
 
@@ -170,3 +173,71 @@ def assert_clean_error(result, expected: str, folder):
     assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
     assert expected in result.stderr, result.stderr
     assert not (folder / "runs").exists(), "a failed run left a run directory behind"
+
+
+def test_messages_found_by_trying_nnfit_as_a_new_user(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # yes / no are labels, not YAML 1.1 booleans
+    (tmp_path / "buy.csv").write_text("x,bought\n1,yes\n2,no\n3,yes\n4,no\n5,yes\n6,no\n")
+    write_config(tmp_path / "buy.yaml", {"task": "binary", "data": {"train": "buy.csv", "target": "bought"},
+                                         "model": {"hidden": [2]}, "train": {"epochs": 1}})
+    text = (tmp_path / "buy.yaml").read_text().replace("target: bought", "target: bought\n  positive: no")
+    (tmp_path / "buy.yaml").write_text(text)
+    result = run_cli("train", "buy.yaml", "--out", "run")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((tmp_path / "run/model.json").read_text())["preprocessing"]["classes"] == ["yes", "no"]
+    # a trailing comma on every row is not a shifted index column
+    (tmp_path / "trail.csv").write_text("x,bought,\n1,yes,\n2,no,\n")
+    out = run_cli("predict", "run", "trail.csv")
+    assert out.exit_code == 0 and out.stdout.splitlines()[0] == "prediction", out.stderr
+    (tmp_path / "extra.csv").write_text("x,bought\n1,yes,oops\n")
+    assert_clean_error(run_cli("predict", "run", "extra.csv"), "extra.csv: some rows have more fields than the header",
+                       tmp_path)
+    # a CSV given as the config: one short line
+    result = run_cli("train", "buy.csv")
+    assert result.exit_code == 2 and len(result.stderr) < 200, result.stderr
+    # unwritable outputs are errors, not tracebacks
+    result = run_cli("predict", "run", "buy.csv", "-o", tmp_path / "missing_dir" / "p.csv")
+    assert result.exit_code == 2 and result.stderr.startswith("Error: --output") and result.stderr.count("\n") == 1
+    result = run_cli("predict", "run", "buy.csv", "-o", tmp_path / "run")
+    assert result.exit_code == 2 and result.stderr.startswith("Error: --output")
+    (tmp_path / "blocker").write_text("a file")
+    result = run_cli("train", "buy.yaml", "--out", tmp_path / "blocker" / "run")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    # --keep may not clash with the output columns
+    (tmp_path / "clash.csv").write_text("x,prediction\n1,a\n")
+    result = run_cli("predict", "run", "clash.csv", "--keep", "prediction")
+    assert result.exit_code == 2 and "--keep prediction: the output has its own 'prediction' column" in result.stderr
+    # case-insensitive suggestions, and --resume with --force
+    result = run_cli("train", "buy.yaml", "--set", "model.activation=RELU")
+    assert "did you mean 'relu'?" in result.stderr
+    result = run_cli("train", "buy.yaml", "--out", "run", "--resume", "--force")
+    assert result.exit_code == 2 and "--resume and --force" in result.stderr
+
+
+def test_continuous_target_under_a_classification_task(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    write_csv(tmp_path / "train.csv", pd.DataFrame({"x": rng.normal(size=100), "label": rng.normal(size=100)}))
+    write_config(tmp_path / "run.yaml", GOOD)
+    assert_clean_error(run_cli("train", "run.yaml"), "looks like a quantity to predict, not classes (use task: regression)",
+                       tmp_path)
+
+
+def test_a_stray_word_in_a_number_column_is_reported(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    frame = pd.DataFrame({"x": [str(v) for v in range(40)], "label": [-1, 1] * 20})
+    frame.loc[7, "x"] = "abc"
+    write_csv(tmp_path / "train.csv", frame)
+    write_config(tmp_path / "run.yaml", GOOD)
+    result = run_cli("train", "run.yaml")
+    assert result.exit_code == 0
+    assert "column 'x' is treated as text categories because of 1 value(s) that are not numbers ('abc' in row 8)" in result.stderr
+
+
+def test_set_merges_a_mapping_into_a_section(tmp_path):
+    from nnfit.config import load_config
+
+    path = write_config(tmp_path / "c.yaml", {**GOOD, "train": {"epochs": 2, "learning_rate": 0.3}})
+    cfg = load_config(path, ["train={epochs: 5}"])
+    assert cfg.train.epochs == 5 and cfg.train.learning_rate == 0.3
