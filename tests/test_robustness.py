@@ -19,7 +19,7 @@ from nnfit import api
 from nnfit.errors import ArtifactError, DataError, UsageError
 from nnfit.training import Interrupted
 
-from conftest import REPO, blobs, run_cli, write_config, write_csv
+from conftest import blobs, run_cli, write_config, write_csv
 
 SLOW = {"epochs": 60, "batch_size": 8, "optimizer": "adam", "learning_rate": 0.001, "checkpoint_every": 1}
 
@@ -279,3 +279,15 @@ def test_interrupt_before_training_writes_nothing(tmp_path):
     with pytest.raises(Interrupted, match="before training started; nothing was written"):
         api.train(config, out=tmp_path / "run", should_stop=lambda: True)
     assert not (tmp_path / "run").exists()
+
+
+def test_predict_warns_about_untrained_weights(tmp_path):
+    write_csv(tmp_path / "train.csv", blobs(n=200, seed=6))
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "train.csv", "target": "label"},
+                                                "model": {"hidden": [8]}, "train": {"epochs": 3, "batch_size": 8}})
+    calls = iter(range(100))
+    with pytest.raises(Interrupted, match="in epoch 1"):
+        api.train(config, out=tmp_path / "run", should_stop=lambda: next(calls) >= 3)
+    result = run_cli("predict", tmp_path / "run", tmp_path / "train.csv")
+    assert result.exit_code == 0
+    assert "the model holds its initial, untrained weights" in result.stderr

@@ -1,6 +1,5 @@
 """Training behaviour: linear and logistic regression as networks, XOR, early stopping, weight decay, seeds."""
 
-import dataclasses
 
 import numpy as np
 import pandas as pd
