@@ -307,8 +307,10 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
     features = feature_columns(train_df, d, train_name)
     train_df = drop_missing_target(train_df, d.target, train_name, notes)
     classes = fit_classes(train_df[d.target], cfg, train_name)
-    numeric = [c for c in features if is_numeric(train_df[c])]
-    categorical = [c for c in features if c not in numeric]
+    dtypes = train_df.dtypes
+    numeric = [c for c in features if is_numeric(dtypes[c])]
+    numeric_set = set(numeric)
+    categorical = [c for c in features if c not in numeric_set]
     for c in categorical:  # a number column with a stray word in it is more likely a typo than categories
         values = train_df[c].dropna()
         as_numbers = pd.to_numeric(values, errors="coerce")
@@ -334,10 +336,11 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
         if len(rows_valid) == 0:
             notes.append(f"{train_name}: too few rows to hold out {d.valid_fraction:g} for validation; training without")
         order, n_train = np.concatenate([rows_train, rows_valid]), len(rows_train)
-    whole = extract_rows(train_df, numeric, categorical, d.target, train_name, dtype, order)
+    whole = extract_rows(train_df, numeric, categorical, d.target, train_name, dtype, order, stats_rows=n_train)
     frames.clear()  # the parsed frames are no longer needed: let them go before training allocates
     train_df = None
     rows["train"] = whole.subset(slice(0, n_train))
+    rows["train"].stats = whole.stats  # computed over exactly these rows
     if n_train < len(whole):
         rows["valid"] = whole.subset(slice(n_train, None))
         rows["valid"].source = f"{train_name} (validation split)"

@@ -21,8 +21,8 @@ from .metrics import predicted_classes
 _CHUNK = 8192  # rows per chunk when computing column statistics, to bound float64 temporaries
 
 
-def is_numeric(series: pd.Series) -> bool:
-    """Numbers are features as they are; booleans and text are categories."""
+def is_numeric(series) -> bool:
+    """Numbers are features as they are; booleans and text are categories. Takes a Series or a dtype."""
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
@@ -79,6 +79,7 @@ class Rows:
     target: pd.Series | None  # (n,) the target column, when there is one
     lines: np.ndarray  # (n,) 0-based data-row number of each row in its file, for messages
     source: str
+    stats: tuple | None = None  # numeric columns' (mean, std, count), when extract_rows computed them
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -91,29 +92,50 @@ class Rows:
 
 
 def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], target: str | None,
-                 source: str, dtype, order: np.ndarray | None = None) -> Rows:
-    """The feature columns of df as Rows, in the row order `order` (default: as they are)."""
+                 source: str, dtype, order: np.ndarray | None = None, stats_rows: int | None = None) -> Rows:
+    """The feature columns of df as Rows, in the row order `order` (default: as they are).
+
+    With stats_rows, Rows.stats also gets the numeric columns' (mean, std, count) over the first stats_rows
+    rows of that order, computed while each column is still contiguous, when those rows have no missing or
+    infinite values (otherwise None, and Preprocessor.fit computes them the careful way).
+    """
+    dtypes = df.dtypes
     for c in numeric:
-        if not is_numeric(df[c]):
+        if not is_numeric(dtypes[c]):
             bad = (pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()).to_numpy()
             raise DataError(f"{source}: column '{c}' was numeric in training but holds text here "
                             f"({df[c][bad].iloc[0]!r} in {first_row(df.index.to_numpy(), bad)})")
     n = len(df) if order is None else len(order)
     block = np.empty((n, len(numeric)), dtype)
+    stats = None
     if numeric:  # pandas holds columns; copy them in groups through a small buffer, not a second full copy
         group = np.empty((_GROUP, len(df)), dtype)
         picked = group if order is None else np.empty((_GROUP, n), dtype)
+        m = 0 if stats_rows is None else min(stats_rows, n)
+        mean, var = np.zeros(len(numeric)), np.zeros(len(numeric))
+        clean = m > 0
         for j in range(0, len(numeric), _GROUP):
             names = numeric[j:j + _GROUP]
             for k, c in enumerate(names):
                 group[k] = df[c].to_numpy(dtype, copy=False)
             if order is not None:
                 np.take(group, order, axis=1, out=picked)
+            if clean:  # the same sums as _column_stats, along each contiguous column
+                part = picked[:len(names), :m]
+                mu = part.mean(axis=1, dtype=np.float64)
+                clean = bool(np.isfinite(mu).all())
+                if clean:
+                    d = part - mu.astype(dtype)[:, None]
+                    d *= d
+                    mean[j:j + len(names)] = mu
+                    var[j:j + len(names)] = d.sum(axis=1, dtype=np.float64) / m
             block[:, j:j + len(names)] = picked[:len(names)].T  # each row gets len(names) adjacent values
+        if clean:
+            stats = (mean, np.sqrt(var), np.full(len(numeric), m))
     pick = (lambda frame: frame) if order is None else (lambda frame: frame.iloc[order])
     cats = pick(df[categorical])
     lines = df.index.to_numpy() if order is None else df.index.to_numpy()[order]
-    return Rows(block, cats, None if target is None else pick(df[target]), lines, source)
+    return Rows(block, cats, None if target is None else pick(df[target]), lines, source, stats)
 
 
 @dataclass
@@ -141,7 +163,7 @@ class Preprocessor:
         """Fit on the training split. target: (n,) regression values (for scale_target), else None."""
         fill, center, scale = [], [], []
         if numeric:
-            mean, std, count = _column_stats(rows.numeric)
+            mean, std, count = rows.stats if rows.stats is not None else _column_stats(rows.numeric)
             for c, m, s, k in zip(numeric, mean, std, count):
                 if k == 0:
                     raise DataError(f"{rows.source}: column '{c}' has no values (all {len(rows)} rows are missing)")

@@ -111,3 +111,26 @@ def test_cache_entry_is_read_and_equals_the_parsed_data(tmp_path):
     assert cached.prep == parsed.prep
     key = next((tmp_path / "cache").iterdir()).name
     assert cache.load(tmp_path / "cache", "0" * 32) is None and cache.load(tmp_path / "cache", key) is not None
+
+
+def test_column_statistics_taken_during_extraction_equal_the_careful_ones():
+    """extract_rows computes the training split's means and deviations while columns are contiguous; they
+    must equal what Preprocessor.fit computes on the finished block, and be skipped when values are missing."""
+    from nnfit.preprocess import _column_stats, extract_rows
+
+    rng = np.random.default_rng(3)
+    n, p = 1000, 37  # more columns than one group of 16, and a ragged last group
+    frame = pd.DataFrame((rng.normal(5, 3, (n, p)) * rng.uniform(0.1, 100, p)).astype(np.float32),
+                         columns=[f"c{j}" for j in range(p)])
+    order = rng.permutation(n)
+    rows = extract_rows(frame, list(frame.columns), [], None, "x", np.float32, order, stats_rows=800)
+    np.testing.assert_array_equal(rows.numeric, frame.to_numpy()[order])
+    mean, std, count = rows.stats
+    ref_mean, ref_std, ref_count = _column_stats(rows.numeric[:800])
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-12)
+    np.testing.assert_allclose(std, ref_std, rtol=1e-6)  # squares of float32 differences, summed in float64
+    np.testing.assert_allclose(std, frame.to_numpy(np.float64)[order[:800]].std(axis=0), rtol=1e-5)
+    np.testing.assert_array_equal(count, ref_count)
+
+    frame.iloc[order[5], 20] = np.nan  # a missing value among the statistics' rows: the careful path instead
+    assert extract_rows(frame, list(frame.columns), [], None, "x", np.float32, order, stats_rows=800).stats is None
