@@ -95,6 +95,7 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
         save_model(run_dir, t.kept, _model_info(cfg, data, t.epoch_kept))
         atomic_write(run_dir / "summary.json", to_json(_summary(cfg, data, t.result(), "running", started)))
 
+    loop_started = time.perf_counter()
     try:
         result = trainer.run(epoch_done, should_stop, checkpoint, cfg.train.checkpoint_every)
     except Interrupted as e:
@@ -107,7 +108,7 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
         raise TrainingError(f"{e} (the weights of epoch {e.result.epoch_kept} are saved in {run_dir})") from None
     finally:
         log.close()
-    summary = _finish(run_dir, cfg, data, result, "finished", started)
+    summary = _finish(run_dir, cfg, data, result, "finished", started, loop=time.perf_counter() - loop_started)
     (run_dir / CHECKPOINT).unlink(missing_ok=True)
     return _result_line(run_dir, summary)
 
@@ -203,9 +204,14 @@ def _summary(cfg: Config, data: Dataset, result: FitResult, state: str, started:
     }
 
 
-def _finish(run_dir: Path, cfg: Config, data: Dataset, result: FitResult, state: str, started: float) -> dict:
+def _finish(run_dir: Path, cfg: Config, data: Dataset, result: FitResult, state: str, started: float,
+            loop: float | None = None) -> dict:
     """Score the kept weights (test set; training rows when there is no validation set), save them and
-    summary.json; returns the summary."""
+    summary.json; returns the summary.
+
+    timing: read (hash, parse) and preprocess; train, the mini-batches (over every session of a resumed run);
+    loop, this session's whole training loop (mini-batches, per-epoch validation, metrics.csv lines,
+    checkpoints), when it finished; evaluate (test set, training rows) and write (the final weights)."""
     t0 = time.perf_counter()
     prep, act = data.prep, cfg.model.activation
     summary = _summary(cfg, data, result, state, started)
@@ -215,6 +221,7 @@ def _finish(run_dir: Path, cfg: Config, data: Dataset, result: FitResult, state:
         summary["train"] = evaluate_split(result.params, data.train, prep, cfg.loss, act)
     t1 = time.perf_counter()
     save_model(run_dir, result.params, _model_info(cfg, data, result.epoch_kept))
+    summary["timing"].update({} if loop is None else {"loop": loop})
     summary["timing"].update(evaluate=t1 - t0, write=time.perf_counter() - t1)
     summary["wall_seconds"] = time.perf_counter() - started
     atomic_write(run_dir / "summary.json", to_json(summary))

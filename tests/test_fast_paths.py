@@ -91,6 +91,9 @@ def test_cache_gives_the_same_run_and_notices_changes(tmp_path, monkeypatch):
     assert (tmp_path / "runs/c/model.npz").read_bytes() != (tmp_path / "runs/a/model.npz").read_bytes()
     summary = json.loads((tmp_path / "runs/b/summary.json").read_text())
     assert summary["timing"]["preprocess"] == 0.0  # read from the cache
+    timing = summary["timing"]
+    assert set(timing) == {"read", "preprocess", "train", "loop", "evaluate", "write"}
+    assert timing["loop"] >= timing["train"] > 0  # the loop adds validation, metrics lines and checkpoints
 
 
 def test_cache_entry_is_read_and_equals_the_parsed_data(tmp_path):
