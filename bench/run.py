@@ -5,7 +5,8 @@
 
 Every case trains the same network on the same data with the same batch size, optimizer (plain SGD) and
 number of epochs in each framework. Repetitions are interleaved (nnfit, sklearn, torch, matmul peak, then
-again) and the median is reported, so a noisy neighbour slows every framework alike. scikit-learn and
+again) and the median is reported, so a noisy neighbour slows every framework alike; each timed run starts
+after a 0.5 s pause, so no framework pays for another's still-spinning worker threads. scikit-learn and
 PyTorch are optional (`pip install '.[bench]'`); a missing one is reported as skipped.
 
 Training FLOPs per sample: forward 2 x weights, backward 4 x weights, minus the input gradient of the first
@@ -197,7 +198,15 @@ def training_memory(quick: bool, index: int, name: str) -> float | None:
     return float(out.stdout) if out.returncode == 0 else None
 
 
+SETTLE_SECONDS = 0.5  # quiet time before each timed run; see timed()
+
+
 def timed(fn) -> float:
+    """Wall seconds of fn(), after a pause. Each library keeps its idle worker threads spinning for a while
+    after its last call (PyTorch's OpenMP pool, each OpenBLAS pool), and on 2 cores those threads take a core
+    from whatever runs next: measured here, nnfit run right after PyTorch was 30-40% slower than after a
+    0.5 s pause. The pause lets every framework start on quiet cores."""
+    time.sleep(SETTLE_SECONDS)
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
@@ -307,6 +316,7 @@ def main(argv=None) -> None:
     for rep in range(reps):
         for key, train in trainers.items():
             times[key].append(timed(train) / key[0].epochs)
+        time.sleep(SETTLE_SECONDS)
         peaks.append(matmul_peak())
         print(f"  repetition {rep + 1}/{reps} done", file=sys.stderr)
     memory = {(case, name): training_memory(args.quick, all_cases.index(case), name) for case, name in trainers}

@@ -126,7 +126,8 @@ def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
                 clean = bool(np.isfinite(mu).all())
                 if clean:
                     d = part - mu.astype(dtype)[:, None]
-                    d *= d
+                    with np.errstate(over="ignore"):  # as in _column_stats: a huge column's spread overflows to inf
+                        d *= d
                     mean[j:j + len(names)] = mu
                     var[j:j + len(names)] = d.sum(axis=1, dtype=np.float64) / m
             block[:, j:j + len(names)] = picked[:len(names)].T  # each row gets len(names) adjacent values
