@@ -79,6 +79,13 @@ def _binary_cross_entropy_grad(z, y):  # sigma(z) - y  (fused with the sigmoid o
     return g
 
 
+def _binary_cross_entropy_sum_and_scaled_grad(z, y, c):
+    total = float(np.add.reduce(np.logaddexp(0, z), axis=None, dtype=np.float64)) - float(np.vdot(y, z))
+    g = _binary_cross_entropy_grad(z, y)
+    g *= c
+    return total, g
+
+
 def _cross_entropy(z, y):  # -log softmax(z)_y = log sum_k e^{z_k} - z_y
     return log_sum_exp(z) - np.einsum("ij,ij->i", z, y)
 
@@ -89,12 +96,25 @@ def _cross_entropy_grad(z, y):  # softmax(z) - onehot(y)  (fused with the softma
     return g
 
 
+def _cross_entropy_sum_and_scaled_grad(z, y, c):  # log-sum-exp and softmax share the shifted exponentials
+    e = z - z.max(axis=1, keepdims=True)  # z - m
+    picked = float(np.vdot(e, y))  # sum over rows of z_y - m
+    np.exp(e, out=e)
+    s = np.add.reduce(e, axis=1, keepdims=True)  # sum_k e^{z_k - m}
+    total = float(np.add.reduce(np.log(s), axis=None, dtype=np.float64)) - picked
+    e /= s  # softmax(z)
+    e -= y
+    e *= c
+    return total, e
+
+
 LOSSES = {
     "mse": Loss(_mse, _mse_grad, _mse_sum_and_scaled_grad),
     "mae": Loss(_mae, _mae_grad),
     "huber": Loss(_huber, _huber_grad),
-    "binary_cross_entropy": Loss(_binary_cross_entropy, _binary_cross_entropy_grad),
-    "cross_entropy": Loss(_cross_entropy, _cross_entropy_grad),
+    "binary_cross_entropy": Loss(_binary_cross_entropy, _binary_cross_entropy_grad,
+                                 _binary_cross_entropy_sum_and_scaled_grad),
+    "cross_entropy": Loss(_cross_entropy, _cross_entropy_grad, _cross_entropy_sum_and_scaled_grad),
 }
 
 
