@@ -1,13 +1,13 @@
-"""Benchmark nnfit's training loop against scikit-learn and PyTorch on the CPU, in one process, interleaved.
+"""Benchmark nnfit's training loop against scikit-learn and PyTorch on the CPU, in one run, interleaved.
 
     python -m bench              # the full run (several minutes), prints a markdown table
     python -m bench --quick      # smaller data and fewer repetitions, for a smoke test
 
 Every case trains the same network on the same data with the same batch size, optimizer (plain SGD) and
-number of epochs in each framework. Repetitions are interleaved (nnfit, sklearn, torch, matmul peak, then
-again) and the median is reported, so a noisy neighbour slows every framework alike; each timed run starts
-after a 0.5 s pause, so no framework pays for another's still-spinning worker threads. scikit-learn and
-PyTorch are optional (`pip install '.[bench]'`); a missing one is reported as skipped.
+number of epochs in each framework. Each framework lives in its own worker process (see Worker); repetitions are
+interleaved across them (nnfit, sklearn, torch for each case, then the matmul peak, then again) and the median
+is reported, so a noisy neighbour slows every framework alike, and each timed run starts after a 0.5 s pause.
+scikit-learn and PyTorch are optional (`pip install '.[bench]'`); a missing one is reported as skipped.
 
 Training FLOPs per sample: forward 2 x weights, backward 4 x weights, minus the input gradient of the first
 layer, which nobody needs (2 x its weights). Memory is the peak resident set of one extra, untimed training run
@@ -198,18 +198,56 @@ def training_memory(quick: bool, index: int, name: str) -> float | None:
     return float(out.stdout) if out.returncode == 0 else None
 
 
-SETTLE_SECONDS = 0.5  # quiet time before each timed run; see timed()
+WORKER_SCRIPT = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from bench.run import TRAINERS, cases, make_data, matmul_peak
 
-
-def timed(fn) -> float:
-    """Wall seconds of fn(), after a pause. Each library keeps its idle worker threads spinning for a while
-    after its last call (PyTorch's OpenMP pool, each OpenBLAS pool), and on 2 cores those threads take a core
-    from whatever runs next: measured here, nnfit run right after PyTorch was 30-40% slower than after a
-    0.5 s pause. The pause lets every framework start on quiet cores."""
-    time.sleep(SETTLE_SECONDS)
+all_cases = cases(sys.argv[2] == "quick")
+trainers = {i: TRAINERS[sys.argv[3]](case, *make_data(case)) for i, case in enumerate(all_cases)}
+for train in trainers.values():  # imports, first-call costs, thread pools
+    train()
+print("ready", flush=True)
+for line in sys.stdin:  # a case number: train it once and print the seconds; "peak": the matmul peak
+    if line.strip() == "peak":
+        print(matmul_peak(), flush=True)
+        continue
     t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+    trainers[int(line)]()
+    print(time.perf_counter() - t, flush=True)
+"""
+
+
+class Worker:
+    """One framework in its own process, started once, with every case's data and trainer set up and warmed
+    up. Frameworks never share a process: each brings its own thread pools (OpenBLAS, OpenMP) and allocator
+    habits, and measured here nnfit ran 10-40% slower in a process where PyTorch had trained, even seconds
+    later. The coordinator sends one command at a time, so only one framework computes at any moment."""
+
+    def __init__(self, name: str, quick: bool):
+        repo = str(Path(__file__).resolve().parent.parent)
+        self.name = name
+        self.process = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, repo, "quick" if quick else "full", name],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._expect("ready")
+
+    def _expect(self, what: str | None = None) -> str:
+        line = self.process.stdout.readline().strip()
+        if not line or (what is not None and line != what):
+            raise RuntimeError(f"the {self.name} worker stopped (exit code {self.process.wait()})")
+        return line
+
+    def ask(self, command) -> float:
+        self.process.stdin.write(f"{command}\n")
+        self.process.stdin.flush()
+        return float(self._expect())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+SETTLE_SECONDS = 0.5  # quiet time before each timed run, so no framework pays for another's spinning threads
 
 
 # ---- end to end: `nnfit train` on a 60,000 x 785 CSV, and `nnfit --help` ----
@@ -304,22 +342,23 @@ def main(argv=None) -> None:
     reps = args.reps or (2 if args.quick else 5)
 
     all_cases = cases(args.quick)
-    data = {case: make_data(case) for case in all_cases}
     skipped = {name: available(name) for name in TRAINERS}
-    trainers = {(case, name): TRAINERS[name](case, *data[case])
-                for case in all_cases for name in TRAINERS if skipped[name] is None}
-    times = {key: [] for key in trainers}
+    print("starting one worker process per framework (data, warm-up) ...", file=sys.stderr)
+    workers = {name: Worker(name, args.quick) for name in TRAINERS if skipped[name] is None}
+    times = {(case, name): [] for case in all_cases for name in workers}
     peaks = []
-    print(f"warming up, then {reps} interleaved repetitions ...", file=sys.stderr)
-    for train in trainers.values():  # imports, first-call costs, thread pools
-        train()
+    print(f"{reps} interleaved repetitions ...", file=sys.stderr)
     for rep in range(reps):
-        for key, train in trainers.items():
-            times[key].append(timed(train) / key[0].epochs)
+        for index, case in enumerate(all_cases):
+            for name, worker in workers.items():
+                time.sleep(SETTLE_SECONDS)
+                times[(case, name)].append(worker.ask(index) / case.epochs)
         time.sleep(SETTLE_SECONDS)
-        peaks.append(matmul_peak())
+        peaks.append(workers["nnfit"].ask("peak"))
         print(f"  repetition {rep + 1}/{reps} done", file=sys.stderr)
-    memory = {(case, name): training_memory(args.quick, all_cases.index(case), name) for case, name in trainers}
+    for worker in workers.values():
+        worker.close()
+    memory = {(case, name): training_memory(args.quick, all_cases.index(case), name) for case, name in times}
     peak = statistics.median(peaks)
 
     print(f"\nnnfit benchmark, {time.strftime('%Y-%m-%d')}, {machine()}")
