@@ -2,9 +2,10 @@
 
 An entry lives in <folder of the run directory>/.nnfit-cache/<key>/, where the key hashes everything the
 arrays depend on: the task, the data section, the dtype, the seed (it draws the validation split), the class
-weights, and each CSV file's size, modification time and sha256. Change any of them and the key changes, so
-a stale entry is never read. Entries are written to a temporary folder and renamed into place, so a reader
-never sees half of one; they are read with allow_pickle=False.
+weights, and each CSV file's size and modification time. The entry also records each file's sha256, and is
+used only when the files' sha256 (computed while the entry loads) match: change the settings, a file's size,
+its time or its bytes, and the entry is not read. Entries are written to a temporary folder and renamed into
+place, so a reader never sees half of one; they are read with allow_pickle=False.
 """
 
 from __future__ import annotations
@@ -26,17 +27,18 @@ _ARRAYS = ("X", "Y", "target", "w")
 
 
 def cache_key(cfg: Config, files: dict[str, dict]) -> str:
-    """files[role] = {'size', 'mtime_ns', 'sha256'} for each configured CSV file."""
+    """files[role] = {'size', 'mtime_ns'} for each configured CSV file."""
     settings = config_to_dict(cfg)
     payload = {
         "task": cfg.task, "data": settings["data"], "dtype": cfg.train.dtype, "seed": cfg.train.seed,
-        "class_weight": settings["train"]["class_weight"], "files": files, "format": 1,
+        "class_weight": settings["train"]["class_weight"], "files": files, "format": 2,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def load(folder: Path, key: str) -> Dataset | None:
-    """The cached Dataset for key, or None when there is none (or it cannot be read)."""
+def load(folder: Path, key: str) -> tuple[Dataset, dict] | None:
+    """(the cached Dataset for key, the sha256 of each file it was made from), or None when there is no
+    entry (or it cannot be read)."""
     entry = Path(folder) / key
     try:
         meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
@@ -46,18 +48,24 @@ def load(folder: Path, key: str) -> Dataset | None:
                       for name in _ARRAYS if (entry / f"{role}_{name}.npy").exists()}
             splits[role] = Split(arrays["X"], arrays["Y"], arrays["target"], info["name"], arrays.get("w"))
         prep = Preprocessor.from_dict(meta["preprocessing"])
+        hashes = meta["files_sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, meta["train_sha256"],
-                   meta["notes"])
+                   meta["notes"]), hashes
 
 
-def save(folder: Path, key: str, data: Dataset) -> None:
-    """Store data under key; an existing entry is left as it is."""
+def save(folder: Path, key: str, data: Dataset, hashes: dict) -> None:
+    """Store data under key, made from files whose sha256 are `hashes` ({role: sha256}). An entry made from
+    the same bytes is left as it is; one made from other bytes (a file rewritten with the same size and time)
+    is replaced."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / key).exists():
-        return
+        found = load(folder, key)
+        if found is not None and found[1] == hashes:
+            return
+        shutil.rmtree(folder / key, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder))
     try:
         splits = {}
@@ -71,7 +79,7 @@ def save(folder: Path, key: str, data: Dataset) -> None:
                 if value is not None:
                     np.save(tmp / f"{role}_{name}.npy", value, allow_pickle=False)
         meta = {"splits": splits, "preprocessing": data.prep.to_dict(), "train_sha256": data.train_sha256,
-                "notes": data.notes}
+                "files_sha256": hashes, "notes": data.notes}
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         for f in tmp.iterdir():
             with open(f, "rb") as handle:

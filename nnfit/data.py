@@ -11,6 +11,7 @@ import io
 import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,11 +116,8 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
 
 
 def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()  # through one reused buffer
 
 
 def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column") -> None:
@@ -257,31 +255,45 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
     d = cfg.data
     started = time.perf_counter()
     paths = {role: getattr(d, role) for role in ("train", "valid", "test") if getattr(d, role) is not None}
-    files = {role: {"size": os.stat(p).st_size, "mtime_ns": os.stat(p).st_mtime_ns, "sha256": file_sha256(p)}
+    files = {role: {"size": os.stat(p).st_size, "mtime_ns": os.stat(p).st_mtime_ns}
              for role, p in paths.items() if os.path.isfile(p)}
-    key = None
-    if d.cache and cache_dir is not None and len(files) == len(paths):
-        from . import cache
+    with ThreadPoolExecutor(1) as pool:  # each file's sha256, computed while the data is read
+        hashing = pool.submit(_file_hashes, {role: paths[role] for role in files})
+        key = None
+        if d.cache and cache_dir is not None and len(files) == len(paths):
+            from . import cache
 
-        key = cache.cache_key(cfg, files)
-        cached = cache.load(cache_dir, key)
-        if cached is not None:
-            cached.timing = {"read": time.perf_counter() - started, "preprocess": 0.0}
-            return cached
-    dtype = np.dtype(cfg.train.dtype)
-    frames = {}
-    for role, path in paths.items():
-        name = display_path(path)
-        frames[role] = (read_csv(path, name, dtype, exact=(d.target,), role=f"data.{role}"), name)
+            key = cache.cache_key(cfg, files)
+            found = cache.load(cache_dir, key)
+            if found is not None and found[1] == hashing.result():  # same size and time, and the same bytes
+                found[0].timing = {"read": time.perf_counter() - started, "preprocess": 0.0}
+                return found[0]
+        dtype = np.dtype(cfg.train.dtype)
+        frames = {}
+        for role, path in paths.items():
+            name = display_path(path)
+            frames[role] = (read_csv(path, name, dtype, exact=(d.target,), role=f"data.{role}"), name)
+        hashes = hashing.result()
     read = time.perf_counter()
-    data = prepare_dataset(cfg, frames, rng, files["train"]["sha256"])
+    data = prepare_dataset(cfg, frames, rng, hashes.get("train") or "")
     del frames
     data.timing = {"read": read - started, "preprocess": time.perf_counter() - read}
     if key is not None:
         from . import cache
 
-        cache.save(cache_dir, key, data)
+        cache.save(cache_dir, key, data, hashes)
     return data
+
+
+def _file_hashes(paths: dict[str, str]) -> dict[str, str | None]:
+    """sha256 of each file; None for one that cannot be read (reading it reports why)."""
+    hashes = {}
+    for role, path in paths.items():
+        try:
+            hashes[role] = file_sha256(path)
+        except OSError:
+            hashes[role] = None
+    return hashes
 
 
 def dataset_from_arrays(cfg: Config, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Dataset:

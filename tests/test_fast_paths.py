@@ -2,6 +2,7 @@
 implementation, the data cache against parsing the CSV. (Speed itself is measured in bench/, not here.)"""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -114,6 +115,23 @@ def test_cache_entry_is_read_and_equals_the_parsed_data(tmp_path):
     assert cached.prep == parsed.prep
     key = next((tmp_path / "cache").iterdir()).name
     assert cache.load(tmp_path / "cache", "0" * 32) is None and cache.load(tmp_path / "cache", key) is not None
+
+    # new bytes with the same size and modification time: the sha256 tells, and the entry is replaced
+    csv = tmp_path / "d.csv"
+    before = csv.stat()
+    text = csv.read_text()
+    digit = next(i for i, ch in enumerate(text) if ch in "123456789" and i > text.index("\n"))
+    csv.write_text(text[:digit] + str(int(text[digit]) % 9 + 1) + text[digit + 1:])
+    os.utime(csv, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert csv.stat().st_size == before.st_size and csv.stat().st_mtime_ns == before.st_mtime_ns
+    changed = load_training_data(cfg, np.random.default_rng(0), cache_dir=tmp_path / "cache")
+    assert changed.timing["preprocess"] > 0.0  # parsed again, not read from the entry
+    assert changed.train_sha256 != parsed.train_sha256
+    assert not np.array_equal(np.sort(changed.train.target), np.sort(parsed.train.target)) or \
+        not np.array_equal(changed.train.X, parsed.train.X)
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [key]
+    again = load_training_data(cfg, np.random.default_rng(0), cache_dir=tmp_path / "cache")
+    assert again.timing["preprocess"] == 0.0 and again.train_sha256 == changed.train_sha256
 
 
 def test_column_statistics_taken_during_extraction_equal_the_careful_ones():
