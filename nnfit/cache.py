@@ -6,7 +6,9 @@ weights, and each CSV file's size and modification time. The entry also records 
 used only when the files' sha256 (computed while the entry loads) match: change the settings, a file's size,
 its time or its bytes, and the entry is not read. Entries are written to a temporary folder and renamed into
 place, so a reader never sees half of one, and never rewritten in place, so a run maps its arrays read-only
-straight from the page cache instead of copying them.
+straight from the page cache instead of copying them. An entry whose arrays do not fit together (an edited or
+damaged file) is not used and gets replaced; the arrays' bytes themselves are trusted, as they were written
+whole and fsynced (hashing them on every run would cost as much as the mapping saves).
 """
 
 from __future__ import annotations
@@ -51,10 +53,24 @@ def load(folder: Path, key: str) -> tuple[Dataset, dict] | None:
             splits[role] = Split(arrays["X"], arrays["Y"], arrays["target"], info["name"], arrays.get("w"))
         prep = Preprocessor.from_dict(meta["preprocessing"])
         hashes = meta["files_sha256"]
+        for split in splits.values():
+            _check_shapes(split, prep)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, meta["train_sha256"],
                    meta["notes"]), hashes
+
+
+def _check_shapes(split: Split, prep: Preprocessor) -> None:
+    """ValueError unless the arrays fit together and fit the preprocessing (an edited or damaged entry)."""
+    n = len(split.target)
+    expected = {"X": (n, prep.n_features), "Y": (n, prep.n_outputs), "target": (n,), "w": (n,)}
+    for name, shape in expected.items():
+        value = getattr(split, name)
+        if value is not None and value.shape != shape:
+            raise ValueError(f"{name}: shape {value.shape}, expected {shape}")
+    if split.X.dtype != split.Y.dtype or split.X.dtype.kind != "f":
+        raise ValueError(f"X and Y: dtypes {split.X.dtype} and {split.Y.dtype}")
 
 
 def _map(path: Path) -> np.ndarray:
@@ -79,7 +95,13 @@ def save(folder: Path, key: str, data: Dataset, hashes: dict) -> None:
     """Store data under key, made from files whose sha256 are `hashes` ({role: sha256}). An entry made from
     the same bytes is left as it is; one made from other bytes (a file rewritten with the same size and time)
     is replaced."""
-    folder = Path(folder)
+    try:  # a cache that cannot be written (read-only folder, full disk) only costs time
+        _write(Path(folder), key, data, hashes)
+    except OSError:
+        pass
+
+
+def _write(folder: Path, key: str, data: Dataset, hashes: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / key).exists():
         found = load(folder, key)
@@ -105,8 +127,6 @@ def save(folder: Path, key: str, data: Dataset, hashes: dict) -> None:
             with open(f, "rb") as handle:
                 os.fsync(handle.fileno())
         os.replace(tmp, folder / key)
-    except OSError:
-        pass  # a cache that cannot be written only costs time
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -134,6 +134,37 @@ def test_cache_entry_is_read_and_equals_the_parsed_data(tmp_path):
     assert again.timing["preprocess"] == 0.0 and again.train_sha256 == changed.train_sha256
 
 
+def test_a_damaged_or_unwritable_cache_costs_only_time(tmp_path, monkeypatch):
+    import tempfile
+
+    from nnfit import cache
+    from nnfit.config import load_config
+    from nnfit.data import load_training_data
+
+    rng = np.random.default_rng(5)
+    write_csv(tmp_path / "d.csv", pd.DataFrame(rng.normal(size=(60, 3)), columns=list("abc")).assign(y=rng.integers(0, 2, 60)))
+    cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "binary", "data": {"train": "d.csv", "target": "y",
+                                                                                     "cache": True}}))
+    folder = tmp_path / "cache"
+    parsed = load_training_data(cfg, np.random.default_rng(0), cache_dir=folder)
+    entry = next(folder.iterdir())
+    np.save(entry / "train_X.npy", parsed.train.X[:-1])  # an entry whose arrays no longer fit together
+    assert cache.load(folder, entry.name) is None
+    again = load_training_data(cfg, np.random.default_rng(0), cache_dir=folder)
+    assert again.timing["preprocess"] > 0.0  # parsed again ...
+    assert cache.load(folder, entry.name) is not None  # ... and the entry replaced
+    np.testing.assert_array_equal(cache.load(folder, entry.name)[0].train.X, parsed.train.X)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)  # a cache folder that cannot be written to
+    cfg2 = load_config(write_config(tmp_path / "c2.yaml", {"task": "binary", "data": {"train": "d.csv", "target": "y",
+                                                                                       "cache": True, "valid_fraction": 0.3}}))
+    data = load_training_data(cfg2, np.random.default_rng(0), cache_dir=folder)
+    assert data.timing["preprocess"] > 0.0 and len(list(folder.iterdir())) == 1
+
+
 def test_column_statistics_taken_during_extraction_equal_the_careful_ones():
     """extract_rows computes the training split's means and deviations while columns are contiguous; they
     must equal what Preprocessor.fit computes on the finished block, and be skipped when values are missing."""
