@@ -138,3 +138,19 @@ def test_divergence_is_a_training_error_that_keeps_the_last_good_weights(tmp_pat
                                                                  "scale_target": False},
                                 "model": {"hidden": [4]}, "train": {"epochs": 50, "learning_rate": 1.0}})
     assert np.isfinite(info.value.result.params.flat).all()
+
+
+@pytest.mark.parametrize("name", ["wine", "breast_cancer"])
+def test_accuracy_matches_scikit_learn_like_for_like(name):
+    """The same network, rows, optimizer, batch size, learning rate and epochs as scikit-learn's MLP: nnfit's
+    mean test accuracy over 5 seeds is within one point of scikit-learn's (bench/accuracy.py does 9 data sets)."""
+    from sklearn.model_selection import train_test_split
+
+    from bench.accuracy import load, nnfit_score, sklearn_score
+
+    X, y, task = load(name)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    ours = [nnfit_score(task, "adam", seed, 0.0, 1.0, Xtr, ytr, Xte, yte) for seed in range(5)]
+    theirs = [sklearn_score(task, "adam", seed, Xtr, ytr, Xte, yte) for seed in range(5)]
+    assert np.mean(ours) > 0.9
+    assert np.mean(ours) >= np.mean(theirs) - 0.01, (ours, theirs)
