@@ -8,7 +8,8 @@ its time or its bytes, and the entry is not read. Entries are written to a tempo
 place, so a reader never sees half of one, and never rewritten in place, so a run maps its arrays read-only
 straight from the page cache instead of copying them. An entry whose arrays do not fit together (an edited or
 damaged file) is not used and gets replaced; the arrays' bytes themselves are trusted, as they were written
-whole and fsynced (hashing them on every run would cost as much as the mapping saves).
+whole and fsynced (hashing them on every run would cost as much as the mapping saves). A folder keeps the
+KEEP most recently used entries.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .data import Dataset, Split
 from .preprocess import Preprocessor
 
 _ARRAYS = ("X", "Y", "target", "w")
+KEEP = 8  # entries kept per cache folder, the most recently used; older ones are deleted when one is added
 
 
 def cache_key(cfg: Config, files: dict[str, dict]) -> str:
@@ -55,6 +57,7 @@ def load(folder: Path, key: str) -> tuple[Dataset, dict] | None:
         hashes = meta["files_sha256"]
         for split in splits.values():
             _check_shapes(split, prep)
+        os.utime(entry / "meta.json")  # used now: the last entries to be pruned
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, meta["train_sha256"],
@@ -97,8 +100,23 @@ def save(folder: Path, key: str, data: Dataset, hashes: dict) -> None:
     is replaced."""
     try:  # a cache that cannot be written (read-only folder, full disk) only costs time
         _write(Path(folder), key, data, hashes)
+        _prune(Path(folder), KEEP)
     except OSError:
         pass
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Delete all but the `keep` most recently used entries (a CSV edited between runs leaves one behind each
+    time). Folders being written (their names start with a dot) are left alone."""
+    def last_used(entry: Path) -> float:
+        try:
+            return (entry / "meta.json").stat().st_mtime
+        except OSError:
+            return 0.0
+
+    entries = sorted((e for e in folder.iterdir() if e.is_dir() and not e.name.startswith(".")), key=last_used)
+    for entry in entries[:-keep]:
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 def _write(folder: Path, key: str, data: Dataset, hashes: dict) -> None:

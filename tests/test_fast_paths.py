@@ -165,6 +165,40 @@ def test_a_damaged_or_unwritable_cache_costs_only_time(tmp_path, monkeypatch):
     assert data.timing["preprocess"] > 0.0 and len(list(folder.iterdir())) == 1
 
 
+def test_cache_keeps_the_most_recently_used_entries(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from nnfit import cache
+    from nnfit.config import load_config
+    from nnfit.data import load_training_data
+
+    monkeypatch.setattr(cache, "KEEP", 3)
+    rng = np.random.default_rng(6)
+    write_csv(tmp_path / "d.csv", pd.DataFrame(rng.normal(size=(40, 2)), columns=list("ab")).assign(y=rng.normal(size=40)))
+    folder = tmp_path / "cache"
+
+    def run(seed):  # the seed draws the validation split, so each seed is its own entry
+        cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "regression", "train": {"seed": seed},
+                                                             "data": {"train": "d.csv", "target": "y", "cache": True}}))
+        return load_training_data(cfg, np.random.default_rng(seed), cache_dir=folder)
+
+    for seed in range(3):
+        run(seed)
+        for entry in folder.iterdir():  # make the order of use unambiguous whatever the clock's resolution
+            meta = entry / "meta.json"
+            os.utime(meta, (meta.stat().st_atime, meta.stat().st_mtime - 10))
+    first = {e.name for e in folder.iterdir()}
+    assert len(first) == 3
+    time.sleep(0.01)
+    assert run(0).timing["preprocess"] == 0.0  # seed 0's entry is used again: now the most recent
+    kept_seed0 = [e.name for e in folder.iterdir() if (e / "meta.json").stat().st_mtime > time.time() - 5]
+    run(3)  # a fourth entry: the least recently used one (seed 1's) goes
+    names = {e.name for e in folder.iterdir()}
+    assert len(names) == 3 and set(kept_seed0) <= names
+    assert run(0).timing["preprocess"] == 0.0 and run(2).timing["preprocess"] == 0.0
+
+
 def test_column_statistics_taken_during_extraction_equal_the_careful_ones():
     """extract_rows computes the training split's means and deviations while columns are contiguous; they
     must equal what Preprocessor.fit computes on the finished block, and be skipped when values are missing."""
