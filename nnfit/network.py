@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import Activation
+from .blas import gemm_tn
 
 
 def layer_sizes(n_inputs: int, hidden: list[int], n_outputs: int) -> list[int]:
@@ -111,20 +112,30 @@ def forward(params: Params, X: np.ndarray, act: Activation, ws: Workspace | None
 
 
 def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray, act: Activation,
-             grads: Params, ws: Workspace | None = None) -> Params:
+             grads: Params, ws: Workspace | None = None, descend: float | None = None) -> Params:
     """Backpropagation: fills `grads` with dL/dW, dL/db of every layer and returns it.
 
     dz: (n, k), dL/dz of the last layer, already averaged over the batch. Walking back, layer l gets
     dL/dW_l = h_{l-1}^T delta_l and dL/db_l = sum_rows delta_l, and passes on
     delta_{l-1} = (delta_l W_l^T) * phi'(z_{l-1}). The input's own gradient is never needed, so it is skipped.
+
+    descend: take the plain SGD step on the way instead: W_l <- descend * W_l - h_{l-1}^T delta_l and
+    b_l <- b_l - sum_rows delta_l, with dz already multiplied by the learning rate and descend = 1 - lr *
+    weight_decay. Each layer's product and update are then one BLAS call (blas.gemm_tn), after delta_l W_l^T
+    has used the old W_l. grads.b then holds the bias gradients and grads.W is scratch.
     """
     delta = dz
     for l in range(params.n_layers - 1, -1, -1):
         h_prev = X if l == 0 else hs[l - 1]
-        np.matmul(h_prev.T, delta, out=grads.W[l])  # (fan_in, fan_out)
-        np.add.reduce(delta, axis=0, out=grads.b[l])  # (fan_out,); np.sum without its Python wrapper
         if l > 0:
             dh = np.matmul(delta, params.W[l].T, out=ws.dh[l - 1] if ws else None)  # (n, fan_in)
+        np.add.reduce(delta, axis=0, out=grads.b[l])  # (fan_out,); np.sum without its Python wrapper
+        if descend is None:
+            np.matmul(h_prev.T, delta, out=grads.W[l])  # (fan_in, fan_out)
+        else:
+            gemm_tn(-1.0, h_prev, delta, descend, params.W[l], scratch=grads.W[l])
+            params.b[l] -= grads.b[l]
+        if l > 0:
             delta = act.grad(h_prev, dh)  # in place: dh * phi'(z_{l-1})
     return grads
 

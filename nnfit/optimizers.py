@@ -15,6 +15,7 @@ class Optimizer:
     """Base: weight decay, the step counter, and the learning-rate fold (grad_scale)."""
 
     grad_scale = 1.0  # the factor step_scaled() expects the gradient to be multiplied by already
+    descend: float | None = None  # SGD: backprop can take the step itself (network.backward's descend)
 
     def __init__(self, n: int, dtype, learning_rate: float, weight_decay: float = 0.0,
                  decay_mask: np.ndarray | None = None):
@@ -47,6 +48,10 @@ class Optimizer:
     def _update(self, p, g):
         raise NotImplementedError
 
+    def stepped_in_backward(self) -> None:
+        """Count a step that network.backward(descend=self.descend) took."""
+        self.t += 1
+
     def state(self) -> dict[str, np.ndarray]:
         """Arrays that, with t, let a later run continue exactly where this one stopped."""
         return {}
@@ -58,11 +63,17 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """theta <- theta - lr * g: the lecture's mini-batch gradient descent."""
+    """theta <- theta - lr * g: the lecture's mini-batch gradient descent.
 
-    def __init__(self, n, dtype, learning_rate, **kw):
+    With weight decay, W <- W - lr (g + weight_decay W) = (1 - lr weight_decay) W - lr g: the training loop
+    hands `descend` = 1 - lr weight_decay to backprop, which updates each weight matrix in the same BLAS call
+    that computes its gradient (see blas.py); step() remains the textbook update for everyone else.
+    """
+
+    def __init__(self, n, dtype, learning_rate, weight_decay=0.0, **kw):
         self.grad_scale = learning_rate  # g arrives as lr * g
-        super().__init__(n, dtype, learning_rate, **kw)
+        super().__init__(n, dtype, learning_rate, weight_decay=weight_decay, **kw)
+        self.descend = 1.0 - learning_rate * weight_decay
 
     def _update(self, p, lr_g):
         p -= lr_g

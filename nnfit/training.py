@@ -147,7 +147,7 @@ class Trainer:
             ws = None if w is None else np.take(w, order, out=self._shuffled[2], mode="clip")
         else:
             Xs, Ys, ws = X, Y, w
-        workspaces = self._workspaces
+        workspaces, descend = self._workspaces, optimizer.descend
         total = position["total"]
         for start in range(position["next"], n, batch):
             xb, yb = Xs[start:start + batch], Ys[start:start + batch]  # (B, d), (B, k): views, no copies
@@ -158,8 +158,12 @@ class Trainer:
             loss_sum, dz = batch_loss_and_grad(loss, z, yb, None if ws is None else ws[start:start + batch],
                                                optimizer.grad_scale)
             total += loss_sum
-            backward(params, xb, hs, dz, act, grads, space)
-            optimizer.step_scaled(params.flat, grads.flat)
+            if descend is None:
+                backward(params, xb, hs, dz, act, grads, space)
+                optimizer.step_scaled(params.flat, grads.flat)
+            else:  # plain SGD: backprop updates the weights as it goes, one pass over them instead of three
+                backward(params, xb, hs, dz, act, grads, space, descend=descend)
+                optimizer.stepped_in_backward()
             if should_stop is not None and should_stop() and start + batch < n:
                 elapsed = time.perf_counter() - t0
                 position.update(next=start + batch, total=total, seconds=position["seconds"] + elapsed)

@@ -15,7 +15,7 @@ from nnfit.training import fit
 from conftest import run_cli, write_config, write_csv
 
 
-def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task):
+def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task, weight_decay=0.0):
     """Mini-batch SGD written as plainly as possible: fancy indexing, fresh arrays, explicit formulas."""
     W, b = [w.copy() for w in W], [v.copy() for v in b]
     n = len(X)
@@ -39,14 +39,22 @@ def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task):
                 gW, gb = hs[l].T @ delta, delta.sum(axis=0)
                 if l > 0:
                     delta = (delta @ W[l].T) * (hs[l] > 0)
-                W[l] -= lr * gW
+                W[l] -= lr * (gW + weight_decay * W[l])  # L2 on the weights, not the biases
                 b[l] -= lr * gb
     return W, b
 
 
-@pytest.mark.parametrize("task,sizes,batch", [("multiclass", [6, 16, 8, 3], 7), ("regression", [5, 12, 1], 32),
-                                              ("multiclass", [4, 3], 10)])
-def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch):
+@pytest.mark.parametrize("task,sizes,batch,weight_decay", [
+    ("multiclass", [6, 16, 8, 3], 7, 0.0), ("regression", [5, 12, 1], 32, 0.0), ("multiclass", [4, 3], 10, 0.0),
+    ("multiclass", [6, 16, 8, 3], 7, 0.3), ("regression", [5, 12, 1], 32, 0.1)])
+@pytest.mark.parametrize("blas", ["numpy's OpenBLAS", "numpy only"])
+def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch, weight_decay, blas, monkeypatch):
+    from nnfit import blas as blas_module
+
+    if blas == "numpy only":  # as where numpy has no OpenBLAS of its own: gemm_tn falls back to matmul
+        monkeypatch.setattr(blas_module, "_gemm", {})
+    elif not blas_module.available(np.float64):
+        pytest.skip("this numpy has no bundled OpenBLAS")
     rng = np.random.default_rng(0)
     n = 50  # not a multiple of the batch size: the last batch is smaller
     X = rng.normal(size=(n, sizes[0]))
@@ -54,7 +62,8 @@ def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch):
     cfg = from_dict({"task": task, "data": {"train": "-", "target": "y", "valid_fraction": 0, "standardize": False,
                                             "scale_target": False},
                      "model": {"hidden": sizes[1:-1]},
-                     "train": {"epochs": 3, "batch_size": batch, "learning_rate": 0.05, "dtype": "float64"}})
+                     "train": {"epochs": 3, "batch_size": batch, "learning_rate": 0.05, "dtype": "float64",
+                               "weight_decay": weight_decay}})
     data = dataset_from_arrays(cfg, X, y)
     result = fit(cfg, data, np.random.default_rng(7))
     # the same initial weights and shuffles: fit() draws both from rng.spawn(2)
@@ -62,10 +71,33 @@ def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch):
     from nnfit.network import init_params
 
     start = init_params(sizes, "glorot", init_rng, np.float64)
-    W, b = reference_training(data.train.X, data.train.Y, sizes, start.W, start.b, 3, batch, 0.05, shuffle_rng, task)
+    W, b = reference_training(data.train.X, data.train.Y, sizes, start.W, start.b, 3, batch, 0.05, shuffle_rng, task,
+                              weight_decay)
     for l in range(len(W)):
         np.testing.assert_allclose(result.params.W[l], W[l], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(result.params.b[l], b[l], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_tn_is_beta_c_plus_alpha_a_transposed_b(dtype, monkeypatch):
+    from nnfit import blas
+
+    rng = np.random.default_rng(3)
+    big = rng.normal(size=(40, 30)).astype(dtype)
+    A, B = big[:, :7], rng.normal(size=(40, 5)).astype(dtype)  # A's rows are spaced apart, as in a slice of X
+    C = rng.normal(size=(7, 5)).astype(dtype)
+    expected = 0.5 * C.astype(np.float64) - 2.0 * (A.T.astype(np.float64) @ B)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for gemm in ("blas", "numpy"):
+        if gemm == "numpy":
+            monkeypatch.setattr(blas, "_gemm", {})
+        out = C.copy()
+        assert blas.gemm_tn(-2.0, A, B, 0.5, out) is out
+        np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    monkeypatch.undo()
+    out = C.copy()
+    blas.gemm_tn(-2.0, np.asfortranarray(A), B, 0.5, out)  # a layout BLAS is not given: numpy does it
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
 
 
 def test_cache_gives_the_same_run_and_notices_changes(tmp_path, monkeypatch):
