@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from .activations import ACTIVATIONS, OUTPUTS
+from .blas import worth_it
 from .config import Config
 from .data import Dataset, Split
 from .errors import EXIT_INTERRUPTED, NnfitError, TrainingError
@@ -147,7 +148,8 @@ class Trainer:
             ws = None if w is None else np.take(w, order, out=self._shuffled[2], mode="clip")
         else:
             Xs, Ys, ws = X, Y, w
-        workspaces, descend = self._workspaces, optimizer.descend
+        workspaces = self._workspaces
+        descend = optimizer.descend if worth_it(params.sizes, params.flat.dtype) else None
         total = position["total"]
         for start in range(position["next"], n, batch):
             xb, yb = Xs[start:start + batch], Ys[start:start + batch]  # (B, d), (B, k): views, no copies
