@@ -21,6 +21,7 @@ LEAKY_SLOPE = 0.01  # leaky_relu's slope for z < 0
 class Activation:
     fn: Callable[[np.ndarray], np.ndarray]
     grad: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    keeps_one: bool = False  # phi(1) = 1: fn may run over [z, 1] and leave the column of ones as it is
 
 
 def _relu(z):  # max(0, z)
@@ -67,11 +68,11 @@ def _identity_grad(a, g):  # 1
 
 
 ACTIVATIONS = {
-    "relu": Activation(_relu, _relu_grad),
-    "leaky_relu": Activation(_leaky_relu, _leaky_relu_grad),
+    "relu": Activation(_relu, _relu_grad, keeps_one=True),
+    "leaky_relu": Activation(_leaky_relu, _leaky_relu_grad, keeps_one=True),
     "tanh": Activation(_tanh, _tanh_grad),
     "sigmoid": Activation(_sigmoid, _sigmoid_grad),
-    "identity": Activation(_identity, _identity_grad),
+    "identity": Activation(_identity, _identity_grad, keeps_one=True),
 }
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nnfit.activations import ACTIVATIONS
 from nnfit.config import from_dict
 from nnfit.data import dataset_from_arrays
 from nnfit.training import fit
@@ -15,8 +16,18 @@ from nnfit.training import fit
 from conftest import run_cli, write_config, write_csv
 
 
-def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task, weight_decay=0.0):
+PHI = {  # activation: (phi(z), phi'(z) in terms of h = phi(z)), written out again for the reference
+    "relu": (lambda z: np.maximum(z, 0), lambda h: (h > 0) * 1.0),
+    "leaky_relu": (lambda z: np.where(z > 0, z, 0.01 * z), lambda h: np.where(h > 0, 1.0, 0.01)),
+    "tanh": (np.tanh, lambda h: 1 - h**2),
+    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda h: h * (1 - h)),
+    "identity": (lambda z: z, lambda h: np.ones_like(h)),
+}
+
+
+def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task, weight_decay=0.0, activation="relu"):
     """Mini-batch SGD written as plainly as possible: fancy indexing, fresh arrays, explicit formulas."""
+    phi, dphi = PHI[activation]
     W, b = [w.copy() for w in W], [v.copy() for v in b]
     n = len(X)
     for _ in range(epochs):
@@ -27,7 +38,7 @@ def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task, we
             hs = [x]
             for l in range(len(W)):
                 z = hs[-1] @ W[l] + b[l]
-                hs.append(np.maximum(z, 0) if l < len(W) - 1 else z)
+                hs.append(phi(z) if l < len(W) - 1 else z)
             z = hs[-1]
             if task == "multiclass":
                 p = np.exp(z - z.max(axis=1, keepdims=True))
@@ -38,17 +49,20 @@ def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task, we
             for l in range(len(W) - 1, -1, -1):
                 gW, gb = hs[l].T @ delta, delta.sum(axis=0)
                 if l > 0:
-                    delta = (delta @ W[l].T) * (hs[l] > 0)
+                    delta = (delta @ W[l].T) * dphi(hs[l])
                 W[l] -= lr * (gW + weight_decay * W[l])  # L2 on the weights, not the biases
                 b[l] -= lr * gb
     return W, b
 
 
-@pytest.mark.parametrize("task,sizes,batch,weight_decay", [
-    ("multiclass", [6, 16, 8, 3], 7, 0.0), ("regression", [5, 12, 1], 32, 0.0), ("multiclass", [4, 3], 10, 0.0),
-    ("multiclass", [6, 16, 8, 3], 7, 0.3), ("regression", [5, 12, 1], 32, 0.1)])
+@pytest.mark.parametrize("task,sizes,batch,weight_decay,activation", [
+    ("multiclass", [6, 16, 8, 3], 7, 0.0, "relu"), ("regression", [5, 12, 1], 32, 0.0, "relu"),
+    ("multiclass", [4, 3], 10, 0.0, "relu"), ("multiclass", [6, 16, 8, 3], 7, 0.3, "relu"),
+    ("regression", [5, 12, 1], 32, 0.1, "relu"),
+    *[("multiclass", [6, 16, 8, 3], 7, 0.0, name) for name in ("leaky_relu", "tanh", "sigmoid", "identity")],
+    ("regression", [5, 12, 9, 1], 8, 0.1, "tanh")])
 @pytest.mark.parametrize("step", ["inside backprop", "after backprop"])
-def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch, weight_decay, step, monkeypatch):
+def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch, weight_decay, activation, step, monkeypatch):
     from nnfit import blas
 
     if step == "after backprop":  # as where numpy has no OpenBLAS of its own, or for small networks
@@ -63,7 +77,7 @@ def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch, weight_
     y = rng.integers(0, sizes[-1], n) if task == "multiclass" else X @ rng.normal(size=sizes[0])
     cfg = from_dict({"task": task, "data": {"train": "-", "target": "y", "valid_fraction": 0, "standardize": False,
                                             "scale_target": False},
-                     "model": {"hidden": sizes[1:-1]},
+                     "model": {"hidden": sizes[1:-1], "activation": activation, "init": "glorot"},
                      "train": {"epochs": 3, "batch_size": batch, "learning_rate": 0.05, "dtype": "float64",
                                "weight_decay": weight_decay}})
     data = dataset_from_arrays(cfg, X, y)
@@ -74,7 +88,7 @@ def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch, weight_
 
     start = init_params(sizes, "glorot", init_rng, np.float64)
     W, b = reference_training(data.train.X, data.train.Y, sizes, start.W, start.b, 3, batch, 0.05, shuffle_rng, task,
-                              weight_decay)
+                              weight_decay, activation)
     for l in range(len(W)):
         np.testing.assert_allclose(result.params.W[l], W[l], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(result.params.b[l], b[l], rtol=1e-10, atol=1e-12)
@@ -254,3 +268,9 @@ def test_column_statistics_taken_during_extraction_equal_the_careful_ones():
 
     frame.iloc[order[5], 20] = np.nan  # a missing value among the statistics' rows: the careful path instead
     assert extract_rows(frame, list(frame.columns), [], None, "x", np.float32, order, stats_rows=800).stats is None
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_keeps_one_says_whether_phi_of_one_is_one(name):
+    one = np.ones((2, 3))
+    assert ACTIVATIONS[name].keeps_one == bool(np.all(ACTIVATIONS[name].fn(one) == 1.0))
