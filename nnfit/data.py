@@ -255,19 +255,24 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
     d = cfg.data
     started = time.perf_counter()
     paths = {role: getattr(d, role) for role in ("train", "valid", "test") if getattr(d, role) is not None}
-    files = {role: {"size": os.stat(p).st_size, "mtime_ns": os.stat(p).st_mtime_ns}
-             for role, p in paths.items() if os.path.isfile(p)}
+    stats = {role: os.stat(p) for role, p in paths.items() if os.path.isfile(p)}
+    files = {role: {"size": st.st_size, "mtime_ns": st.st_mtime_ns} for role, st in stats.items()}
+    key = found = None
+    if d.cache and cache_dir is not None and len(files) == len(paths):
+        from . import cache
+
+        now = time.time()
+        fingerprints = {role: cache.fingerprint(st, now) for role, st in stats.items()}
+        key = cache.cache_key(cfg, files)
+        found = cache.load(cache_dir, key)
+        if found is not None and found[2] == fingerprints and None not in fingerprints.values():
+            return _loaded(found[0], started)  # untouched since they were hashed: the recorded sha256 stand
     with ThreadPoolExecutor(1) as pool:  # each file's sha256, computed while the data is read
         hashing = pool.submit(_file_hashes, {role: paths[role] for role in files})
-        key = None
-        if d.cache and cache_dir is not None and len(files) == len(paths):
-            from . import cache
-
-            key = cache.cache_key(cfg, files)
-            found = cache.load(cache_dir, key)
-            if found is not None and found[1] == hashing.result():  # same size and time, and the same bytes
-                found[0].timing = {"read": time.perf_counter() - started, "preprocess": 0.0}
-                return found[0]
+        if found is not None and found[1] == hashing.result():  # same size and time, and the same bytes
+            if None not in fingerprints.values():
+                cache.remember(cache_dir, key, fingerprints)
+            return _loaded(found[0], started)
         dtype = np.dtype(cfg.train.dtype)
         frames = {}
         for role, path in paths.items():
@@ -279,9 +284,12 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
     del frames
     data.timing = {"read": read - started, "preprocess": time.perf_counter() - read}
     if key is not None:
-        from . import cache
+        cache.save(cache_dir, key, data, hashes, fingerprints)
+    return data
 
-        cache.save(cache_dir, key, data, hashes)
+
+def _loaded(data: Dataset, started: float) -> Dataset:
+    data.timing = {"read": time.perf_counter() - started, "preprocess": 0.0}
     return data
 
 

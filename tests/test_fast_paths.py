@@ -274,3 +274,48 @@ def test_column_statistics_taken_during_extraction_equal_the_careful_ones():
 def test_keeps_one_says_whether_phi_of_one_is_one(name):
     one = np.ones((2, 3))
     assert ACTIVATIONS[name].keeps_one == bool(np.all(ACTIVATIONS[name].fn(one) == 1.0))
+
+
+def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_rewrite(tmp_path, monkeypatch):
+    import time
+
+    from nnfit import cache, data as data_module
+    from nnfit.config import load_config
+    from nnfit.data import load_training_data
+
+    hashed = []
+    real_sha256 = data_module.file_sha256
+    monkeypatch.setattr(data_module, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    monkeypatch.setattr(cache, "RECENT_SECONDS", 0.05)
+    rng = np.random.default_rng(7)
+    csv = tmp_path / "d.csv"
+    write_csv(csv, pd.DataFrame(rng.normal(size=(50, 2)), columns=list("ab")).assign(y=rng.normal(size=50)))
+    cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "d.csv", "target": "y",
+                                                                                         "cache": True}}))
+    load = lambda: load_training_data(cfg, np.random.default_rng(0), cache_dir=tmp_path / "cache")  # noqa: E731
+    time.sleep(0.1)
+    first = load()
+    assert len(hashed) == 1 and first.timing["preprocess"] > 0.0
+    second = load()
+    assert len(hashed) == 1 and second.timing["preprocess"] == 0.0  # not read again: the fingerprint matches
+    assert second.train_sha256 == first.train_sha256 == real_sha256(str(csv))
+
+    # new bytes, the same size and modification time: the change time differs, so the file is hashed again
+    before = csv.stat()
+    text = csv.read_text()
+    digit = next(i for i, ch in enumerate(text) if ch in "123456789" and i > text.index("\n"))
+    csv.write_text(text[:digit] + str(int(text[digit]) % 9 + 1) + text[digit + 1:])
+    os.utime(csv, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert csv.stat().st_size == before.st_size and csv.stat().st_mtime_ns == before.st_mtime_ns
+    time.sleep(0.1)  # long enough ago that only the change time can tell
+    changed = load()
+    assert len(hashed) == 2 and changed.timing["preprocess"] > 0.0 and changed.train_sha256 != first.train_sha256
+    assert load().timing["preprocess"] == 0.0 and len(hashed) == 2
+
+    # a file changed just before a run is hashed on every run until its stat can be trusted, then remembered
+    csv.write_text(text)
+    assert load().timing["preprocess"] > 0.0 and len(hashed) == 3
+    assert load().timing["preprocess"] == 0.0 and len(hashed) == 4
+    time.sleep(0.1)
+    assert load().timing["preprocess"] == 0.0 and len(hashed) == 5  # checked again, and now remembered
+    assert load().timing["preprocess"] == 0.0 and len(hashed) == 5
