@@ -301,9 +301,11 @@ E2E_EPOCHS = 20  # as in Keras' classic MNIST MLP example (784-512-512-10, batch
 
 
 def warm_memory(megabytes: int = 2048) -> None:
-    """Touch memory once in a throwaway process. On the VMs this was measured on, the first touch of memory
-    after the machine boots costs about 2 ms/MB (the host backs guest memory lazily); later touches cost about
-    0.06 ms/MB. Without this the first big run after boot would be timed on the hypervisor, not on nnfit."""
+    """Touch memory in a throwaway process just before a run. On the VMs this was measured on, memory the
+    guest has not used for a few seconds (or since boot) is backed by the host only when touched, at about
+    1.2-2 ms/MB against 0.06 ms/MB otherwise (see touch_memory). Without this an end-to-end run would be timed
+    partly on the hypervisor: a cached run, which frees no parsing memory first, paid 0.18 s to touch its
+    shuffled copy."""
     subprocess.run([sys.executable, "-c", f"import numpy as np; np.ones({megabytes} << 18, np.float32)"], check=True)
 
 
@@ -329,9 +331,9 @@ def end_to_end(folder: Path, rows: int, epochs: int) -> list[dict]:
 
     csv = folder / "mnist_like.csv"
     write_mnist_like_csv(csv, rows)
-    warm_memory()
     results = []
     for cache in (False, True, True):  # plain; with the cache (first run fills it); again (reads it)
+        warm_memory()  # before each run, see touch_memory: a run allocates its shuffled copy (150 MB) fresh
         config = folder / f"e2e_{cache}.yaml"
         config.write_text(f"task: multiclass\ndata: {{train: {csv}, target: label, cache: {str(cache).lower()}}}\n"
                           f"model: {{hidden: [256, 128]}}\ntrain: {{epochs: {epochs}, batch_size: 128}}\n")
@@ -408,7 +410,7 @@ def main(argv=None) -> None:
             plain, fill, cached = end_to_end(Path(folder), rows, epochs=E2E_EPOCHS)
         print(f"\nEnd to end, `nnfit train` on a {rows:,} x 785 CSV ({plain['csv_mb']:.0f} MB), 784-256-128-10, "
               f"{E2E_EPOCHS} epochs, batch 128, 20% validation split (times in seconds, from the start of the Python "
-              "process, memory touched once beforehand):\n")
+              "process, 2 GB of memory touched just before each run):\n")
         print("| run | total | read (hash + parse) | preprocess | training loop | of which mini-batches "
               "| evaluate + write | imports and other | outside reading and the training loop |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
