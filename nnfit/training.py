@@ -1,7 +1,8 @@
 """Mini-batch gradient descent: fit(config, dataset, rng, on_epoch) -> FitResult. No printing.
 
 Each epoch reshuffles the training rows (one contiguous shuffled copy, so every mini-batch is a slice), then
-for each mini-batch B: forward, loss and dL/dz, backprop, one optimizer step. That is the lecture's
+for each mini-batch B: forward, loss and dL/dz, backprop, one optimizer step (plain SGD on a network big
+enough for it to pay takes its step inside backprop, see network.backward's descend). That is the lecture's
 estimate (1/|B|) sum_{j in B} grad l(y_j, f(x_j)) of the full gradient. After each epoch the validation set is
 scored in large chunks; the weights with the lowest validation loss are kept (the last ones without a
 validation set), and early stopping ends training when the validation loss stops improving.
