@@ -73,8 +73,9 @@ def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarr
             scratch: np.ndarray | None = None) -> np.ndarray:
     """C <- beta C + alpha A^T B, in place. A (k, m), B (k, n), C (m, n) C-contiguous, all one float dtype.
 
-    A and B may be row slices with rows spaced apart (a batch of a wider matrix); any other layout, or no
-    BLAS, goes through numpy, using scratch (m, n) for the product when given.
+    A and B may be row slices with rows spaced apart (a batch of a wider matrix); any other layout, a
+    read-only C, or no BLAS goes through numpy (which refuses a read-only C), using scratch (m, n) for the
+    product when given.
     """
     fn = _gemm.get(C.dtype) if _gemm is not None else None
     item = C.itemsize
@@ -82,7 +83,8 @@ def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarr
     k, m = A.shape
     n = C.shape[1]
     if (fn is not None and sa1 == item and sb1 == item and sa0 % item == 0 and sb0 % item == 0
-            and sa0 >= m * item and sb0 >= n * item and C.flags.c_contiguous and m and n
+            and sa0 >= m * item and sb0 >= n * item and C.flags.c_contiguous and C.flags.writeable and m and n
+            and A.flags.aligned and B.flags.aligned and C.flags.aligned
             and A.dtype == B.dtype == C.dtype and B.shape[0] == k and C.shape[0] == m and B.shape[1] == n):
         fn(_ROW_MAJOR, _TRANS, _NO_TRANS, m, n, k, alpha, A.ctypes.data, sa0 // item, B.ctypes.data, sb0 // item,
            beta, C.ctypes.data, n)

@@ -9,7 +9,8 @@ entry also records each file's stat fingerprint (size, modification and change t
 hashed; a later run that finds the same fingerprint uses the recorded sha256 without reading the file, as git
 does for its index. Any write to a file changes its change time (ctime), even one that puts the old
 modification time back, and ctime cannot be set by hand; a fingerprint is recorded only when the file had
-not changed for RECENT_SECONDS, so a change within the same clock tick cannot hide either. Entries are written to a temporary folder and renamed into
+not changed for RECENT_SECONDS, so a change within the same clock tick cannot hide either, and only on local
+Linux filesystems (LOCAL_FILESYSTEMS), where ctime is kept by the kernel that answers stat. Entries are written to a temporary folder and renamed into
 place, so a reader never sees half of one, and never rewritten in place, so a run maps its arrays read-only
 straight from the page cache instead of copying them. An entry whose arrays do not fit together (an edited or
 damaged file) is not used and gets replaced; the arrays' bytes themselves are trusted, as they were written
@@ -23,6 +24,7 @@ import hashlib
 import json
 import mmap
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -38,12 +40,37 @@ KEEP = 8  # entries kept per cache folder, the most recently used; older ones ar
 RECENT_SECONDS = 2.0  # a file changed more recently than this is hashed on every run until it is older
 
 
-def fingerprint(st: os.stat_result, now: float) -> list | None:
-    """What shows, without reading it, that a file is unchanged since `st` was taken at time `now`; None when
-    it cannot (changed too recently, or no ctime that follows writes, as on Windows)."""
-    if os.name == "nt" or now - st.st_ctime < RECENT_SECONDS:
+# Linux filesystems whose stat comes from the local kernel and whose ctime changes on every write. Network and
+# FUSE filesystems are left out: sshfs and s3fs report ctime = mtime, and NFS answers stat from a cache.
+LOCAL_FILESYSTEMS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "zfs", "f2fs", "overlay", "jfs", "reiserfs"}
+
+
+def fingerprint(path: str, st: os.stat_result, now: float) -> list | None:
+    """What shows, without reading it, that the file is unchanged since `st` was taken at time `now`; None
+    when nothing can (changed too recently, or not on a local Linux filesystem whose ctime follows writes)."""
+    if now - st.st_ctime < RECENT_SECONDS or _filesystem(os.path.realpath(path)) not in LOCAL_FILESYSTEMS:
         return None
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def _filesystem(path: str) -> str | None:
+    """The type of the filesystem holding an absolute path, from /proc/self/mountinfo; None off Linux."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            mounts = [line.split() for line in f]
+    except OSError:
+        return None
+    best, kind = "", None
+    for fields in mounts:  # id parent dev root MOUNT_POINT options [optional...] - TYPE source super-options
+        try:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])  # a space is \040
+            kind_here = fields[fields.index("-") + 1]
+        except (IndexError, ValueError):
+            continue
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, kind_here
+    return kind
 
 
 def cache_key(cfg: Config, files: dict[str, dict]) -> str:
@@ -85,9 +112,14 @@ def remember(folder: Path, key: str, fingerprints: dict) -> None:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         meta["files_stat"] = fingerprints
-        tmp = meta_path.with_name(".meta.json.tmp")
-        tmp.write_text(json.dumps(meta), encoding="utf-8")
-        os.replace(tmp, meta_path)  # readers see the old file or the new one, never half of one
+        handle, tmp = tempfile.mkstemp(prefix=".meta.", dir=meta_path.parent)  # one per writer
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as f:
+                f.write(json.dumps(meta))
+            os.replace(tmp, meta_path)  # readers see the old file or the new one, never half of one
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     except (OSError, ValueError):
         pass
 

@@ -262,7 +262,7 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
         from . import cache
 
         now = time.time()
-        fingerprints = {role: cache.fingerprint(st, now) for role, st in stats.items()}
+        fingerprints = {role: cache.fingerprint(paths[role], st, now) for role, st in stats.items()}
         key = cache.cache_key(cfg, files)
         found = cache.load(cache_dir, key)
         if found is not None and found[2] == fingerprints and None not in fingerprints.values():

@@ -126,7 +126,7 @@ def forward(params: Params, X: np.ndarray, act: Activation, ws: Workspace | None
 
 
 def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray, act: Activation,
-             grads: Params, ws: Workspace | None = None, descend: float | None = None) -> Params:
+             grads: Params, ws: Workspace | None = None, step: bool = False) -> Params:
     """Backpropagation: fills `grads` with dL/dW, dL/db of every layer and returns it.
 
     X, hs: forward's input and hidden activations; ws: the workspace forward used (None if it made its own).
@@ -135,10 +135,9 @@ def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray
     second layer on) and passes on delta_{l-1} = (delta_l W_l^T) * phi'(z_{l-1}). The input's own gradient
     is never needed, so it is skipped.
 
-    descend: take the plain SGD step on the way instead: W_l <- descend * W_l - h_{l-1}^T delta_l and
-    b_l <- b_l - sum_rows delta_l, with dz already multiplied by the learning rate and descend = 1 - lr *
-    weight_decay. Each layer's product and update are then one BLAS call (blas.gemm_tn), made after
-    delta_l W_l^T has used the old W_l; grads is scratch.
+    step: take the plain SGD step on the way instead, W_l <- W_l - h_{l-1}^T delta_l and b_l <- b_l -
+    sum_rows delta_l, with dz already multiplied by the learning rate. Each layer's product and update are
+    then one BLAS call (blas.gemm_tn), made after delta_l W_l^T has used the old W_l; grads is scratch.
     """
     if ws is None:
         ws = Workspace(params.sizes, len(X), dz.dtype)
@@ -149,25 +148,19 @@ def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray
         if l > 0:
             h1 = ws.h1[l - 1]  # [h_{l-1}, 1], (n, fan_in + 1)
             dh1 = np.dot(delta, params.Wb[l].T, out=ws.dh1[l - 1])  # (n, fan_in + 1): [delta W^T, delta b]
-            if descend is None:
+            if step:
+                gemm_tn(-1.0, h1, delta, 1.0, params.Wb[l], scratch=grads.Wb[l])  # [W; b] -= [h, 1]^T delta
+            else:
                 np.dot(h1.T, delta, out=grads.Wb[l])  # (fan_in + 1, fan_out): [dL/dW; dL/db]
-            elif descend == 1.0:
-                gemm_tn(-1.0, h1, delta, 1.0, params.Wb[l], scratch=grads.Wb[l])
-            else:  # weight decay shrinks W, not b
-                _descend(params, grads, l, h1[:, :-1], delta, descend)
             delta = act.grad(h1, dh1)[:, :-1]  # in place: dh * phi'(z_{l-1}); (n, fan_in), a view
-        elif descend is None:
-            np.dot(X.T, delta, out=grads.W[0])  # (d, fan_out)
-            np.add.reduce(delta, axis=0, out=grads.b[0])  # (fan_out,); np.sum without its Python wrapper
         else:
-            _descend(params, grads, 0, X, delta, descend)
+            np.add.reduce(delta, axis=0, out=grads.b[0])  # (fan_out,); np.sum without its Python wrapper
+            if step:
+                gemm_tn(-1.0, X, delta, 1.0, params.W[0], scratch=grads.W[0])  # W -= X^T delta
+                params.b[0] -= grads.b[0]
+            else:
+                np.dot(X.T, delta, out=grads.W[0])  # (d, fan_out)
     return grads
-
-
-def _descend(params: Params, grads: Params, l: int, h: np.ndarray, delta: np.ndarray, descend: float) -> None:
-    """W_l <- descend * W_l - h^T delta and b_l <- b_l - sum_rows delta (delta includes the learning rate)."""
-    gemm_tn(-1.0, h, delta, descend, params.W[l], scratch=grads.W[l])
-    params.b[l] -= np.add.reduce(delta, axis=0, out=grads.b[l])
 
 
 PREDICT_ROWS = 1024  # rows per forward pass when predicting

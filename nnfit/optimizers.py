@@ -15,7 +15,7 @@ class Optimizer:
     """Base: weight decay, the step counter, and the learning-rate fold (grad_scale)."""
 
     grad_scale = 1.0  # the factor step_scaled() expects the gradient to be multiplied by already
-    descend: float | None = None  # SGD: backprop can take the step itself (network.backward's descend)
+    steps_in_backward = False  # plain SGD: backprop can take the step itself (network.backward's step)
 
     def __init__(self, n: int, dtype, learning_rate: float, weight_decay: float = 0.0,
                  decay_mask: np.ndarray | None = None):
@@ -49,7 +49,7 @@ class Optimizer:
         raise NotImplementedError
 
     def stepped_in_backward(self) -> None:
-        """Count a step that network.backward(descend=self.descend) took."""
+        """Count a step that network.backward(step=True) took."""
         self.t += 1
 
     def state(self) -> dict[str, np.ndarray]:
@@ -65,15 +65,15 @@ class Optimizer:
 class SGD(Optimizer):
     """theta <- theta - lr * g: the lecture's mini-batch gradient descent.
 
-    With weight decay, W <- W - lr (g + weight_decay W) = (1 - lr weight_decay) W - lr g: the training loop
-    hands `descend` = 1 - lr weight_decay to backprop, which updates each weight matrix in the same BLAS call
-    that computes its gradient (see blas.py); step() remains the textbook update for everyone else.
+    Without weight decay the training loop lets backprop take this step, in the same BLAS call that computes
+    each weight gradient (see blas.py). With weight decay it does not: folded into GEMM as W <- (1 - lr wd) W,
+    the factor 1 - lr wd rounds to a float32 step of 6e-8, so a small decay would be exaggerated or lost.
     """
 
     def __init__(self, n, dtype, learning_rate, weight_decay=0.0, **kw):
         self.grad_scale = learning_rate  # g arrives as lr * g
         super().__init__(n, dtype, learning_rate, weight_decay=weight_decay, **kw)
-        self.descend = 1.0 - learning_rate * weight_decay
+        self.steps_in_backward = weight_decay == 0
 
     def _update(self, p, lr_g):
         p -= lr_g

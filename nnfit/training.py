@@ -2,7 +2,7 @@
 
 Each epoch reshuffles the training rows (one contiguous shuffled copy, so every mini-batch is a slice), then
 for each mini-batch B: forward, loss and dL/dz, backprop, one optimizer step (plain SGD on a network big
-enough for it to pay takes its step inside backprop, see network.backward's descend). That is the lecture's
+enough for it to pay takes its step inside backprop, see network.backward's step). That is the lecture's
 estimate (1/|B|) sum_{j in B} grad l(y_j, f(x_j)) of the full gradient. After each epoch the validation set is
 scored in large chunks; the weights with the lowest validation loss are kept (the last ones without a
 validation set), and early stopping ends training when the validation loss stops improving.
@@ -150,7 +150,7 @@ class Trainer:
         else:
             Xs, Ys, ws = X, Y, w
         workspaces = self._workspaces
-        descend = optimizer.descend if worth_it(params.sizes, params.flat.dtype) else None
+        in_backward = optimizer.steps_in_backward and worth_it(params.sizes, params.flat.dtype)
         total = position["total"]
         for start in range(position["next"], n, batch):
             xb, yb = Xs[start:start + batch], Ys[start:start + batch]  # (B, d), (B, k): views, no copies
@@ -161,12 +161,12 @@ class Trainer:
             loss_sum, dz = batch_loss_and_grad(loss, z, yb, None if ws is None else ws[start:start + batch],
                                                optimizer.grad_scale)
             total += loss_sum
-            if descend is None:
+            if in_backward:  # plain SGD: backprop updates the weights as it goes, one pass over them, not three
+                backward(params, xb, hs, dz, act, grads, space, step=True)
+                optimizer.stepped_in_backward()
+            else:
                 backward(params, xb, hs, dz, act, grads, space)
                 optimizer.step_scaled(params.flat, grads.flat)
-            else:  # plain SGD: backprop updates the weights as it goes, one pass over them instead of three
-                backward(params, xb, hs, dz, act, grads, space, descend=descend)
-                optimizer.stepped_in_backward()
             if should_stop is not None and should_stop() and start + batch < n:
                 elapsed = time.perf_counter() - t0
                 position.update(next=start + batch, total=total, seconds=position["seconds"] + elapsed)

@@ -114,6 +114,31 @@ def test_gemm_tn_is_beta_c_plus_alpha_a_transposed_b(dtype, monkeypatch):
     out = C.copy()
     blas.gemm_tn(-2.0, np.asfortranarray(A), B, 0.5, out)  # a layout BLAS is not given: numpy does it
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    frozen = C.copy()
+    frozen.setflags(write=False)
+    with pytest.raises(ValueError):  # never written through behind numpy's back
+        blas.gemm_tn(-2.0, A, B, 0.5, frozen)
+    np.testing.assert_array_equal(frozen, C)
+
+
+def test_a_small_weight_decay_is_not_lost_in_float32(tmp_path, monkeypatch):
+    """lr * weight_decay = 1e-8 is below float32's resolution at 1: as a GEMM beta it would round to exactly
+    1 (no decay at all) and 1e-7 to 1.19e-7. So SGD with weight decay keeps its step outside backprop."""
+    from nnfit import blas
+
+    monkeypatch.setattr(blas, "FUSE_MIN_WEIGHTS_PER_LAYER", 0)  # as for a big network
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(64, 6)), rng.integers(0, 3, 64)
+
+    def weights(weight_decay):
+        cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y", "valid_fraction": 0},
+                         "model": {"hidden": [16, 16]},
+                         "train": {"epochs": 3, "batch_size": 8, "learning_rate": 0.001, "weight_decay": weight_decay}})
+        return fit(cfg, dataset_from_arrays(cfg, X, y), np.random.default_rng(0)).params.flat
+
+    plain, decayed, more = weights(0.0), weights(1e-5), weights(2.5e-5)
+    assert not np.array_equal(decayed, plain) and not np.array_equal(more, decayed)
+    assert np.sum(more.astype(np.float64) ** 2) < np.sum(plain.astype(np.float64) ** 2)
 
 
 def test_cache_gives_the_same_run_and_notices_changes(tmp_path, monkeypatch):
@@ -287,6 +312,8 @@ def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_
     real_sha256 = data_module.file_sha256
     monkeypatch.setattr(data_module, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
     monkeypatch.setattr(cache, "RECENT_SECONDS", 0.05)
+    if cache._filesystem(os.path.realpath(tmp_path)) not in cache.LOCAL_FILESYSTEMS:
+        pytest.skip("the temporary folder is not on a local Linux filesystem: every run hashes")
     rng = np.random.default_rng(7)
     csv = tmp_path / "d.csv"
     write_csv(csv, pd.DataFrame(rng.normal(size=(50, 2)), columns=list("ab")).assign(y=rng.normal(size=50)))
@@ -319,3 +346,37 @@ def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_
     time.sleep(0.1)
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 5  # checked again, and now remembered
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 5
+
+
+def test_stat_fingerprints_are_trusted_only_on_local_filesystems(tmp_path, monkeypatch):
+    import time
+
+    from nnfit import cache
+
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,y\n1,2\n")
+    later = time.time() + 10  # long after the last change
+    monkeypatch.setattr(cache, "_filesystem", lambda path: "ext4")
+    assert cache.fingerprint(str(csv), csv.stat(), later) is not None
+    assert cache.fingerprint(str(csv), csv.stat(), time.time()) is None  # changed a moment ago
+    for kind in ("nfs", "nfs4", "fuse.sshfs", "cifs", "9p", None):  # ctime not kept by the kernel asking
+        monkeypatch.setattr(cache, "_filesystem", lambda path: kind)
+        assert cache.fingerprint(str(csv), csv.stat(), later) is None
+
+
+def test_mount_table_is_read_with_escaped_mount_points(tmp_path, monkeypatch):
+    import builtins
+    import io
+
+    from nnfit import cache
+
+    table = ("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+             "40 22 0:50 / /mnt/my\\040data rw shared:1 - nfs4 server:/x rw\n"
+             "41 22 0:51 / /mnt/myd rw - tmpfs tmpfs rw\n")
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **k: io.StringIO(table) if f == "/proc/self/mountinfo"
+                        else real_open(f, *a, **k))
+    assert cache._filesystem("/mnt/my data/train.csv") == "nfs4"
+    assert cache._filesystem("/mnt/myd/train.csv") == "tmpfs"
+    assert cache._filesystem("/mnt/mydata.csv") == "ext4"
+    assert cache._filesystem("/home/u/train.csv") == "ext4"
