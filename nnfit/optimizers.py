@@ -24,7 +24,8 @@ class Optimizer:
         self._decay = None
         if weight_decay > 0:
             mask = np.ones(n, dtype) if decay_mask is None else decay_mask.astype(dtype)
-            self._decay = mask * (weight_decay * self.grad_scale)  # on weights, 0 on biases
+            with np.errstate(over="ignore", invalid="ignore"):  # an absurd decay diverges, and is reported so
+                self._decay = mask * (weight_decay * self.grad_scale)  # on weights, 0 on biases
         self._tmp = np.empty(n, dtype)
 
     def step(self, p: np.ndarray, g: np.ndarray) -> None:
