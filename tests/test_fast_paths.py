@@ -55,6 +55,17 @@ def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task, we
     return W, b
 
 
+def rewrite_keeping_size_and_mtime(csv):
+    """Change one digit of a data row and put the modification time back; returns the old text."""
+    before = csv.stat()
+    text = csv.read_text()
+    digit = next(i for i, ch in enumerate(text) if ch in "123456789" and i > text.index("\n"))
+    csv.write_text(text[:digit] + str(int(text[digit]) % 9 + 1) + text[digit + 1:])
+    os.utime(csv, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert csv.stat().st_size == before.st_size and csv.stat().st_mtime_ns == before.st_mtime_ns
+    return text
+
+
 @pytest.mark.parametrize("task,sizes,batch,weight_decay,activation", [
     ("multiclass", [6, 16, 8, 3], 7, 0.0, "relu"), ("regression", [5, 12, 1], 32, 0.0, "relu"),
     ("multiclass", [4, 3], 10, 0.0, "relu"), ("multiclass", [6, 16, 8, 3], 7, 0.3, "relu"),
@@ -191,12 +202,7 @@ def test_cache_entry_is_read_and_equals_the_parsed_data(tmp_path):
 
     # new bytes with the same size and modification time: the sha256 tells, and the entry is replaced
     csv = tmp_path / "d.csv"
-    before = csv.stat()
-    text = csv.read_text()
-    digit = next(i for i, ch in enumerate(text) if ch in "123456789" and i > text.index("\n"))
-    csv.write_text(text[:digit] + str(int(text[digit]) % 9 + 1) + text[digit + 1:])
-    os.utime(csv, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert csv.stat().st_size == before.st_size and csv.stat().st_mtime_ns == before.st_mtime_ns
+    rewrite_keeping_size_and_mtime(csv)
     changed = load_training_data(cfg, np.random.default_rng(0), cache_dir=tmp_path / "cache")
     assert changed.timing["preprocess"] > 0.0  # parsed again, not read from the entry
     assert changed.train_sha256 != parsed.train_sha256
@@ -328,12 +334,7 @@ def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_
     assert second.train_sha256 == first.train_sha256 == real_sha256(str(csv))
 
     # new bytes, the same size and modification time: the change time differs, so the file is hashed again
-    before = csv.stat()
-    text = csv.read_text()
-    digit = next(i for i, ch in enumerate(text) if ch in "123456789" and i > text.index("\n"))
-    csv.write_text(text[:digit] + str(int(text[digit]) % 9 + 1) + text[digit + 1:])
-    os.utime(csv, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert csv.stat().st_size == before.st_size and csv.stat().st_mtime_ns == before.st_mtime_ns
+    text = rewrite_keeping_size_and_mtime(csv)
     time.sleep(0.1)  # long enough ago that only the change time can tell
     changed = load()
     assert len(hashed) == 2 and changed.timing["preprocess"] > 0.0 and changed.train_sha256 != first.train_sha256
