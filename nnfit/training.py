@@ -62,6 +62,21 @@ def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Param
     return init_params(sizes, cfg.model.init, rng, np.dtype(cfg.train.dtype))
 
 
+def divergence_hint(train) -> str:
+    """What to change when the loss became inf or NaN: the learning rate, unless weight decay alone overshoots.
+
+    With (stochastic) gradient descent, decay multiplies the weights by 1 - learning_rate * weight_decay each
+    step; from 1 on that flips their sign, and from 2 on they grow however small the loss's gradient is.
+    Adam divides the decay by its own running scale, so there the learning rate is the one to blame.
+    """
+    shrink = train.learning_rate * train.weight_decay
+    if train.optimizer != "adam" and shrink >= 1:
+        return (f"train.weight_decay is too large for this learning rate: each step multiplies the weights by "
+                f"1 - learning_rate * weight_decay = {1 - shrink:g}; try a train.weight_decay below "
+                f"{1 / train.learning_rate:g} (it is {train.weight_decay:g})")
+    return f"try a smaller train.learning_rate (it is {train.learning_rate:g})"
+
+
 CHECKPOINT_SECONDS = 2.0  # train.checkpoint_every: auto checkpoints once this much time has passed since the last
 
 
@@ -184,9 +199,8 @@ class Trainer:
         row = {"epoch": self.epoch, "train_loss": train_loss, "valid_loss": None}
         if not math.isfinite(train_loss):
             self.stop_reason = "diverged"
-            raise TrainingError(
-                f"training diverged: the training loss became {train_loss} in epoch {self.epoch}; "
-                f"try a smaller train.learning_rate (it is {cfg.train.learning_rate:g})", self.result())
+            raise TrainingError(f"training diverged: the training loss became {train_loss} in epoch {self.epoch}; "
+                                f"{divergence_hint(cfg.train)}", self.result())
         stopping = cfg.train.early_stopping
         if data.valid is not None:
             scores = evaluate_split(self.params, data.valid, data.prep, cfg.loss, cfg.model.activation)

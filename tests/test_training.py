@@ -140,6 +140,26 @@ def test_divergence_is_a_training_error_that_keeps_the_last_good_weights(tmp_pat
     assert np.isfinite(info.value.result.params.flat).all()
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_divergence_caused_by_weight_decay_says_so(tmp_path, optimizer):
+    """learning_rate 0.1 is fine here; weight_decay 50 makes every step multiply the weights by 1 - 5 = -4."""
+    from nnfit.errors import TrainingError
+
+    X = np.random.default_rng(7).normal(size=(100, 3))
+    frame = pd.DataFrame(X, columns=list("abc")).assign(y=X.sum(axis=1))
+    settings = {"task": "regression", "data": {"target": "y"}, "model": {"hidden": [4]},
+                "train": {"epochs": 50, "learning_rate": 0.1, "optimizer": optimizer}}
+    (tmp_path / "fine").mkdir()
+    (tmp_path / "decayed").mkdir()
+    train(tmp_path / "fine", frame, settings)
+    settings["train"]["weight_decay"] = 50.0
+    with pytest.raises(TrainingError) as info:
+        train(tmp_path / "decayed", frame, settings)
+    assert "diverged" in str(info.value)
+    assert "multiplies the weights by 1 - learning_rate * weight_decay = -4; try a train.weight_decay below 10 " \
+           "(it is 50)" in str(info.value)
+
+
 @pytest.mark.parametrize("name", ["wine", "breast_cancer"])
 def test_accuracy_matches_scikit_learn_like_for_like(name):
     """The same network, rows, optimizer, batch size, learning rate and epochs as scikit-learn's MLP: nnfit's
