@@ -246,6 +246,9 @@ def class_weights(cfg_weight, classes: list, target: np.ndarray, name: str) -> n
     return per_class[target]
 
 
+READ_ATTEMPTS = 3  # reads of a file that changes while it is read, before giving up
+
+
 def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | None = None) -> Dataset:
     """Read, check, split and preprocess the configured CSV files. Raises DataError before any training starts.
 
@@ -255,30 +258,37 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
     d = cfg.data
     started = time.perf_counter()
     paths = {role: getattr(d, role) for role in ("train", "valid", "test") if getattr(d, role) is not None}
-    stats = {role: os.stat(p) for role, p in paths.items() if os.path.isfile(p)}
-    files = {role: {"size": st.st_size, "mtime_ns": st.st_mtime_ns} for role, st in stats.items()}
-    key = found = None
-    if d.cache and cache_dir is not None and len(files) == len(paths):
-        from . import cache
-
+    for attempt in range(1, READ_ATTEMPTS + 1):
         now = time.time()
-        fingerprints = {role: cache.fingerprint(paths[role], st, now) for role, st in stats.items()}
-        key = cache.cache_key(cfg, files)
-        found = cache.load(cache_dir, key)
-        if found is not None and found[2] == fingerprints and None not in fingerprints.values():
-            return _loaded(found[0], started)  # untouched since they were hashed: the recorded sha256 stand
-    with ThreadPoolExecutor(1) as pool:  # each file's sha256, computed while the data is read
-        hashing = pool.submit(_file_hashes, {role: paths[role] for role in files})
-        if found is not None and found[1] == hashing.result():  # same size and time, and the same bytes
-            if None not in fingerprints.values():
-                cache.remember(cache_dir, key, fingerprints)
-            return _loaded(found[0], started)
-        dtype = np.dtype(cfg.train.dtype)
-        frames = {}
-        for role, path in paths.items():
-            name = display_path(path)
-            frames[role] = (read_csv(path, name, dtype, exact=(d.target,), role=f"data.{role}"), name)
-        hashes = hashing.result()
+        stats = {role: os.stat(p) for role, p in paths.items() if os.path.isfile(p)}
+        files = {role: {"size": st.st_size, "mtime_ns": st.st_mtime_ns} for role, st in stats.items()}
+        key = found = None
+        if d.cache and cache_dir is not None and len(files) == len(paths):
+            from . import cache
+
+            fingerprints = {role: cache.fingerprint(paths[role], st, now) for role, st in stats.items()}
+            key = cache.cache_key(cfg, files)
+            found = cache.load(cache_dir, key)
+            if found is not None and found[2] == fingerprints and None not in fingerprints.values():
+                return _loaded(found[0], started)  # untouched since they were hashed: the recorded sha256 stand
+        with ThreadPoolExecutor(1) as pool:  # each file's sha256, computed while the data is read
+            hashing = pool.submit(_file_hashes, {role: paths[role] for role in files})
+            if found is not None and found[1] == hashing.result():  # same size and time, and the same bytes
+                if None not in fingerprints.values():
+                    cache.remember(cache_dir, key, fingerprints)
+                return _loaded(found[0], started)
+            dtype = np.dtype(cfg.train.dtype)
+            frames = {}
+            for role, path in paths.items():
+                name = display_path(path)
+                frames[role] = (read_csv(path, name, dtype, exact=(d.target,), role=f"data.{role}"), name)
+            hashes = hashing.result()
+        changed = _changed_while_read(paths, stats, hashes, now)
+        if changed is None:
+            break
+        if attempt == READ_ATTEMPTS:
+            raise DataError(f"data.{changed}: {display_path(paths[changed])} changed while nnfit read it, "
+                            f"{READ_ATTEMPTS} times in a row; train again once it is completely written")
     read = time.perf_counter()
     data = prepare_dataset(cfg, frames, rng, hashes.get("train") or "")
     del frames
@@ -286,6 +296,29 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
     if key is not None:
         cache.save(cache_dir, key, data, hashes, fingerprints)
     return data
+
+
+def _changed_while_read(paths: dict[str, str], before: dict[str, os.stat_result], hashes: dict[str, str | None],
+                        now: float) -> str | None:
+    """The role of a file that may have changed while it was hashed and parsed (the two read it separately,
+    so their bytes could differ), else None.
+
+    Any write changes a file's ctime, but only to the kernel's clock tick (a few ms): a file written shortly
+    before `before` was taken could change again within the same tick. Such recently changed files are
+    hashed a second time, after parsing; an older one shows every later change in its stat.
+    """
+    from .cache import RECENT_SECONDS
+
+    for role, st in before.items():
+        try:
+            after = os.stat(paths[role])
+        except OSError:
+            return role
+        same = (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino, after.st_dev) == \
+            (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        if not same or (now - st.st_ctime < RECENT_SECONDS and _file_hashes({role: paths[role]}) != {role: hashes[role]}):
+            return role
+    return None
 
 
 def _loaded(data: Dataset, started: float) -> Dataset:

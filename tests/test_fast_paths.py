@@ -340,13 +340,61 @@ def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_
     assert len(hashed) == 2 and changed.timing["preprocess"] > 0.0 and changed.train_sha256 != first.train_sha256
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 2
 
-    # a file changed just before a run is hashed on every run until its stat can be trusted, then remembered
+    # a file changed just before a run is hashed on every run until its stat can be trusted, then remembered;
+    # when it is parsed, it is hashed a second time afterwards (in case it changed within one clock tick)
     csv.write_text(text)
-    assert load().timing["preprocess"] > 0.0 and len(hashed) == 3
-    assert load().timing["preprocess"] == 0.0 and len(hashed) == 4
-    time.sleep(0.1)
-    assert load().timing["preprocess"] == 0.0 and len(hashed) == 5  # checked again, and now remembered
+    assert load().timing["preprocess"] > 0.0 and len(hashed) == 4
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 5
+    time.sleep(0.1)
+    assert load().timing["preprocess"] == 0.0 and len(hashed) == 6  # checked again, and now remembered
+    assert load().timing["preprocess"] == 0.0 and len(hashed) == 6
+
+
+@pytest.mark.parametrize("recent", [True, False])
+def test_a_file_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch, recent):
+    """The sha256 is computed in a thread while pandas parses the file: both must come from the same bytes.
+
+    recent: the file was written just before the run, so a change can fall within the same clock tick and
+    only a second hash shows it; otherwise its change time shows it."""
+    import hashlib
+    import time
+
+    from nnfit import cache, data as data_module
+    from nnfit.config import load_config
+    from nnfit.data import load_training_data
+    from nnfit.errors import DataError
+
+    rng = np.random.default_rng(3)
+    csv = tmp_path / "d.csv"
+    write_csv(csv, pd.DataFrame(rng.normal(size=(40, 2)), columns=list("ab")).assign(y=rng.normal(size=40)))
+    cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "d.csv", "target": "y",
+                                                                                         "valid_fraction": 0}}))
+    if not recent:
+        monkeypatch.setattr(cache, "RECENT_SECONDS", 0.02)
+        time.sleep(0.1)
+    real_read, reads = data_module.read_csv, []
+
+    def read_then_edit(*args, edits=1, **kw):
+        frame = real_read(*args, **kw)
+        reads.append(1)
+        if len(reads) <= edits:
+            time.sleep(0.02)
+            rewrite_keeping_size_and_mtime(csv)  # the hashing thread has read the old or the new bytes
+        return frame
+
+    monkeypatch.setattr(data_module, "read_csv", read_then_edit)
+    data = load_training_data(cfg, np.random.default_rng(0))
+    assert len(reads) == 2
+    assert data.train_sha256 == hashlib.sha256(csv.read_bytes()).hexdigest()
+    monkeypatch.setattr(data_module, "read_csv", real_read)
+    np.testing.assert_array_equal(data.train.X, load_training_data(cfg, np.random.default_rng(0)).train.X)
+
+    reads.clear()
+    monkeypatch.setattr(data_module, "read_csv", lambda *a, **kw: read_then_edit(*a, edits=99, **kw))
+    with pytest.raises(DataError, match=r"^data.train: .*d.csv changed while nnfit read it, 3 times in a row; "
+                                        r"train again once it is completely written$"):
+        load_training_data(cfg, np.random.default_rng(0))
+    assert len(reads) == 3
 
 
 def test_stat_fingerprints_are_trusted_only_on_local_filesystems(tmp_path, monkeypatch):
