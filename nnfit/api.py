@@ -23,7 +23,7 @@ from .data import Dataset, Split, load_features, load_training_data
 from .errors import DataError, TrainingError, UsageError
 from .metrics import confusion_matrix
 from .network import Params, layer_sizes, predict_logits
-from .training import FitResult, Interrupted, Trainer, evaluate_split, history_columns
+from .training import FitResult, Interrupted, Trainer, evaluate_split, history_columns, still_falling
 
 OUTPUT_UNIT = {"regression": "identity", "binary": "sigmoid", "multiclass": "softmax"}
 
@@ -110,6 +110,8 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
         log.close()
     summary = _finish(run_dir, cfg, data, result, "finished", started, loop=time.perf_counter() - loop_started)
     (run_dir / CHECKPOINT).unlink(missing_ok=True)
+    for note in summary["notes"][len(data.notes):]:
+        warn(note)
     return _result_line(run_dir, summary)
 
 
@@ -200,7 +202,7 @@ def _summary(cfg: Config, data: Dataset, result: FitResult, state: str, started:
         "test": None,
         "wall_seconds": time.perf_counter() - started,
         "timing": {**data.timing, "train": result.seconds},  # seconds: read (hash, parse), preprocess, train, ...
-        "notes": data.notes,
+        "notes": [*data.notes, *filter(None, [still_falling(result.history, result.stop_reason)])],
     }
 
 

@@ -199,3 +199,26 @@ def test_help_and_config_check_do_not_import_numpy_or_pandas(args, tiny):
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
             "assert 'numpy' not in sys.modules and 'pandas' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_train_says_when_the_validation_loss_was_still_falling_at_the_end(tmp_path):
+    """Too few epochs for the learning rate: a note on stderr and in summary.json. Enough of them: no note."""
+    write_csv(tmp_path / "d.csv", blobs(n=300, seed=4, noise=1.5))
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "d.csv", "target": "label"},
+                                                "model": {"hidden": [8]},
+                                                "train": {"epochs": 20, "learning_rate": 0.001}})
+    short = run_cli("train", config, "--out", tmp_path / "short")
+    assert short.exit_code == 0, short.stderr
+    history = pd.read_csv(tmp_path / "short/metrics.csv")
+    assert history.valid_loss.iloc[-1] == history.valid_loss.min() < 0.99 * history.valid_loss.iloc[-6]
+    note = (f"the validation loss was still falling when training ended ({history.valid_loss.iloc[-6]:.4g} in epoch 15, "
+            f"{history.valid_loss.iloc[-1]:.4g} in epoch 20): more train.epochs, or a larger train.learning_rate, "
+            "would probably fit better")
+    assert short.stderr == f"Warning: {note}\n"
+    assert json.loads((tmp_path / "short/summary.json").read_text())["notes"] == [note]
+    assert run_cli("train", config, "--out", tmp_path / "quiet", "--quiet").stderr == ""
+
+    enough = run_cli("train", config, "--out", tmp_path / "enough", "--set", "train.learning_rate=0.1",
+                     "--set", "train.epochs=100")
+    assert enough.exit_code == 0 and enough.stderr == ""
+    assert json.loads((tmp_path / "enough/summary.json").read_text())["notes"] == []
