@@ -160,17 +160,21 @@ def test_divergence_caused_by_weight_decay_says_so(tmp_path, optimizer):
            "(it is 50)" in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["wine", "breast_cancer"])
-def test_accuracy_matches_scikit_learn_like_for_like(name):
-    """The same network, rows, optimizer, batch size, learning rate and epochs as scikit-learn's MLP: nnfit's
-    mean test accuracy over 5 seeds is within one point of scikit-learn's (bench/accuracy.py does 9 data sets)."""
+@pytest.mark.parametrize("name,setting", [("wine", "adam"), ("breast_cancer", "adam"), ("breast_cancer", "sgd"),
+                                          ("friedman1", "adam"), ("mkreg", "adam")])
+def test_accuracy_matches_scikit_learn_like_for_like(name, setting):
+    """The same network, rows, optimizer, batch size, learning rate and epochs as scikit-learn's MLP, mean over
+    5 seeds: test accuracy within one point of scikit-learn's; R² at least as good, to within 0.2 points (the
+    two run the same algorithm, so which is ahead is down to the seeds). bench/accuracy.py does 9 data sets."""
     from sklearn.model_selection import train_test_split
 
     from bench.accuracy import load, nnfit_score, sklearn_score
 
     X, y, task = load(name)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
-    ours = [nnfit_score(task, "adam", seed, 0.0, 1.0, Xtr, ytr, Xte, yte) for seed in range(5)]
-    theirs = [sklearn_score(task, "adam", seed, Xtr, ytr, Xte, yte) for seed in range(5)]
-    assert np.mean(ours) > 0.9
-    assert np.mean(ours) >= np.mean(theirs) - 0.01, (ours, theirs)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0,
+                                          stratify=None if task == "regression" else y)
+    ours = [nnfit_score(task, setting, seed, 0.0, 1.0, Xtr, ytr, Xte, yte) for seed in range(5)]
+    theirs = [sklearn_score(task, setting, seed, Xtr, ytr, Xte, yte) for seed in range(5)]
+    assert np.mean(ours) > 0.85
+    slack = 0.002 if task == "regression" else 0.01
+    assert np.mean(ours) >= np.mean(theirs) - slack, (ours, theirs)
