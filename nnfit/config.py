@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -52,10 +53,10 @@ def _int(lo: int) -> Callable:
 
 def _float(lo: float, hi: float | None = None, lo_open=False, hi_open=False) -> Callable:
     left, right = ("> " if lo_open else ">= "), ("< " if hi_open else "<= ")
-    allowed = f"a number {left}{lo}" + (f" and {right}{hi}" if hi is not None else "")
+    allowed = f"a number {left}{lo}" + (f" and {right}{hi}" if hi is not None else " (not .inf)")
 
     def check(v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise _Bad(allowed)
         if v < lo or (lo_open and v == lo) or (hi is not None and (v > hi or (hi_open and v == hi))):
             raise _Bad(allowed)

@@ -29,34 +29,42 @@ _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the 
 # ---- reading ----
 
 
-def _open(source, name: str, role: str | None):
-    """A path (checked to exist and look like text) or an in-memory copy of a stream such as stdin."""
-    if hasattr(source, "read"):
+def _open(source, name: str, role: str | None) -> io.BytesIO:
+    """The CSV's bytes in memory, read once, from a path (checked to exist), a stream such as stdin, or bytes.
+
+    pandas then parses the header, a first look and the whole from the same bytes, so a file rewritten
+    meanwhile cannot mix two versions; and it never maps a file that could be truncated under it (SIGBUS).
+    """
+    if isinstance(source, bytes):
+        data = source
+    elif hasattr(source, "read"):
         data = source.read()
         data = data.encode("utf-8") if isinstance(data, str) else data
-        head = data[:8192]
-        buffer = io.BytesIO(data)
     else:
-        if not os.path.exists(source):
-            raise DataError(f"{name}: file not found" + (f" ({role} in the config)" if role else ""))
-        if os.path.isdir(source):
-            raise DataError(f"{name}: is a folder, expected a CSV file")
-        try:
-            with open(source, "rb") as f:
-                head = f.read(8192)
-        except OSError as e:
-            raise DataError(f"{name}: cannot read: {e.strerror}") from None
-        buffer = source
+        data = read_file_bytes(source, name, role)
+    head = data[:8192]
     if b"\x00" in head:
         raise DataError(f"{name}: looks like a binary file, not CSV text")
     if not head.strip():
         raise DataError(f"{name}: file is empty")
-    return buffer
+    return io.BytesIO(data)
 
 
-def _parse(buffer, name: str, **kw) -> pd.DataFrame:
-    if hasattr(buffer, "seek"):
-        buffer.seek(0)
+def read_file_bytes(path: str, name: str, role: str | None = None) -> bytes:
+    """A file's whole content; DataError when it is missing, a folder or unreadable."""
+    if not os.path.exists(path):
+        raise DataError(f"{name}: file not found" + (f" ({role} in the config)" if role else ""))
+    if os.path.isdir(path):
+        raise DataError(f"{name}: is a folder, expected a CSV file")
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise DataError(f"{name}: cannot read: {e.strerror}") from None
+
+
+def _parse(buffer: io.BytesIO, name: str, **kw) -> pd.DataFrame:
+    buffer.seek(0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -73,12 +81,8 @@ def _parse(buffer, name: str, **kw) -> pd.DataFrame:
         raise DataError(f"{name}: cannot parse CSV: {str(e).strip().splitlines()[-1]}") from None
 
 
-def _first_bad_byte(buffer) -> str:
-    if hasattr(buffer, "getvalue"):
-        raw = buffer.getvalue()
-    else:
-        with open(buffer, "rb") as f:
-            raw = f.read()
+def _first_bad_byte(buffer: io.BytesIO) -> str:
+    raw = buffer.getvalue()
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -89,7 +93,8 @@ def _first_bad_byte(buffer) -> str:
 
 def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] = (),
              text: tuple[str, ...] = (), role: str | None = None) -> pd.DataFrame:
-    """Read a CSV file or stream into a data frame, rows numbered from 0 as in the file.
+    """Read a CSV file (a path), stream or file content (bytes) into a data frame, rows numbered from 0 as in
+    the file.
 
     Columns that look numeric are parsed straight to `float_dtype`, except those in `exact` (targets, pass-through
     columns), which keep pandas' own types; columns in `text` are read as text.
@@ -118,6 +123,10 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
 def file_sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()  # through one reused buffer
+
+
+def content_sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()  # releases the GIL while it hashes
 
 
 def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column") -> None:
@@ -252,6 +261,8 @@ READ_ATTEMPTS = 3  # reads of a file that changes while it is read, before givin
 def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | None = None) -> Dataset:
     """Read, check, split and preprocess the configured CSV files. Raises DataError before any training starts.
 
+    Each file is read once, into memory; its sha256 (computed in a thread) and the parsed rows come from
+    those same bytes. A file whose stat changed while it was read is read again.
     With data.cache on and a cache_dir, a run with the same files and data settings loads the prepared arrays
     instead (see cache.py). dataset.timing tells the seconds spent reading and preprocessing.
     """
@@ -259,31 +270,29 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
     started = time.perf_counter()
     paths = {role: getattr(d, role) for role in ("train", "valid", "test") if getattr(d, role) is not None}
     for attempt in range(1, READ_ATTEMPTS + 1):
-        now = time.time()
         stats = {role: os.stat(p) for role, p in paths.items() if os.path.isfile(p)}
         files = {role: {"size": st.st_size, "mtime_ns": st.st_mtime_ns} for role, st in stats.items()}
-        key = found = None
+        key = None
         if d.cache and cache_dir is not None and len(files) == len(paths):
             from . import cache
 
+            now = time.time()
             fingerprints = {role: cache.fingerprint(paths[role], st, now) for role, st in stats.items()}
             key = cache.cache_key(cfg, files)
             found = cache.load(cache_dir, key)
             if found is not None and found[2] == fingerprints and None not in fingerprints.values():
                 return _loaded(found[0], started)  # untouched since they were hashed: the recorded sha256 stand
-        with ThreadPoolExecutor(1) as pool:  # each file's sha256, computed while the data is read
-            hashing = pool.submit(_file_hashes, {role: paths[role] for role in files})
-            if found is not None and found[1] == hashing.result():  # same size and time, and the same bytes
+            if found is not None and found[1] == _file_hashes(paths):  # same size and time, and the same bytes
                 if None not in fingerprints.values():
                     cache.remember(cache_dir, key, fingerprints)
                 return _loaded(found[0], started)
-            dtype = np.dtype(cfg.train.dtype)
-            frames = {}
-            for role, path in paths.items():
-                name = display_path(path)
-                frames[role] = (read_csv(path, name, dtype, exact=(d.target,), role=f"data.{role}"), name)
-            hashes = hashing.result()
-        changed = _changed_while_read(paths, stats, hashes, now)
+        try:
+            frames, hashes = _read_files(paths, d.target, np.dtype(cfg.train.dtype))
+        except DataError:
+            if _changed_while_read(paths, stats) is None:
+                raise
+            frames = None  # a file changed as it was read: that may be what made it unreadable
+        changed = _changed_while_read(paths, stats)
         if changed is None:
             break
         if attempt == READ_ATTEMPTS:
@@ -298,25 +307,33 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
     return data
 
 
-def _changed_while_read(paths: dict[str, str], before: dict[str, os.stat_result], hashes: dict[str, str | None],
-                        now: float) -> str | None:
-    """The role of a file that may have changed while it was hashed and parsed (the two read it separately,
-    so their bytes could differ), else None.
+def _read_files(paths: dict[str, str], target: str, dtype) -> tuple[dict, dict]:
+    """({role: (frame, display name)}, {role: sha256}): each file read once, hashed while pandas parses it."""
+    frames, hashes = {}, {}
+    with ThreadPoolExecutor(1) as pool:
+        for role, path in paths.items():
+            name = display_path(path)
+            content = read_file_bytes(path, name, f"data.{role}")
+            hashing = pool.submit(content_sha256, content)
+            frames[role] = (read_csv(content, name, dtype, exact=(target,), role=f"data.{role}"), name)
+            hashes[role] = hashing.result()
+    return frames, hashes
 
-    Any write changes a file's ctime, but only to the kernel's clock tick (a few ms): a file written shortly
-    before `before` was taken could change again within the same tick. Such recently changed files are
-    hashed a second time, after parsing; an older one shows every later change in its stat.
+
+def _changed_while_read(paths: dict[str, str], before: dict[str, os.stat_result]) -> str | None:
+    """The role of a file whose stat is no longer what it was before it was read, else None.
+
+    Every write changes a file's change time, but only to the kernel's clock tick (a few ms), so a file that
+    is still being written can look unchanged; nnfit cannot tell a file that is complete from one a program
+    is still writing.
     """
-    from .cache import RECENT_SECONDS
-
     for role, st in before.items():
         try:
             after = os.stat(paths[role])
         except OSError:
             return role
-        same = (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino, after.st_dev) == \
-            (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-        if not same or (now - st.st_ctime < RECENT_SECONDS and _file_hashes({role: paths[role]}) != {role: hashes[role]}):
+        if (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino, after.st_dev) != \
+                (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev):
             return role
     return None
 

@@ -179,7 +179,7 @@ def predict_logits(params: Params, X: np.ndarray, act: Activation) -> np.ndarray
       logits are rounded to float32 at the end.
     """
     n = len(X)
-    out = np.empty((n, params.sizes[-1]), np.result_type(X.dtype, params.flat.dtype))
+    out = np.empty((n, params.sizes[-1]), params.flat.dtype)
     wide = Params(params.sizes, flat=params.flat.astype(np.float64))
     space = Workspace(params.sizes, PREDICT_ROWS, np.float64)
     block = np.zeros((PREDICT_ROWS, X.shape[1]), np.float64)

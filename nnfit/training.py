@@ -66,7 +66,7 @@ def still_falling(history: list[dict], stop_reason: str) -> str | None:
     if last["valid_loss"] <= min(row["valid_loss"] for row in history) and last["valid_loss"] < 0.99 * earlier["valid_loss"]:
         return (f"the validation loss was still falling when training ended ({earlier['valid_loss']:.4g} in epoch "
                 f"{earlier['epoch']}, {last['valid_loss']:.4g} in epoch {last['epoch']}): more train.epochs, or a "
-                f"larger train.learning_rate, would probably fit better")
+                f"larger train.learning_rate, would probably lower it further")
     return None
 
 
@@ -76,18 +76,25 @@ def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Param
 
 
 def divergence_hint(train) -> str:
-    """What to change when the loss became inf or NaN: the learning rate, unless weight decay alone overshoots.
+    """What to change when the loss became inf or NaN.
 
-    With (stochastic) gradient descent, decay multiplies the weights by 1 - learning_rate * weight_decay each
-    step; from 1 on that flips their sign, and from 2 on they grow however small the loss's gradient is.
-    Adam divides the decay by its own running scale, so there the learning rate is the one to blame.
+    With gradient descent, weight decay alone multiplies the weights by 1 - learning_rate * weight_decay a
+    step. From a product of 2 on that factor is below -1, so the weights grow whatever the loss's gradient
+    does; heavy-ball momentum mu moves that limit to 2 (1 + mu). From 1 on, the decay overshoots zero, and
+    either setting can be the one to lower. Adam divides the decay by its own running scale, so there the
+    learning rate is the one to blame.
     """
-    shrink = train.learning_rate * train.weight_decay
+    rate, decay = train.learning_rate, train.weight_decay
+    shrink = rate * decay
+    limit = 2 * (1 + train.momentum) if train.optimizer == "momentum" else 2.0
+    if train.optimizer != "adam" and shrink >= limit:
+        return (f"train.weight_decay is too large for this learning rate: learning_rate * weight_decay = "
+                f"{shrink:g}, and from {limit:g} on the decay alone makes the weights grow; try a "
+                f"train.weight_decay below {1 / rate:g} (it is {decay:g})")
     if train.optimizer != "adam" and shrink >= 1:
-        return (f"train.weight_decay is too large for this learning rate: each step multiplies the weights by "
-                f"1 - learning_rate * weight_decay = {1 - shrink:g}; try a train.weight_decay below "
-                f"{1 / train.learning_rate:g} (it is {train.weight_decay:g})")
-    return f"try a smaller train.learning_rate (it is {train.learning_rate:g})"
+        return (f"try a smaller train.learning_rate (it is {rate:g}) or train.weight_decay (it is {decay:g}; "
+                f"learning_rate * weight_decay = {shrink:g} makes the decay overshoot zero)")
+    return f"try a smaller train.learning_rate (it is {rate:g})"
 
 
 CHECKPOINT_SECONDS = 2.0  # train.checkpoint_every: auto checkpoints once this much time has passed since the last

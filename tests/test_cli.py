@@ -213,7 +213,7 @@ def test_train_says_when_the_validation_loss_was_still_falling_at_the_end(tmp_pa
     assert history.valid_loss.iloc[-1] == history.valid_loss.min() < 0.99 * history.valid_loss.iloc[-6]
     note = (f"the validation loss was still falling when training ended ({history.valid_loss.iloc[-6]:.4g} in epoch 15, "
             f"{history.valid_loss.iloc[-1]:.4g} in epoch 20): more train.epochs, or a larger train.learning_rate, "
-            "would probably fit better")
+            "would probably lower it further")
     assert short.stderr == f"Warning: {note}\n"
     assert json.loads((tmp_path / "short/summary.json").read_text())["notes"] == [note]
     assert run_cli("train", config, "--out", tmp_path / "quiet", "--quiet").stderr == ""

@@ -315,8 +315,9 @@ def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_
     from nnfit.data import load_training_data
 
     hashed = []
-    real_sha256 = data_module.file_sha256
+    real_sha256, real_content_sha256 = data_module.file_sha256, data_module.content_sha256
     monkeypatch.setattr(data_module, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    monkeypatch.setattr(data_module, "content_sha256", lambda b: hashed.append(b) or real_content_sha256(b))
     monkeypatch.setattr(cache, "RECENT_SECONDS", 0.05)
     if cache._filesystem(os.path.realpath(tmp_path)) not in cache.LOCAL_FILESYSTEMS:
         pytest.skip("the temporary folder is not on a local Linux filesystem: every run hashes")
@@ -334,32 +335,29 @@ def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_
     assert second.train_sha256 == first.train_sha256 == real_sha256(str(csv))
 
     # new bytes, the same size and modification time: the change time differs, so the file is hashed again
+    # (it does not match the entry's sha256), then read and parsed, which hashes what was read
     text = rewrite_keeping_size_and_mtime(csv)
     time.sleep(0.1)  # long enough ago that only the change time can tell
     changed = load()
-    assert len(hashed) == 2 and changed.timing["preprocess"] > 0.0 and changed.train_sha256 != first.train_sha256
-    assert load().timing["preprocess"] == 0.0 and len(hashed) == 2
+    assert len(hashed) == 3 and changed.timing["preprocess"] > 0.0 and changed.train_sha256 != first.train_sha256
+    assert load().timing["preprocess"] == 0.0 and len(hashed) == 3
 
-    # a file changed just before a run is hashed on every run until its stat can be trusted, then remembered;
-    # when it is parsed, it is hashed a second time afterwards (in case it changed within one clock tick)
+    # a file changed just before a run is hashed on every run until its stat can be trusted, then remembered
     csv.write_text(text)
-    assert load().timing["preprocess"] > 0.0 and len(hashed) == 4
+    assert load().timing["preprocess"] > 0.0 and len(hashed) == 4  # a new modification time: a new entry
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 5
     time.sleep(0.1)
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 6  # checked again, and now remembered
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 6
 
 
-@pytest.mark.parametrize("recent", [True, False])
-def test_a_file_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch, recent):
-    """The sha256 is computed in a thread while pandas parses the file: both must come from the same bytes.
-
-    recent: the file was written just before the run, so a change can fall within the same clock tick and
-    only a second hash shows it; otherwise its change time shows it."""
+def test_a_file_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch):
+    """Each file is read once and its sha256 and rows both come from those bytes; a file whose stat changed
+    meanwhile is read again, also when the bytes caught mid-rewrite could not be parsed."""
     import hashlib
     import time
 
-    from nnfit import cache, data as data_module
+    from nnfit import data as data_module
     from nnfit.config import load_config
     from nnfit.data import load_training_data
     from nnfit.errors import DataError
@@ -369,32 +367,42 @@ def test_a_file_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch, re
     write_csv(csv, pd.DataFrame(rng.normal(size=(40, 2)), columns=list("ab")).assign(y=rng.normal(size=40)))
     cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "d.csv", "target": "y",
                                                                                          "valid_fraction": 0}}))
-    if not recent:
-        monkeypatch.setattr(cache, "RECENT_SECONDS", 0.02)
-        time.sleep(0.1)
-    real_read, reads = data_module.read_csv, []
+    time.sleep(0.05)  # file times move in clock ticks of a few ms: the rewrites below get times of their own
+    real_read, reads = data_module.read_file_bytes, []
 
-    def read_then_edit(*args, edits=1, **kw):
-        frame = real_read(*args, **kw)
+    def read_then_edit(*args, edits=1, torn=False):
+        content = real_read(*args)
         reads.append(1)
         if len(reads) <= edits:
             time.sleep(0.02)
-            rewrite_keeping_size_and_mtime(csv)  # the hashing thread has read the old or the new bytes
-        return frame
+            rewrite_keeping_size_and_mtime(csv)
+            return b"" if torn else content  # torn: caught between the truncation and the new bytes
+        return content
 
-    monkeypatch.setattr(data_module, "read_csv", read_then_edit)
+    monkeypatch.setattr(data_module, "read_file_bytes", read_then_edit)
     data = load_training_data(cfg, np.random.default_rng(0))
     assert len(reads) == 2
     assert data.train_sha256 == hashlib.sha256(csv.read_bytes()).hexdigest()
-    monkeypatch.setattr(data_module, "read_csv", real_read)
+    monkeypatch.setattr(data_module, "read_file_bytes", real_read)
     np.testing.assert_array_equal(data.train.X, load_training_data(cfg, np.random.default_rng(0)).train.X)
 
     reads.clear()
-    monkeypatch.setattr(data_module, "read_csv", lambda *a, **kw: read_then_edit(*a, edits=99, **kw))
+    monkeypatch.setattr(data_module, "read_file_bytes", lambda *a: read_then_edit(*a, torn=True))
+    data = load_training_data(cfg, np.random.default_rng(0))  # not "file is empty"
+    assert len(reads) == 2 and data.train_sha256 == hashlib.sha256(csv.read_bytes()).hexdigest()
+
+    reads.clear()
+    monkeypatch.setattr(data_module, "read_file_bytes", lambda *a: read_then_edit(*a, edits=99))
     with pytest.raises(DataError, match=r"^data.train: .*d.csv changed while nnfit read it, 3 times in a row; "
                                         r"train again once it is completely written$"):
         load_training_data(cfg, np.random.default_rng(0))
     assert len(reads) == 3
+
+    reads.clear()  # an empty file that nobody is writing is reported at once
+    monkeypatch.setattr(data_module, "read_file_bytes", real_read)
+    csv.write_text("")
+    with pytest.raises(DataError, match=r"d.csv: file is empty$"):
+        load_training_data(cfg, np.random.default_rng(0))
 
 
 def test_stat_fingerprints_are_trusted_only_on_local_filesystems(tmp_path, monkeypatch):
