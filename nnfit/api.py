@@ -234,7 +234,7 @@ def _scores(params: Params, split: Split, prep, loss: str, activation: str) -> d
     """Loss and metrics on a split, plus a confusion matrix (rows: true class) for classification."""
     scores = evaluate_split(params, split, prep, loss, activation)
     if prep.task != "regression":
-        proba = OUTPUTS[prep.task](predict_logits(params, split.X, ACTIVATIONS[activation]))
+        proba = OUTPUTS[prep.task](predict_logits(params, split.X, ACTIVATIONS[activation], exact=False))
         scores["classes"] = prep.classes
         scores["confusion_matrix"] = confusion_matrix(split.target, proba, len(prep.classes))
     return scores

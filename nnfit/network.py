@@ -166,23 +166,26 @@ def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray
 PREDICT_ROWS = 1024  # rows per forward pass when predicting
 
 
-def predict_logits(params: Params, X: np.ndarray, act: Activation) -> np.ndarray:
+def predict_logits(params: Params, X: np.ndarray, act: Activation, exact: bool = True) -> np.ndarray:
     """Logits for any number of rows, (n, d) -> (n, k), in the model's dtype.
 
-    A row's prediction is the same to the last bit whichever other rows it is predicted with, and wherever
-    it sits among them. Two things would break that:
-    - BLAS sums in an order that depends on the matrix shape, so rows go through in blocks of exactly
-      PREDICT_ROWS, the last one padded with zeros (this also bounds memory);
-    - the float32 kernels of numpy's OpenBLAS sum a row in an order that depends on its position in the
-      block (of every 12 rows, 0-5 and 6-11 take different paths; measured on x86-64), while its float64
-      kernels treat every row alike. So the arithmetic is float64 for every model, and a float32 model's
-      logits are rounded to float32 at the end.
+    BLAS sums in an order that depends on the matrix shape, so rows always go through in blocks of exactly
+    PREDICT_ROWS, the last one padded with zeros (this also bounds memory). The same rows in the same order
+    therefore give the same bits, whatever else is in the file: that is what the metrics (training's
+    validation pass, summary.json, `nnfit evaluate`) rely on, with exact=False.
+
+    exact (what `nnfit predict` uses): a row's logits are also the same to the last bit wherever it sits
+    among the rows. The float32 kernels of numpy's OpenBLAS sum a row in an order that depends on its
+    position in the block (of every 12 rows, 0-5 and 6-11 take different paths; measured on x86-64), while
+    its float64 kernels treat every row alike; so the arithmetic is float64, and a float32 model's logits
+    are rounded to float32 at the end. For a float32 model that costs twice the time of exact=False.
     """
     n = len(X)
+    dtype = np.dtype(np.float64) if exact else params.flat.dtype
     out = np.empty((n, params.sizes[-1]), params.flat.dtype)
-    wide = Params(params.sizes, flat=params.flat.astype(np.float64))
-    space = Workspace(params.sizes, PREDICT_ROWS, np.float64)
-    block = np.zeros((PREDICT_ROWS, X.shape[1]), np.float64)
+    wide = params if params.flat.dtype == dtype else Params(params.sizes, flat=params.flat.astype(dtype))
+    space = Workspace(params.sizes, PREDICT_ROWS, dtype)
+    block = np.zeros((PREDICT_ROWS, X.shape[1]), dtype)
     for start in range(0, n, PREDICT_ROWS):
         m = min(PREDICT_ROWS, n - start)
         block[:m] = X[start:start + m]

@@ -46,7 +46,7 @@ class FitResult:
 
 def evaluate_split(params: Params, split: Split, prep: Preprocessor, loss_name: str, activation: str) -> dict:
     """Mean loss (unweighted) and the task's metrics of `params` on a split: {'loss': ..., 'accuracy': ...}."""
-    z = predict_logits(params, split.X, ACTIVATIONS[activation])  # (n, k)
+    z = predict_logits(params, split.X, ACTIVATIONS[activation], exact=False)  # (n, k); see predict_logits
     result = {"loss": float(LOSSES[loss_name].value(z, split.Y).mean(dtype=np.float64))}
     if prep.task == "regression":
         predicted = z[:, 0].astype(np.float64) * prep.target_scale + prep.target_center
