@@ -17,7 +17,8 @@ def check_data(cfg: Config) -> tuple[list[str], list[str]]:
     import numpy as np
     import pandas as pd
 
-    from .data import load_training_data, read_csv
+    from .csvfiles import read_csv
+    from .data import load_training_data
     from .preprocess import is_numeric, label_values, sorted_labels
 
     d = cfg.data

@@ -310,14 +310,14 @@ def test_keeps_one_says_whether_phi_of_one_is_one(name):
 def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_rewrite(tmp_path, monkeypatch):
     import time
 
-    from nnfit import cache, data as data_module
+    from nnfit import cache, csvfiles
     from nnfit.config import load_config
     from nnfit.data import load_training_data
 
     hashed = []
-    real_sha256, real_content_sha256 = data_module.file_sha256, data_module.content_sha256
-    monkeypatch.setattr(data_module, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
-    monkeypatch.setattr(data_module, "content_sha256", lambda b: hashed.append(b) or real_content_sha256(b))
+    real_sha256, real_content_sha256 = csvfiles.file_sha256, csvfiles.content_sha256
+    monkeypatch.setattr(csvfiles, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    monkeypatch.setattr(csvfiles, "content_sha256", lambda b: hashed.append(b) or real_content_sha256(b))
     monkeypatch.setattr(cache, "RECENT_SECONDS", 0.05)
     if cache._filesystem(os.path.realpath(tmp_path)) not in cache.LOCAL_FILESYSTEMS:
         pytest.skip("the temporary folder is not on a local Linux filesystem: every run hashes")
@@ -357,7 +357,7 @@ def test_a_file_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch):
     import hashlib
     import time
 
-    from nnfit import data as data_module
+    from nnfit import csvfiles
     from nnfit.config import load_config
     from nnfit.data import load_training_data
     from nnfit.errors import DataError
@@ -368,7 +368,7 @@ def test_a_file_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch):
     cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "d.csv", "target": "y",
                                                                                          "valid_fraction": 0}}))
     time.sleep(0.05)  # file times move in clock ticks of a few ms: the rewrites below get times of their own
-    real_read, reads = data_module.read_file_bytes, []
+    real_read, reads = csvfiles.read_file_bytes, []
 
     def read_then_edit(*args, edits=1, torn=False):
         content = real_read(*args)
@@ -379,27 +379,27 @@ def test_a_file_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch):
             return b"" if torn else content  # torn: caught between the truncation and the new bytes
         return content
 
-    monkeypatch.setattr(data_module, "read_file_bytes", read_then_edit)
+    monkeypatch.setattr(csvfiles, "read_file_bytes", read_then_edit)
     data = load_training_data(cfg, np.random.default_rng(0))
     assert len(reads) == 2
     assert data.train_sha256 == hashlib.sha256(csv.read_bytes()).hexdigest()
-    monkeypatch.setattr(data_module, "read_file_bytes", real_read)
+    monkeypatch.setattr(csvfiles, "read_file_bytes", real_read)
     np.testing.assert_array_equal(data.train.X, load_training_data(cfg, np.random.default_rng(0)).train.X)
 
     reads.clear()
-    monkeypatch.setattr(data_module, "read_file_bytes", lambda *a: read_then_edit(*a, torn=True))
+    monkeypatch.setattr(csvfiles, "read_file_bytes", lambda *a: read_then_edit(*a, torn=True))
     data = load_training_data(cfg, np.random.default_rng(0))  # not "file is empty"
     assert len(reads) == 2 and data.train_sha256 == hashlib.sha256(csv.read_bytes()).hexdigest()
 
     reads.clear()
-    monkeypatch.setattr(data_module, "read_file_bytes", lambda *a: read_then_edit(*a, edits=99))
+    monkeypatch.setattr(csvfiles, "read_file_bytes", lambda *a: read_then_edit(*a, edits=99))
     with pytest.raises(DataError, match=r"^data.train: .*d.csv changed while nnfit read it, 3 times in a row; "
                                         r"train again once it is completely written$"):
         load_training_data(cfg, np.random.default_rng(0))
     assert len(reads) == 3
 
     reads.clear()  # an empty file that nobody is writing is reported at once
-    monkeypatch.setattr(data_module, "read_file_bytes", real_read)
+    monkeypatch.setattr(csvfiles, "read_file_bytes", real_read)
     csv.write_text("")
     with pytest.raises(DataError, match=r"d.csv: file is empty$"):
         load_training_data(cfg, np.random.default_rng(0))
