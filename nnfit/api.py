@@ -23,7 +23,8 @@ from .data import Dataset, Split, load_features, load_training_data
 from .errors import DataError, TrainingError, UsageError
 from .metrics import confusion_matrix
 from .network import Params, layer_sizes, predict_logits
-from .training import FitResult, Interrupted, Trainer, evaluate_split, history_columns, still_falling
+from .training import (FitResult, Interrupted, Trainer, constant_loss, evaluate_split, history_columns,
+                       training_note)
 
 OUTPUT_UNIT = {"regression": "identity", "binary": "sigmoid", "multiclass": "softmax"}
 
@@ -202,8 +203,15 @@ def _summary(cfg: Config, data: Dataset, result: FitResult, state: str, started:
         "test": None,
         "wall_seconds": time.perf_counter() - started,
         "timing": {**data.timing, "train": result.seconds},  # seconds: read (hash, parse), preprocess, train, ...
-        "notes": [*data.notes, *filter(None, [still_falling(result.history, result.stop_reason)])],
+        "notes": [*data.notes, *filter(None, [_training_note(cfg, data, result)])],
     }
+
+
+def _training_note(cfg: Config, data: Dataset, result: FitResult) -> str | None:
+    if data.valid is None:
+        return None
+    constant = constant_loss(data.valid, cfg.loss, data.prep.n_outputs)
+    return training_note(result.history, result.stop_reason, constant, cfg.train.learning_rate)
 
 
 def _finish(run_dir: Path, cfg: Config, data: Dataset, result: FitResult, state: str, started: float,

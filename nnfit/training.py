@@ -57,16 +57,38 @@ def evaluate_split(params: Params, split: Split, prep: Preprocessor, loss_name: 
     return result
 
 
-def still_falling(history: list[dict], stop_reason: str) -> str | None:
-    """A note when training ran out of epochs while the validation loss was still clearly falling: the last
-    epoch is the best, and better by more than 1% than a tenth of the run (at least 5 epochs) before."""
-    if stop_reason != "epochs" or len(history) < 10 or history[-1]["valid_loss"] is None:
+def constant_loss(split: Split, loss_name: str, n_outputs: int) -> float:
+    """Mean loss of logits 0 on every row of a split: the standardized target's training mean, or equal class
+    probabilities. A network whose loss stays above it has learned nothing."""
+    z = np.zeros((len(split.X), n_outputs), split.X.dtype)  # (n, k)
+    return float(LOSSES[loss_name].value(z, split.Y).mean(dtype=np.float64))
+
+
+def training_note(history: list[dict], stop_reason: str, constant: float, learning_rate: float) -> str | None:
+    """Advice on how a finished run went, from its validation losses; None when there is nothing to say.
+
+    - Blown up: the loss went above 10 times what a constant prediction gives (`constant`), and its best is
+      still worse than that.
+    - Still falling: the epochs ran out while the loss was falling. The last epoch is the best, and it is
+      more than 1% below the epoch a tenth of the run earlier (at least 5 epochs), or every epoch since then
+      was better than the one before it.
+    """
+    if stop_reason not in ("epochs", "early_stopping") or not history or history[-1]["valid_loss"] is None:
         return None
-    earlier, last = history[-1 - max(len(history) // 10, 5)], history[-1]
-    if last["valid_loss"] <= min(row["valid_loss"] for row in history) and last["valid_loss"] < 0.99 * earlier["valid_loss"]:
-        return (f"the validation loss was still falling when training ended ({earlier['valid_loss']:.4g} in epoch "
-                f"{earlier['epoch']}, {last['valid_loss']:.4g} in epoch {last['epoch']}): more train.epochs, or a "
-                f"larger train.learning_rate, would probably lower it further")
+    losses = [row["valid_loss"] for row in history]
+    best = min(losses)
+    if best > constant and max(losses) > 10 * constant:
+        return (f"the validation loss reached {max(losses):.4g}, and its best, {best:.4g}, is worse than a "
+                f"constant prediction gives ({constant:.4g}): train.learning_rate (it is {learning_rate:g}) is "
+                f"probably too large")
+    window = max(len(losses) // 10, 5)
+    if stop_reason != "epochs" or len(losses) <= window or losses[-1] > best:
+        return None
+    recent = losses[-1 - window:]
+    if losses[-1] < 0.99 * recent[0] or all(later < earlier for earlier, later in zip(recent, recent[1:])):
+        return (f"the validation loss was still falling when training ended ({recent[0]:.4g} in epoch "
+                f"{history[-1 - window]['epoch']}, {losses[-1]:.4g} in epoch {history[-1]['epoch']}): more epochs "
+                f"(train.epochs), or a larger train.learning_rate, would probably lower it further")
     return None
 
 
@@ -90,7 +112,7 @@ def divergence_hint(train) -> str:
     if train.optimizer != "adam" and shrink >= limit:
         return (f"train.weight_decay is too large for this learning rate: learning_rate * weight_decay = "
                 f"{shrink:g}, and from {limit:g} on the decay alone makes the weights grow; try a "
-                f"train.weight_decay below {1 / rate:g} (it is {decay:g})")
+                f"train.weight_decay below {1 / rate:g}, where it only shrinks them (it is {decay:g})")
     if train.optimizer != "adam" and shrink >= 1:
         return (f"try a smaller train.learning_rate (it is {rate:g}) or train.weight_decay (it is {decay:g}; "
                 f"learning_rate * weight_decay = {shrink:g} makes the decay overshoot zero)")

@@ -212,13 +212,36 @@ def test_train_says_when_the_validation_loss_was_still_falling_at_the_end(tmp_pa
     history = pd.read_csv(tmp_path / "short/metrics.csv")
     assert history.valid_loss.iloc[-1] == history.valid_loss.min() < 0.99 * history.valid_loss.iloc[-6]
     note = (f"the validation loss was still falling when training ended ({history.valid_loss.iloc[-6]:.4g} in epoch 15, "
-            f"{history.valid_loss.iloc[-1]:.4g} in epoch 20): more train.epochs, or a larger train.learning_rate, "
-            "would probably lower it further")
+            f"{history.valid_loss.iloc[-1]:.4g} in epoch 20): more epochs (train.epochs), or a larger "
+            "train.learning_rate, would probably lower it further")
     assert short.stderr == f"Warning: {note}\n"
     assert json.loads((tmp_path / "short/summary.json").read_text())["notes"] == [note]
     assert run_cli("train", config, "--out", tmp_path / "quiet", "--quiet").stderr == ""
+
+    # far too small a rate: each epoch a little better than the last, by less than 1% over the last five
+    slow = run_cli("train", config, "--out", tmp_path / "slow", "--set", "train.learning_rate=1e-5")
+    history = pd.read_csv(tmp_path / "slow/metrics.csv")
+    assert history.valid_loss.iloc[-1] > 0.99 * history.valid_loss.iloc[-6]
+    assert history.valid_loss.is_monotonic_decreasing
+    assert "still falling" in slow.stderr
 
     enough = run_cli("train", config, "--out", tmp_path / "enough", "--set", "train.learning_rate=0.1",
                      "--set", "train.epochs=100")
     assert enough.exit_code == 0 and enough.stderr == ""
     assert json.loads((tmp_path / "enough/summary.json").read_text())["notes"] == []
+
+
+def test_train_says_when_the_learning_rate_blew_the_loss_up(tmp_path):
+    """Adam at 1000: the loss goes to 1e16 and comes back down, but never below a constant prediction's."""
+    write_csv(tmp_path / "d.csv", blobs(n=300, seed=4, noise=1.5))
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "d.csv", "target": "label"},
+                                                "model": {"hidden": [8]},
+                                                "train": {"epochs": 20, "optimizer": "adam", "learning_rate": 1000}})
+    result = run_cli("train", config, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.stderr
+    history = pd.read_csv(tmp_path / "run/metrics.csv")
+    constant = np.log(3)  # cross-entropy of equal probabilities for three classes
+    assert history.valid_loss.min() > constant and history.valid_loss.max() > 10 * constant
+    assert result.stderr == (f"Warning: the validation loss reached {history.valid_loss.max():.4g}, and its best, "
+                             f"{history.valid_loss.min():.4g}, is worse than a constant prediction gives "
+                             f"({constant:.4g}): train.learning_rate (it is 1000) is probably too large\n")

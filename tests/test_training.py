@@ -142,7 +142,7 @@ def test_divergence_is_a_training_error_that_keeps_the_last_good_weights(tmp_pat
 
 @pytest.mark.parametrize("optimizer,decay,says", [
     ("sgd", 50.0, "learning_rate * weight_decay = 5, and from 2 on the decay alone makes the weights grow; try a "
-                  "train.weight_decay below 10 (it is 50)"),
+                  "train.weight_decay below 10, where it only shrinks them (it is 50)"),
     ("momentum", 50.0, "learning_rate * weight_decay = 5, and from 3.8 on the decay alone makes the weights grow"),
 ])
 def test_divergence_caused_by_weight_decay_says_so(tmp_path, optimizer, decay, says):
