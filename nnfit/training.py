@@ -116,6 +116,10 @@ def divergence_hint(train) -> str:
     if train.optimizer != "adam" and shrink >= 1:
         return (f"try a smaller train.learning_rate (it is {rate:g}) or train.weight_decay (it is {decay:g}; "
                 f"learning_rate * weight_decay = {shrink:g} makes the decay overshoot zero)")
+    heaviest = max(train.class_weight.values()) if isinstance(train.class_weight, dict) else 0
+    if heaviest >= 10:  # a row's gradient is multiplied by its class's weight
+        return (f"try a smaller train.learning_rate (it is {rate:g}) or smaller train.class_weight values (the "
+                f"largest, {heaviest:g}, multiplies its rows' steps)")
     return f"try a smaller train.learning_rate (it is {rate:g})"
 
 

@@ -170,7 +170,7 @@ def test_divergence_hint_blames_weight_decay_only_when_it_alone_makes_weights_gr
 
     def hint(optimizer, rate, decay):
         return divergence_hint(SimpleNamespace(optimizer=optimizer, learning_rate=rate, weight_decay=decay,
-                                               momentum=0.9))
+                                               momentum=0.9, class_weight=None))
 
     assert hint("sgd", 100, 0.0) == "try a smaller train.learning_rate (it is 100)"
     assert hint("momentum", 5, 0.6) == ("try a smaller train.learning_rate (it is 5) or train.weight_decay (it is 0.6; "
@@ -179,6 +179,10 @@ def test_divergence_hint_blames_weight_decay_only_when_it_alone_makes_weights_gr
     assert "alone makes the weights grow" in hint("sgd", 100, 0.02)
     assert "alone makes the weights grow" not in hint("momentum", 10, 0.3)  # 3 < 3.8
     assert hint("adam", 1, 1e39) == "try a smaller train.learning_rate (it is 1)"
+    heavy = divergence_hint(SimpleNamespace(optimizer="sgd", learning_rate=0.05, weight_decay=0.0, momentum=0.9,
+                                            class_weight={0: 100000, 1: 1}))
+    assert heavy == ("try a smaller train.learning_rate (it is 0.05) or smaller train.class_weight values (the "
+                     "largest, 100000, multiplies its rows' steps)")
 
 
 @pytest.mark.parametrize("name,setting", [("wine", "adam"), ("breast_cancer", "adam"), ("breast_cancer", "sgd"),
