@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import __version__
 from .activations import ACTIVATIONS, OUTPUTS
+from .advice import constant_loss, training_note
 from .artifacts import (CHECKPOINT, MetricsLog, atomic_write, check_run_dir, create_run_dir, load_checkpoint, load_model,
                         metrics_text, model_files, remove_stale_temporaries, save_checkpoint, save_model, to_json)
 from .config import Config, config_to_dict, display_path, dump_config, load_config
@@ -23,8 +24,7 @@ from .data import Dataset, Split, load_features, load_training_data
 from .errors import DataError, TrainingError, UsageError
 from .metrics import confusion_matrix
 from .network import Params, layer_sizes, predict_logits
-from .training import (FitResult, Interrupted, Trainer, constant_loss, evaluate_split, history_columns,
-                       training_note)
+from .training import FitResult, Interrupted, Trainer, evaluate_split, history_columns
 
 OUTPUT_UNIT = {"regression": "identity", "binary": "sigmoid", "multiclass": "softmax"}
 

@@ -183,11 +183,11 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
                 return _loaded(found[0], started)
         try:
             frames, hashes = read_files(paths, d.target, np.dtype(cfg.train.dtype))
+            changed = changed_since(paths, stats)
         except DataError:
-            if changed_since(paths, stats) is None:
+            changed = changed_since(paths, stats)  # a change as it was read may be what made it unreadable
+            if changed is None:
                 raise
-            frames = None  # a file changed as it was read: that may be what made it unreadable
-        changed = changed_since(paths, stats)
         if changed is None:
             break
         if attempt == READ_ATTEMPTS:

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from .activations import ACTIVATIONS, OUTPUTS
+from .advice import divergence_hint
 from .blas import worth_it
 from .config import Config
 from .data import Dataset, Split
@@ -57,70 +58,9 @@ def evaluate_split(params: Params, split: Split, prep: Preprocessor, loss_name: 
     return result
 
 
-def constant_loss(split: Split, loss_name: str, n_outputs: int) -> float:
-    """Mean loss of logits 0 on every row of a split: the standardized target's training mean, or equal class
-    probabilities. A network whose loss stays above it has learned nothing."""
-    z = np.zeros((len(split.X), n_outputs), split.X.dtype)  # (n, k)
-    return float(LOSSES[loss_name].value(z, split.Y).mean(dtype=np.float64))
-
-
-def training_note(history: list[dict], stop_reason: str, constant: float, learning_rate: float) -> str | None:
-    """Advice on how a finished run went, from its validation losses; None when there is nothing to say.
-
-    - Blown up: the loss went above 10 times what a constant prediction gives (`constant`), and its best is
-      still worse than that.
-    - Still falling: the epochs ran out while the loss was falling. The last epoch is the best, and it is
-      more than 1% below the epoch a tenth of the run earlier (at least 5 epochs), or every epoch since then
-      was better than the one before it.
-    """
-    if stop_reason not in ("epochs", "early_stopping") or not history or history[-1]["valid_loss"] is None:
-        return None
-    losses = [row["valid_loss"] for row in history]
-    best = min(losses)
-    if best > constant and max(losses) > 10 * constant:
-        return (f"the validation loss reached {max(losses):.4g}, and its best, {best:.4g}, is worse than a "
-                f"constant prediction gives ({constant:.4g}): train.learning_rate (it is {learning_rate:g}) is "
-                f"probably too large")
-    window = max(len(losses) // 10, 5)
-    if stop_reason != "epochs" or len(losses) <= window or losses[-1] > best:
-        return None
-    recent = losses[-1 - window:]
-    if losses[-1] < 0.99 * recent[0] or all(later < earlier for earlier, later in zip(recent, recent[1:])):
-        return (f"the validation loss was still falling when training ended ({recent[0]:.4g} in epoch "
-                f"{history[-1 - window]['epoch']}, {losses[-1]:.4g} in epoch {history[-1]['epoch']}): more epochs "
-                f"(train.epochs), or a larger train.learning_rate, would probably lower it further")
-    return None
-
-
 def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Params:
     sizes = layer_sizes(data.prep.n_features, cfg.model.hidden, data.prep.n_outputs)
     return init_params(sizes, cfg.model.init, rng, np.dtype(cfg.train.dtype))
-
-
-def divergence_hint(train) -> str:
-    """What to change when the loss became inf or NaN.
-
-    With gradient descent, weight decay alone multiplies the weights by 1 - learning_rate * weight_decay a
-    step. From a product of 2 on that factor is below -1, so the weights grow whatever the loss's gradient
-    does; heavy-ball momentum mu moves that limit to 2 (1 + mu). From 1 on, the decay overshoots zero, and
-    either setting can be the one to lower. Adam divides the decay by its own running scale, so there the
-    learning rate is the one to blame.
-    """
-    rate, decay = train.learning_rate, train.weight_decay
-    shrink = rate * decay
-    limit = 2 * (1 + train.momentum) if train.optimizer == "momentum" else 2.0
-    if train.optimizer != "adam" and shrink >= limit:
-        return (f"train.weight_decay is too large for this learning rate: learning_rate * weight_decay = "
-                f"{shrink:g}, and from {limit:g} on the decay alone makes the weights grow; try a "
-                f"train.weight_decay below {1 / rate:g}, where it only shrinks them (it is {decay:g})")
-    if train.optimizer != "adam" and shrink >= 1:
-        return (f"try a smaller train.learning_rate (it is {rate:g}) or train.weight_decay (it is {decay:g}; "
-                f"learning_rate * weight_decay = {shrink:g} makes the decay overshoot zero)")
-    heaviest = max(train.class_weight.values()) if isinstance(train.class_weight, dict) else 0
-    if heaviest >= 10:  # a row's gradient is multiplied by its class's weight
-        return (f"try a smaller train.learning_rate (it is {rate:g}) or smaller train.class_weight values (the "
-                f"largest, {heaviest:g}, multiplies its rows' steps)")
-    return f"try a smaller train.learning_rate (it is {rate:g})"
 
 
 CHECKPOINT_SECONDS = 2.0  # train.checkpoint_every: auto checkpoints once this much time has passed since the last

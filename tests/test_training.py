@@ -166,7 +166,7 @@ def test_divergence_caused_by_weight_decay_says_so(tmp_path, optimizer, decay, s
 def test_divergence_hint_blames_weight_decay_only_when_it_alone_makes_weights_grow():
     from types import SimpleNamespace
 
-    from nnfit.training import divergence_hint
+    from nnfit.advice import divergence_hint
 
     def hint(optimizer, rate, decay):
         return divergence_hint(SimpleNamespace(optimizer=optimizer, learning_rate=rate, weight_decay=decay,
