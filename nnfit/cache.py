@@ -10,12 +10,13 @@ hashed; a later run that finds the same fingerprint uses the recorded sha256 wit
 does for its index. Any write to a file changes its change time (ctime), even one that puts the old
 modification time back, and ctime cannot be set by hand; a fingerprint is recorded only when the file had
 not changed for RECENT_SECONDS, so a change within the same clock tick cannot hide either, and only on local
-Linux filesystems (LOCAL_FILESYSTEMS), where ctime is kept by the kernel that answers stat. Entries are written to a temporary folder and renamed into
-place, so a reader never sees half of one, and never rewritten in place, so a run maps its arrays read-only
-straight from the page cache instead of copying them. An entry whose arrays do not fit together (an edited or
-damaged file) is not used and gets replaced; the arrays' bytes themselves are trusted, as they were written
-whole and fsynced (hashing them on every run would cost as much as the mapping saves). A folder keeps the
-KEEP most recently used entries.
+Linux filesystems (LOCAL_FILESYSTEMS), where ctime is kept by the kernel that answers stat.
+
+Entries are written to a temporary folder and renamed into place, so a reader never sees half of one, and
+never rewritten in place, so a run maps its arrays read-only straight from the page cache instead of copying
+them. An entry whose arrays do not fit together (an edited or damaged file) is not used and gets replaced;
+the arrays' bytes themselves are trusted, as they were written whole and fsynced (hashing them on every run
+would cost as much as the mapping saves). A folder keeps the KEEP most recently used entries.
 """
 
 from __future__ import annotations
