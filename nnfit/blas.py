@@ -8,8 +8,10 @@ update took 140 us of a 1000 us batch-128 step on 784-256-128-10). GEMM's beta f
 product, on the threads that compute it.
 
 This calls the sgemm/dgemm that numpy itself uses: the OpenBLAS bundled in numpy's wheels (ctypes is the
-standard library; nothing new is installed). Where that library is not found (numpy built against MKL or
-Accelerate, say) or an array's layout is not one BLAS takes, gemm_tn does the same arithmetic with numpy.
+standard library; nothing new is installed). It fails safe: only when numpy's own build information names that
+library with 64-bit integers, the symbols are there, and a small product computes right; otherwise (numpy
+built against MKL or Accelerate, a renamed library or symbol) and for any array layout BLAS is not given,
+gemm_tn does the same arithmetic with numpy.
 """
 
 from __future__ import annotations
@@ -26,12 +28,22 @@ _SYMBOLS = {np.dtype(np.float32): ("scipy_cblas_sgemm64_", ctypes.c_float),
 _gemm: dict | None = None  # dtype -> the C function, once looked up; {} when there is no usable library
 
 
-def _load() -> dict:
-    """numpy's bundled OpenBLAS (64-bit integer interface, scipy_ prefix), or {} when there is none."""
+def _library_paths() -> list[str]:
+    """numpy's bundled OpenBLAS, only when numpy says it was built with it and with 64-bit integers (the
+    argument types below). numpy built against MKL, Accelerate or a 32-bit-integer OpenBLAS gives none."""
+    blas = getattr(np, "__config__", None)
+    blas = getattr(blas, "CONFIG", {}).get("Build Dependencies", {}).get("blas", {})
+    if blas.get("name") != "scipy-openblas" or "USE64BITINT" not in str(blas.get("openblas configuration", "")):
+        return []
     root = os.path.dirname(np.__file__)
-    candidates = (glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*scipy_openblas64_*"))  # Linux, Windows
-                  + glob.glob(os.path.join(root, ".dylibs", "*scipy_openblas64_*")))  # macOS
-    for path in candidates:
+    return (glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*scipy_openblas64_*"))  # Linux, Windows
+            + glob.glob(os.path.join(root, ".dylibs", "*scipy_openblas64_*")))  # macOS
+
+
+def _load(paths: list[str]) -> dict:
+    """The gemm of the first library in paths that has both symbols and computes a small product right;
+    {} when none does (then gemm_tn uses numpy)."""
+    for path in paths:
         try:
             lib = ctypes.CDLL(path)  # already loaded by numpy: this returns the same library, same threads
             found = {}
@@ -41,18 +53,33 @@ def _load() -> dict:
                 fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i, i, i, scalar, p, i, p, i, scalar, p, i]
                 fn.restype = None
                 found[dtype] = fn
-            return found
         except (OSError, AttributeError):
             continue
+        if all(_computes_right(fn, dtype) for dtype, fn in found.items()):
+            return found
     return {}
+
+
+def _computes_right(fn, dtype) -> bool:
+    """One small product through fn against numpy's: a library that answers differently is not used."""
+    A = np.arange(1.0, 7.0, dtype=dtype).reshape(3, 2)
+    B = np.arange(2.0, 14.0, dtype=dtype).reshape(3, 4)
+    C = np.ones((2, 4), dtype)
+    fn(_ROW_MAJOR, _TRANS, _NO_TRANS, 2, 4, 3, -1.0, A.ctypes.data, 2, B.ctypes.data, 4, 0.5, C.ctypes.data, 4)
+    return bool(np.array_equal(C, 0.5 - A.T @ B))
+
+
+def _functions() -> dict:
+    """dtype -> the BLAS gemm, looked up on first use; {} when there is none to use."""
+    global _gemm
+    if _gemm is None:
+        _gemm = _load(_library_paths())
+    return _gemm
 
 
 def available(dtype) -> bool:
     """Whether gemm_tn runs as one BLAS call for this dtype (else it falls back to numpy)."""
-    global _gemm
-    if _gemm is None:
-        _gemm = _load()
-    return np.dtype(dtype) in _gemm
+    return np.dtype(dtype) in _functions()
 
 
 def worth_it(sizes: list[int], dtype) -> bool:
@@ -77,7 +104,7 @@ def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarr
     read-only C, or no BLAS goes through numpy (which refuses a read-only C), using scratch (m, n) for the
     product when given.
     """
-    fn = _gemm.get(C.dtype) if _gemm is not None else None
+    fn = _functions().get(C.dtype)
     item = C.itemsize
     (sa0, sa1), (sb0, sb1) = A.strides, B.strides
     k, m = A.shape

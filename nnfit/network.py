@@ -19,6 +19,7 @@ import numpy as np
 
 from .activations import Activation
 from .blas import gemm_tn
+from .exact import SLICES, ExactLayer
 
 
 def layer_sizes(n_inputs: int, hidden: list[int], n_outputs: int) -> list[int]:
@@ -163,32 +164,41 @@ def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray
     return grads
 
 
-PREDICT_ROWS = 1024  # rows per forward pass when predicting
+PREDICT_ROWS = 1024  # rows per BLAS forward pass when scoring: the same rows in the same places, the same bits
+EXACT_ROWS = 512  # rows per exact forward pass when predicting (any number gives the same bits; this is quick)
 
 
 def predict_logits(params: Params, X: np.ndarray, act: Activation, exact: bool = True) -> np.ndarray:
     """Logits for any number of rows, (n, d) -> (n, k), in the model's dtype.
 
-    BLAS sums in an order that depends on the matrix shape, so rows always go through in blocks of exactly
-    PREDICT_ROWS, the last one padded with zeros (this also bounds memory). The same rows in the same order
-    therefore give the same bits, whatever else is in the file: that is what the metrics (training's
-    validation pass, summary.json, `nnfit evaluate`) rely on, with exact=False.
+    exact (what `nnfit predict` uses): every layer's h @ W + b is computed with exact sums (see exact.py) and
+    rounded once to the model's dtype, so a row's logits depend on that row and the weights alone: the same
+    bits whichever other rows are predicted with it, wherever it sits among them, and on every CPU.
 
-    exact (what `nnfit predict` uses): a row's logits are also the same to the last bit wherever it sits
-    among the rows. The float32 kernels of numpy's OpenBLAS sum a row in an order that depends on its
-    position in the block (of every 12 rows, 0-5 and 6-11 take different paths; measured on x86-64), while
-    its float64 kernels treat every row alike; so the arithmetic is float64, and a float32 model's logits
-    are rounded to float32 at the end. For a float32 model that costs twice the time of exact=False.
+    exact=False (the metrics: training's validation pass, summary.json, `nnfit evaluate`): BLAS products in the
+    model's dtype, in blocks of exactly PREDICT_ROWS rows, the last one padded with zeros. BLAS sums in an order
+    that depends on the CPU's kernels, the threads and a row's position in the block, so here the same rows in
+    the same order give the same bits on one machine, and other rows or another CPU agree to within rounding.
     """
     n = len(X)
-    dtype = np.dtype(np.float64) if exact else params.flat.dtype
-    out = np.empty((n, params.sizes[-1]), params.flat.dtype)
-    wide = params if params.flat.dtype == dtype else Params(params.sizes, flat=params.flat.astype(dtype))
+    dtype = params.flat.dtype
+    out = np.empty((n, params.sizes[-1]), dtype)
+    if exact:
+        layers = [ExactLayer(W, b, SLICES[dtype]) for W, b in zip(params.W, params.b)]
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing model predicts inf or NaN, as forward()
+            for start in range(0, n, EXACT_ROWS):
+                h = X[start:start + EXACT_ROWS]
+                for l, layer in enumerate(layers):
+                    h = layer(h).astype(dtype)  # (rows, fan_out), rounded once to the model's dtype
+                    if l < len(layers) - 1:
+                        act.fn(h)  # in place
+                out[start:start + len(h)] = h
+        return out
     space = Workspace(params.sizes, PREDICT_ROWS, dtype)
     block = np.zeros((PREDICT_ROWS, X.shape[1]), dtype)
     for start in range(0, n, PREDICT_ROWS):
         m = min(PREDICT_ROWS, n - start)
         block[:m] = X[start:start + m]
         block[m:] = 0
-        out[start:start + m] = forward(wide, block, act, space)[0][:m]
+        out[start:start + m] = forward(params, block, act, space)[0][:m]
     return out

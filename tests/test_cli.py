@@ -147,6 +147,24 @@ def test_evaluate_uses_the_metrics_csv_names(tmp_path, tiny):
     assert scores["n_rows"] == 200
 
 
+def test_evaluate_on_the_validation_file_repeats_metrics_csv_exactly(tmp_path):
+    """The metrics are computed in fixed blocks of rows: the same rows in the same order give the same bits on
+    one machine, also with float32 kernels that depend on a row's position (2,500 rows: three blocks)."""
+    frame = blobs(n=3000, seed=3, classes=tuple("abcdef"), d=12)
+    write_csv(tmp_path / "train.csv", frame.iloc[:500])
+    write_csv(tmp_path / "valid.csv", frame.iloc[500:])
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass",
+                                                "data": {"train": "train.csv", "valid": "valid.csv", "target": "label"},
+                                                "model": {"hidden": [128, 96]}, "train": {"epochs": 4}})
+    assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
+    kept = json.loads((tmp_path / "run/summary.json").read_text())["best"]
+    scores = run_cli("evaluate", tmp_path / "run", tmp_path / "valid.csv").json()
+    assert scores["loss"] == kept["valid_loss"]
+    assert scores["accuracy"] == kept["accuracy"] and scores["macro_f1"] == kept["macro_f1"]
+    metrics = pd.read_csv(tmp_path / "run/metrics.csv")
+    assert metrics.valid_loss[kept["epoch"] - 1] == scores["loss"]
+
+
 def test_check_prints_the_resolved_config_and_the_data(tmp_path, tiny):
     config, _ = tiny
     result = run_cli("check", config, "--set", "train.optimizer=adam")

@@ -132,6 +132,29 @@ def test_gemm_tn_is_beta_c_plus_alpha_a_transposed_b(dtype, monkeypatch):
     np.testing.assert_array_equal(frozen, C)
 
 
+def test_blas_fails_safe_to_numpy(monkeypatch):
+    """The GEMM update uses numpy's own OpenBLAS only when numpy says it has one with 64-bit integers, the
+    symbols exist and a small product comes out right; anything else means numpy, never a crash."""
+    import ctypes.util
+
+    from nnfit import blas
+
+    assert blas._load(["/nonexistent/libscipy_openblas64_.so"]) == {}
+    assert blas._load([ctypes.util.find_library("c")]) == {}  # a library without the symbols
+    config = dict(np.__config__.CONFIG)
+    monkeypatch.setattr(np.__config__, "CONFIG", {**config, "Build Dependencies": {"blas": {"name": "mkl-sdl"}}})
+    assert blas._library_paths() == []
+    monkeypatch.setattr(blas, "_gemm", None)
+    assert not blas.available(np.float32) and blas._gemm == {}  # looked up on first use, and remembered
+    monkeypatch.undo()
+
+    monkeypatch.setattr(blas, "_gemm", None)  # gemm_tn itself looks the library up before its first call
+    A, B, C = np.ones((4, 3)), np.ones((4, 2)), np.zeros((3, 2))
+    blas.gemm_tn(1.0, A, B, 0.0, C)
+    np.testing.assert_array_equal(C, 4.0)
+    assert blas._gemm is not None
+
+
 def test_a_small_weight_decay_is_not_lost_in_float32(tmp_path, monkeypatch):
     """lr * weight_decay = 1e-8 is below float32's resolution at 1: as a GEMM beta it would round to exactly
     1 (no decay at all) and 1e-7 to 1.19e-7. So SGD with weight decay keeps its step outside backprop."""

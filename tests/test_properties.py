@@ -11,9 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnfit import api
-from nnfit.activations import ACTIVATIONS
 from nnfit.config import ACTIVATION_NAMES, OPTIMIZER_NAMES, TASK_LOSSES, load_config
-from nnfit.network import forward, init_params, predict_logits
 
 from conftest import blobs, run_cli, write_config, write_csv
 
@@ -136,24 +134,3 @@ def test_predicting_any_row_subset_equals_those_rows_of_the_whole_file(trained, 
     part = api.predict(folder / "run", io.BytesIO(text), proba=True, keep=["id"])
     pd.testing.assert_frame_equal(part.reset_index(drop=True), everything.iloc[rows].reset_index(drop=True),
                                   check_exact=True)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("sizes", [[20, 128, 128, 10], [5, 300, 64, 3], [7, 64, 1]])
-def test_a_rows_logits_do_not_depend_on_the_rows_around_it_or_its_position(sizes, dtype):
-    """numpy's float32 OpenBLAS kernels sum rows 0-5 and 6-11 of every 12 in different orders; this failed
-    for float32 networks with a second layer of 64 or more units before predict_logits computed in float64
-    (exact=True, what `nnfit predict` uses)."""
-    params = init_params(sizes, "glorot", np.random.default_rng(0), dtype)
-    X = np.random.default_rng(1).normal(size=(2500, sizes[0])).astype(dtype)
-    everything = predict_logits(params, X, ACTIVATIONS["relu"])
-    assert everything.dtype == dtype
-    np.testing.assert_allclose(everything, forward(params, X, ACTIVATIONS["relu"])[0], rtol=1e-4, atol=1e-5)
-    for seed in range(5):
-        rows = np.random.default_rng(seed).permutation(2500)[:777]
-        np.testing.assert_array_equal(predict_logits(params, X[rows], ACTIVATIONS["relu"]), everything[rows])
-    # the metrics' path, in the model's dtype: the same rows in the same places give the same bits
-    fast = predict_logits(params, X, ACTIVATIONS["relu"], exact=False)
-    assert fast.dtype == dtype
-    np.testing.assert_allclose(fast, everything, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(predict_logits(params, X[:1500], ACTIVATIONS["relu"], exact=False), fast[:1500])
