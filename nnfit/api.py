@@ -19,7 +19,8 @@ from .activations import ACTIVATIONS, OUTPUTS
 from .advice import constant_loss, training_note
 from .artifacts import (CHECKPOINT, MetricsLog, atomic_write, check_run_dir, create_run_dir, load_checkpoint, load_model,
                         metrics_text, model_files, remove_stale_temporaries, save_checkpoint, save_model, to_json)
-from .config import Config, config_to_dict, display_path, dump_config, load_config
+from .config import Config, config_to_dict, dump_config, load_config
+from .errors import display_path
 from .data import Dataset, Split, load_features, load_training_data
 from .errors import DataError, TrainingError, UsageError
 from .metrics import confusion_matrix

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .config import Config, display_path
-from .errors import NnfitError
+from .config import Config
+from .errors import NnfitError, display_path
 
 
 def check_data(cfg: Config) -> tuple[list[str], list[str]]:
@@ -19,7 +19,8 @@ def check_data(cfg: Config) -> tuple[list[str], list[str]]:
 
     from .csvfiles import read_csv
     from .data import load_training_data
-    from .preprocess import is_numeric, label_values, sorted_labels
+    from .csvfiles import is_numeric
+    from .preprocess import label_values, sorted_labels
 
     d = cfg.data
     report, problems = [], []

@@ -221,6 +221,23 @@ def check(config, overrides, no_data):
 
 
 @cli.command()
+@click.argument("key", required=False)
+def explain(key):
+    """Print the config reference: every key, its default, what it allows and what it does.
+
+    With KEY (a dotted key such as train.batch_size, or a section such as train), only that key.
+
+    \b
+    Example:
+      nnfit explain train.optimizer
+      nnfit explain > config-reference.md
+    """
+    from .reference import explain as text
+
+    click.echo(text(key), nl=False)
+
+
+@cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key. Repeatable.")
 @click.option("--rows", default=8, show_default=True, type=click.IntRange(1), help="Training rows to use.")

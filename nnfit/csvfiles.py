@@ -16,9 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .config import display_path
-from .errors import DataError
-from .preprocess import is_numeric
+from .errors import DataError, display_path
+
+def is_numeric(series) -> bool:
+    """Numbers are features as they are; booleans and text are categories. Takes a Series or a dtype."""
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
 
 _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the full parse can go straight to floats
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Config, display_path
-from .csvfiles import changed_since, file_hashes, give_back_freed_memory, read_csv, read_files
-from .errors import DataError, closest
-from .preprocess import (Preprocessor, Rows, extract_rows, is_numeric, label_key, label_values, regression_values,
+from .config import Config
+from .csvfiles import changed_since, file_hashes, give_back_freed_memory, is_numeric, read_csv, read_files
+from .errors import DataError, closest, display_path
+from .preprocess import (Preprocessor, Rows, extract_rows, label_key, label_values, regression_values,
                          sorted_labels)
 
 

@@ -1,8 +1,10 @@
-"""The errors a user can cause, and the exit code each one maps to.
+"""The errors a user can cause, the exit code each one maps to, and how messages name files and choices.
 
 The CLI turns an NnfitError into one line, `Error: <message>`, on stderr and exits with `exit_code`.
 Anything else is a bug in nnfit and keeps its traceback.
 """
+
+import os
 
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the run itself failed (diverged, interrupted badly)
@@ -36,6 +38,12 @@ class UsageError(NnfitError):
     """A command-line argument does not make sense (an existing run without --force, say)."""
 
 
+class Interrupted(NnfitError):
+    """Training stopped on request (Ctrl-C, SIGTERM) after a mini-batch; the run can be resumed."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 class TrainingError(NnfitError):
     """Training failed while running (the loss became NaN, say); `result` holds what was kept."""
 
@@ -59,3 +67,13 @@ def did_you_mean(name, choices) -> str:
     """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
     match = closest(name, choices)
     return f" (did you mean '{match}'?)" if match else ""
+
+
+def display_path(path) -> str:
+    """The shorter of the path relative to the working folder and the absolute path."""
+    path = os.path.abspath(path)
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return rel if len(rel) < len(path) else path

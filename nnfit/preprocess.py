@@ -15,15 +15,11 @@ import numpy as np
 import pandas as pd
 
 from .activations import OUTPUTS
+from .csvfiles import is_numeric
 from .errors import DataError
 from .metrics import predicted_classes
 
 _CHUNK = 8192  # rows per chunk when computing column statistics, to bound float64 temporaries
-
-
-def is_numeric(series) -> bool:
-    """Numbers are features as they are; booleans and text are categories. Takes a Series or a dtype."""
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
 # ---- labels: plain values, compared through a text key so that 1, 1.0 and "1" are the same label ----

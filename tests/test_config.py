@@ -7,7 +7,7 @@ import pytest
 from nnfit.config import Config, dump_config, load_config, parse_yaml
 from nnfit.errors import ConfigError
 
-from conftest import write_config
+from conftest import REPO, run_cli, write_config
 
 MINIMAL = {"task": "regression", "data": {"train": "d/train.csv", "target": "y"}}
 
@@ -93,3 +93,26 @@ def test_errors_carry_the_key(tmp_path):
     assert info.value.key == "train.epochs"
     assert str(info.value) == "c.yaml: train.epochs: expected an integer >= 1, found 0" or \
         str(info.value).endswith("c.yaml: train.epochs: expected an integer >= 1, found 0")
+
+
+def test_docs_config_md_is_the_reference_generated_from_the_schema():
+    """One source of truth: regenerate with `python -m nnfit.reference > docs/config.md`."""
+    from nnfit.reference import reference
+    from nnfit.reference import keys
+
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    assert text == reference(), "docs/config.md is stale: python -m nnfit.reference > docs/config.md"
+    for key, f, _ in keys():  # every key, its default and its doc are in it
+        assert f"`{key}`" in text and f.metadata["doc"][:30].lower() in text.lower()
+
+
+def test_explain_prints_the_reference_or_one_key(tmp_path):
+    from nnfit.reference import reference
+
+    assert run_cli("explain").stdout == reference()
+    one = run_cli("explain", "train.batch_size")
+    assert one.exit_code == 0
+    assert one.stdout.splitlines() == ['train.batch_size: rows per gradient step, or "full" for full-batch gradient descent',
+                                       "  default: 32", "  allowed: an integer >= 1 | full"]
+    typo = run_cli("explain", "train.epocs")
+    assert typo.exit_code == 2 and typo.stderr == "Error: train.epocs: unknown key (did you mean 'train.epochs'?)\n"

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from nnfit import config
+from nnfit import schema as config
 from nnfit.activations import ACTIVATIONS, OUTPUTS, log_sum_exp, sigmoid, softmax
 from nnfit.gradcheck import check_gradients
 from nnfit.losses import LOSSES

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnfit import api
-from nnfit.config import ACTIVATION_NAMES, OPTIMIZER_NAMES, TASK_LOSSES, load_config
+from nnfit.config import load_config
+from nnfit.schema import ACTIVATION_NAMES, OPTIMIZER_NAMES, TASK_LOSSES
 
 from conftest import blobs, run_cli, write_config, write_csv
 
