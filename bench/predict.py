@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from nnfit.activations import ACTIVATIONS
-from nnfit.artifacts import load_model
+from nnfit.model import Model
 from nnfit.data import load_features
 from nnfit.network import init_params, predict_logits
 
@@ -32,7 +32,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    from nnfit import api
+    from nnfit import commands
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -46,8 +46,9 @@ def main(argv=None) -> None:
         for name, sizes in NETWORKS.items():
             (folder / "c.yaml").write_text(f"task: regression\ndata: {{train: train.csv, target: y}}\n"
                                            f"model: {{hidden: {sizes[1:-1]}}}\ntrain: {{epochs: 1}}\n")
-            api.train(folder / "c.yaml", out=folder / "run", force=True)
-            params, info, prep = load_model(folder / "run")
+            commands.train(folder / "c.yaml", out=folder / "run", force=True)
+            model = Model.load(folder / "run")
+            params, prep = model.params, model.prep
             if sizes[-1] != 1:  # the same inputs; a wider output layer, as a 10-class model has
                 params = init_params(sizes, "glorot", rng, np.float32)
             times = {"read": [], "exact": [], "plain": [], "write": []}

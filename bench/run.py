@@ -275,7 +275,7 @@ def write_mnist_like_csv(path: Path, rows: int) -> None:
 E2E_SCRIPT = """
 import json, sys, time
 t0 = time.perf_counter()
-from nnfit import api
+from nnfit import commands
 
 def status(key):  # kB; VmHWM is this process's own peak (ru_maxrss would include the parent's, across fork)
     with open("/proc/self/status") as f:
@@ -283,14 +283,15 @@ def status(key):  # kB; VmHWM is this process's own peak (ru_maxrss would includ
 
 marks = {"base_mb": status("VmRSS")}
 
-def on_start(cfg, data):  # data loaded: note the peak so far (pandas' parse), then measure training alone
+def on_start(cfg, trainer):  # data loaded: note the peak so far (pandas' parse), then measure training alone
+    data = trainer.data
     marks["load_peak_mb"] = status("VmHWM")
     marks["matrix_mb"] = sum(s.X.nbytes for s in (data.train, data.valid) if s is not None) / 1e6
     marks["rss_before_training_mb"] = status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM
 
-line = api.train(sys.argv[1], out=sys.argv[2], force=True, on_start=on_start)
+line = commands.train(sys.argv[1], out=sys.argv[2], force=True, on_start=on_start)
 total = time.perf_counter() - t0
 summary = json.load(open(sys.argv[2] + "/summary.json"))
 print(json.dumps({"total": total, "timing": summary["timing"], "train_peak_mb": status("VmHWM"), **marks}))

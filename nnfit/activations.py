@@ -99,3 +99,4 @@ OUTPUTS = {  # output unit by task: logits (n, k) -> predictions (n, k)
     "binary": sigmoid,
     "multiclass": softmax,
 }
+OUTPUT_NAMES = {"regression": "identity", "binary": "sigmoid", "multiclass": "softmax"}  # as model.json names them

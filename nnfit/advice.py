@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Split
+from .dataset import Split
 from .losses import LOSSES
 
 
@@ -71,3 +71,12 @@ def training_note(history: list[dict], stop_reason: str, constant: float, learni
                 f"{history[-1 - window]['epoch']}, {losses[-1]:.4g} in epoch {history[-1]['epoch']}): more epochs "
                 f"(train.epochs), or a larger train.learning_rate, would probably lower it further")
     return None
+
+
+def run_notes(cfg, data, result) -> list[str]:
+    """The advice about a finished run, from its validation losses (kept in summary.json's notes)."""
+    if data.valid is None:
+        return []
+    constant = constant_loss(data.valid, cfg.loss, data.prep.n_outputs)
+    note = training_note(result.history, result.stop_reason, constant, cfg.train.learning_rate)
+    return [note] if note else []

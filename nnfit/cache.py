@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config, config_to_dict
-from .data import Dataset, Split
+from .dataset import Dataset, Split
 from .preprocess import Preprocessor
 
 _ARRAYS = ("X", "Y", "target", "w")

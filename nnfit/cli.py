@@ -1,4 +1,4 @@
-"""The `nnfit` command: a thin click layer over nnfit.api.
+"""The `nnfit` command: a thin click layer over nnfit.commands.
 
 It parses arguments, attaches the progress bar, prints results on stdout and messages on stderr, and turns an
 NnfitError into one line `Error: ...` with the error's exit code (see errors.py). Anything else is a bug and
@@ -55,7 +55,7 @@ def _stop_on_signals(quiet: bool):
 
 
 def _json_line(obj) -> str:
-    from .artifacts import to_json
+    from .files import to_json
 
     return to_json(obj, indent=None).strip()
 
@@ -96,12 +96,12 @@ def train(config, out, overrides, force, resume, quiet):
       nnfit train configs/digits.yaml --out runs/try2 --quiet | jq .accuracy
       nnfit train configs/digits.yaml --out runs/long --resume
     """
-    from . import api
+    from . import commands
 
     bar = None
     show_bar = not quiet and sys.stderr.isatty()
 
-    def on_start(cfg, data):
+    def on_start(cfg, trainer):
         nonlocal bar
         if show_bar:
             from tqdm import tqdm
@@ -118,7 +118,7 @@ def train(config, out, overrides, force, resume, quiet):
 
     stop_requested = _stop_on_signals(quiet)
     try:
-        line = api.train(config, out, overrides, force, resume, on_epoch=on_epoch, warn=_warn(quiet),
+        line = commands.train(config, out, overrides, force, resume, on_epoch=on_epoch, warn=_warn(quiet),
                          on_start=on_start, should_stop=stop_requested)
     finally:
         if bar is not None:
@@ -144,7 +144,7 @@ def predict(run_dir, input_csv, output, proba, keep, quiet):
       nnfit predict runs/digits data/digits_test.csv --keep label --proba
       cat new.csv | nnfit predict runs/digits - -o predictions.csv
     """
-    from . import api
+    from . import commands
     from .errors import UsageError
 
     if input_csv == "-":
@@ -153,14 +153,14 @@ def predict(run_dir, input_csv, output, proba, keep, quiet):
         source = sys.stdin.buffer
     else:
         source = input_csv
-    frame = api.predict(run_dir, source, proba=proba, keep=keep, warn=_warn(quiet))
+    frame = commands.predict(run_dir, source, proba=proba, keep=keep, warn=_warn(quiet))
     text = frame.to_csv(index=False, lineterminator="\n")
     if output == "-":
         click.echo(text, nl=False)
     else:
         from pathlib import Path
 
-        from .artifacts import atomic_write
+        from .files import atomic_write
 
         try:
             atomic_write(Path(output), text)
@@ -182,10 +182,10 @@ def evaluate(run_dir, input_csv, quiet):
     Example:
       nnfit evaluate runs/digits data/digits_test.csv | jq .accuracy
     """
-    from . import api
+    from . import commands
 
     source = sys.stdin.buffer if input_csv == "-" else input_csv
-    click.echo(_json_line(api.evaluate(run_dir, source, warn=_warn(quiet))))
+    click.echo(_json_line(commands.evaluate(run_dir, source, warn=_warn(quiet))))
 
 
 @cli.command()
@@ -209,7 +209,7 @@ def check(config, overrides, no_data):
     click.echo(dump_config(cfg), nl=False)
     if no_data:
         return
-    from .checks import check_data
+    from .commands import check_data
 
     report, problems = check_data(cfg)
     for line in report:
@@ -251,7 +251,7 @@ def gradcheck(config, overrides, rows):
     Example:
       nnfit gradcheck configs/digits.yaml --set model.activation=tanh
     """
-    from .checks import gradcheck as run
+    from .commands import gradcheck as run
     from .config import load_config
     from .gradcheck import TOLERANCE
 

@@ -23,6 +23,11 @@ def is_numeric(series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
+def first_row(lines: np.ndarray, mask) -> str:
+    """'row N' (1-based data row of the original file) of the first True in mask."""
+    return f"row {int(lines[np.argmax(np.asarray(mask))]) + 1}"
+
+
 _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the full parse can go straight to floats
 
 

@@ -1,4 +1,4 @@
-"""CSV files -> Dataset: column selection, target checks, splits and mini-batches (reading is csvfiles.py).
+"""CSV files -> Dataset: column selection, target checks, splits and class weights (reading is csvfiles.py).
 
 Every problem a user can cause (a missing file, a wrong column, a target that does not fit the task) is a
 DataError naming the file and the column. Preprocessing (preprocess.py) is fitted on the training split only.
@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import cache
 from .config import Config
 from .csvfiles import changed_since, file_hashes, give_back_freed_memory, is_numeric, read_csv, read_files
+from .dataset import Dataset, Split
 from .errors import DataError, closest, display_path
-from .preprocess import (Preprocessor, Rows, extract_rows, label_key, label_values, regression_values,
-                         sorted_labels)
+from .labels import Target, shorten
+from .preprocess import Preprocessor, Rows, extract_rows
 
 
 # ---- checks ----
@@ -29,37 +30,7 @@ def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column") 
         if c not in df.columns:
             match = closest(c, [x for x in df.columns if x not in columns])  # not one that is needed as itself
             hint = f"did you mean '{match}'? " if match else ""
-            raise DataError(f"{name}: {what} '{c}' not found ({hint}columns: {_shorten(list(df.columns))})")
-
-
-def _shorten(items: list, most: int = 8) -> str:
-    shown = ", ".join(map(str, items[:most]))
-    return shown + (f", ... ({len(items)} in all)" if len(items) > most else "")
-
-
-# ---- the data set ----
-
-
-@dataclass
-class Split:
-    """One part of the data, ready for the network."""
-
-    X: np.ndarray  # (n, d) preprocessed features
-    Y: np.ndarray  # (n, k) what the loss compares the logits with (see losses.py)
-    target: np.ndarray  # (n,) regression: values in original units (float64); classification: class index
-    name: str  # the file it came from, for messages
-    w: np.ndarray | None = None  # (n,) per-row loss weights from train.class_weight, or None
-
-
-@dataclass
-class Dataset:
-    train: Split
-    valid: Split | None
-    test: Split | None
-    prep: Preprocessor
-    train_sha256: str
-    notes: list[str] = field(default_factory=list)  # things the user should know (dropped rows, imputed values)
-    timing: dict[str, float] = field(default_factory=dict)  # seconds spent reading and preprocessing
+            raise DataError(f"{name}: {what} '{c}' not found ({hint}columns: {shorten(list(df.columns))})")
 
 
 def feature_columns(df: pd.DataFrame, data_cfg, name: str) -> list[str]:
@@ -85,40 +56,6 @@ def drop_missing_target(df: pd.DataFrame, target: str, name: str, notes: list[st
     return df
 
 
-def fit_classes(series: pd.Series, cfg: Config, name: str) -> list | None:
-    """Class labels (binary: [negative, positive]) from the training target, or None for regression."""
-    target, task = cfg.data.target, cfg.task
-    if task == "regression":
-        y = regression_values(series, target, name)
-        if np.all(y == y[0]):
-            raise DataError(f"{name}: target column '{target}' is constant (every row is {y[0]:g}): nothing to learn")
-        return None
-    classes = sorted_labels(label_values(series))
-    shown = _shorten([repr(c) for c in classes])
-    if len(classes) < 2:
-        raise DataError(f"{name}: target column '{target}' has only one class ({shown}); "
-                        f"task '{task}' needs at least two")
-    continuous = sum(isinstance(c, float) for c in classes) > 20  # many distinct non-whole numbers
-    if continuous:
-        raise DataError(f"{name}: target column '{target}' holds {len(classes)} distinct non-whole numbers; that "
-                        f"looks like a quantity to predict, not classes (use task: regression)")
-    if task == "binary":
-        if len(classes) != 2:
-            raise DataError(f"{name}: task 'binary' needs exactly 2 classes in '{target}', found {len(classes)}: "
-                            f"{shown} (use task: multiclass)")
-        if cfg.data.positive is not None:
-            keys = [label_key(c) for c in classes]
-            if label_key(cfg.data.positive) not in keys:
-                raise DataError(f"{name}: data.positive is {cfg.data.positive!r}, which is not a label of "
-                                f"'{target}' (labels: {shown})")
-            if keys.index(label_key(cfg.data.positive)) == 0:
-                classes = classes[::-1]
-    elif len(classes) > 1000:
-        raise DataError(f"{name}: target column '{target}' has {len(classes)} distinct values; that looks like a "
-                        "regression target, not classes (use task: regression)")
-    return classes
-
-
 def stratified_split(n: int, labels: np.ndarray | None, fraction: float, rng: np.random.Generator):
     """Row indices (train, valid): `fraction` of each class (of all rows for regression) goes to valid."""
     groups = [np.arange(n)] if labels is None else [np.flatnonzero(labels == c) for c in np.unique(labels)]
@@ -131,22 +68,21 @@ def stratified_split(n: int, labels: np.ndarray | None, fraction: float, rng: np
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
 
 
-def class_weights(cfg_weight, classes: list, target: np.ndarray, name: str) -> np.ndarray | None:
+def class_weights(cfg_weight, labels: Target, target: np.ndarray, name: str) -> np.ndarray | None:
     """Per-row weights (n,) from train.class_weight: 'balanced' = n / (K * count of the row's class)."""
     if cfg_weight is None:
         return None
-    K = len(classes)
+    K = len(labels.classes)
     if cfg_weight == "balanced":
         counts = np.bincount(target, minlength=K).astype(np.float64)
         per_class = len(target) / (K * np.maximum(counts, 1))
     else:
-        keys = [label_key(c) for c in classes]
         per_class = np.ones(K)
         for label, weight in cfg_weight.items():
-            if label_key(label) not in keys:
+            if labels.index(label) is None:
                 raise DataError(f"{name}: train.class_weight names label {label!r}, which is not a class "
-                                f"(classes: {_shorten([repr(c) for c in classes])})")
-            per_class[keys.index(label_key(label))] = weight
+                                f"(classes: {shorten([repr(c) for c in labels.classes])})")
+            per_class[labels.index(label)] = weight
     return per_class[target]
 
 
@@ -169,8 +105,6 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
         files = {role: {"size": st.st_size, "mtime_ns": st.st_mtime_ns} for role, st in stats.items()}
         key = None
         if d.cache and cache_dir is not None and len(files) == len(paths):
-            from . import cache
-
             now = time.time()
             fingerprints = {role: cache.fingerprint(paths[role], st, now) for role, st in stats.items()}
             key = cache.cache_key(cfg, files)
@@ -230,7 +164,7 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
     train_df, train_name = frames["train"]
     features = feature_columns(train_df, d, train_name)
     train_df = drop_missing_target(train_df, d.target, train_name, notes)
-    classes = fit_classes(train_df[d.target], cfg, train_name)
+    labels = Target.fit(train_df[d.target], cfg.task, d.target, train_name, d.positive)
     dtypes = train_df.dtypes
     numeric = [c for c in features if is_numeric(dtypes[c])]
     numeric_set = set(numeric)
@@ -251,12 +185,10 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
             require_columns(df, features, name, "feature column")
             df = drop_missing_target(df, d.target, name, notes)
             rows[role] = extract_rows(df, numeric, categorical, d.target, name, dtype)
-    # a bare Preprocessor knows the classes, so it can encode targets before the features are fitted
-    probe = Preprocessor(cfg.task, d.target, [], [], [], [], [], {}, {}, d.missing, classes)
     order, n_train = None, len(train_df)
     if rows["valid"] is None and d.valid_fraction > 0:
-        labels = None if classes is None else probe.encode_target(train_df[d.target], train_name)
-        rows_train, rows_valid = stratified_split(len(train_df), labels, d.valid_fraction, rng)
+        strata = None if cfg.task == "regression" else labels.encode(train_df[d.target], train_name)
+        rows_train, rows_valid = stratified_split(len(train_df), strata, d.valid_fraction, rng)
         if len(rows_valid) == 0:
             notes.append(f"{train_name}: too few rows to hold out {d.valid_fraction:g} for validation; training without")
         order, n_train = np.concatenate([rows_train, rows_valid]), len(rows_train)
@@ -274,8 +206,8 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
         for role, part in rows.items():
             if part is not None:
                 rows[role] = _drop_incomplete(part, notes)
-    target = probe.encode_target(rows["train"].target, train_name)
-    prep = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, classes, target)
+    target = labels.encode(rows["train"].target, train_name)
+    prep = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, labels.classes, target)
     if len(rows["train"]) < prep.n_features:
         raise DataError(f"{train_name}: {len(rows['train'])} training rows but {prep.n_features} input features "
                         f"(after one-hot encoding); that many weights cannot be learned from so few rows: add rows, "
@@ -287,7 +219,8 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
             notes += encode_notes
             t = target if role == "train" else prep.encode_target(part.target, part.source)
             splits[role] = Split(X, prep.target_array(t, dtype), t, part.source)
-    splits["train"].w = None if classes is None else class_weights(cfg.train.class_weight, classes, target, train_name)
+    if cfg.task != "regression":
+        splits["train"].w = class_weights(cfg.train.class_weight, labels, target, train_name)
     return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, train_sha256, notes)
 
 

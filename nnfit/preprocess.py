@@ -1,10 +1,10 @@
-"""From a data frame to the network's arrays and back, fitted on the training split only, stored with the model.
+"""From a data frame to the network's input matrix, fitted on the training split only, stored with the model.
 
 Features: numeric columns are imputed (train mean) and standardized (train mean and standard deviation);
 other columns are one-hot encoded with the categories seen in training, an unseen category encoding as all
-zeros. Targets: regression -> float, standardized when data.scale_target is on; binary -> {0, 1} with 1 the
-positive class; multiclass -> one-hot. decode() turns logits back into original units and original labels.
-Everything fitted is plain JSON (to_dict / from_dict), so `predict` applies exactly the same transformation.
+zeros. The target: a regression target is standardized when data.scale_target is on (and put back in its own
+units by target_values), class labels become indices (labels.Target). Everything fitted is plain JSON
+(to_dict / from_dict), so `predict` applies exactly the same transformation.
 """
 
 from __future__ import annotations
@@ -14,55 +14,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .activations import OUTPUTS
-from .csvfiles import is_numeric
+from .csvfiles import first_row, is_numeric
 from .errors import DataError
-from .metrics import predicted_classes
+from .labels import Target
 
-_CHUNK = 8192  # rows per chunk when computing column statistics, to bound float64 temporaries
-
-
-# ---- labels: plain values, compared through a text key so that 1, 1.0 and "1" are the same label ----
-
-
-def label_values(series: pd.Series) -> list:
-    """Labels as plain Python values: whole numbers as int, other numbers as float, anything else as str."""
-    if is_numeric(series):
-        a = series.to_numpy(np.float64)
-        if np.all(np.mod(a, 1) == 0) and np.all(np.abs(a) < 2**53):
-            return a.astype(np.int64).tolist()
-        return a.tolist()
-    return [str(v) for v in series]
-
-
-def label_key(value) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
-    return str(value)
-
-
-def label_keys(series: pd.Series) -> np.ndarray:
-    if is_numeric(series):
-        a = series.to_numpy(np.float64)
-        if np.all(np.mod(a, 1) == 0) and np.all(np.abs(a) < 2**53):
-            return a.astype(np.int64).astype(str)
-    return np.array([label_key(v) for v in label_values(series)], dtype=object)
-
-
-def sorted_labels(labels: list) -> list:
-    """Distinct labels in sorted order: numbers numerically, text alphabetically."""
-    return sorted(set(labels), key=lambda v: (isinstance(v, str), v))
-
-
-def first_row(lines: np.ndarray, mask) -> str:
-    """'row N' (1-based data row of the original file) of the first True in mask."""
-    return f"row {int(lines[np.argmax(np.asarray(mask))]) + 1}"
-
-
+_CHUNK = 65536  # values per column at a time when statistics need float64 copies (missing values)
 _GROUP = 16  # columns per group when turning pandas' columns into a row-major matrix
 
 
@@ -75,7 +31,7 @@ class Rows:
     target: pd.Series | None  # (n,) the target column, when there is one
     lines: np.ndarray  # (n,) 0-based data-row number of each row in its file, for messages
     source: str
-    stats: tuple | None = None  # numeric columns' (mean, std, count), when extract_rows computed them
+    stats: tuple | None = None  # numeric columns' (mean, std, count) of these rows, when extract_rows computed them
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -92,8 +48,7 @@ def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
     """The feature columns of df as Rows, in the row order `order` (default: as they are).
 
     With stats_rows, Rows.stats also gets the numeric columns' (mean, std, count) over the first stats_rows
-    rows of that order, computed while each column is still contiguous, when those rows have no missing or
-    infinite values (otherwise None, and Preprocessor.fit computes them the careful way).
+    rows of that order (column_stats), computed while each column is still contiguous.
     """
     dtypes = df.dtypes
     for c in numeric:
@@ -103,35 +58,25 @@ def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
                             f"({df[c][bad].iloc[0]!r} in {first_row(df.index.to_numpy(), bad)})")
     n = len(df) if order is None else len(order)
     block = np.empty((n, len(numeric)), dtype)
-    stats = None
+    m = 0 if stats_rows is None else min(stats_rows, n)
+    mean, std, count = np.zeros(len(numeric)), np.zeros(len(numeric)), np.zeros(len(numeric))
     if numeric:  # pandas holds columns; copy them in groups through a small buffer, not a second full copy
         group = np.empty((_GROUP, len(df)), dtype)
         picked = group if order is None else np.empty((_GROUP, n), dtype)
-        m = 0 if stats_rows is None else min(stats_rows, n)
-        mean, var = np.zeros(len(numeric)), np.zeros(len(numeric))
-        clean = m > 0
         for j in range(0, len(numeric), _GROUP):
             names = numeric[j:j + _GROUP]
             for k, c in enumerate(names):
                 group[k] = df[c].to_numpy(dtype, copy=False)
             if order is not None:
                 np.take(group, order, axis=1, out=picked)
-            if clean:  # the same sums as _column_stats, along each contiguous column
-                part = picked[:len(names), :m]
-                mu = part.mean(axis=1, dtype=np.float64)
-                clean = bool(np.isfinite(mu).all())
-                if clean:
-                    d = part - mu.astype(dtype)[:, None]
-                    with np.errstate(over="ignore"):  # as in _column_stats: a huge column's spread overflows to inf
-                        d *= d
-                    mean[j:j + len(names)] = mu
-                    var[j:j + len(names)] = d.sum(axis=1, dtype=np.float64) / m
+            if m:  # while each column is contiguous
+                mean[j:j + len(names)], std[j:j + len(names)], count[j:j + len(names)] = \
+                    column_stats(picked[:len(names), :m])
             block[:, j:j + len(names)] = picked[:len(names)].T  # each row gets len(names) adjacent values
-        if clean:
-            stats = (mean, np.sqrt(var), np.full(len(numeric), m))
     pick = (lambda frame: frame) if order is None else (lambda frame: frame.iloc[order])
     cats = pick(df[categorical])
     lines = df.index.to_numpy() if order is None else df.index.to_numpy()[order]
+    stats = (mean, std, count) if m else None
     return Rows(block, cats, None if target is None else pick(df[target]), lines, source, stats)
 
 
@@ -160,7 +105,7 @@ class Preprocessor:
         """Fit on the training split. target: (n,) regression values (for scale_target), else None."""
         fill, center, scale = [], [], []
         if numeric:
-            mean, std, count = rows.stats if rows.stats is not None else _column_stats(rows.numeric)
+            mean, std, count = rows.stats if rows.stats is not None else column_stats(rows.numeric.T)
             for c, m, s, k in zip(numeric, mean, std, count):
                 if k == 0:
                     raise DataError(f"{rows.source}: column '{c}' has no values (all {len(rows)} rows are missing)")
@@ -255,18 +200,13 @@ class Preprocessor:
 
     # ---- target ----
 
+    @property
+    def labels(self) -> Target:
+        return Target(self.task, self.target, self.classes)
+
     def encode_target(self, series: pd.Series, source: str) -> np.ndarray:
-        """(n,) regression values as float64, or class indices for classification. No missing values."""
-        if self.task == "regression":
-            return regression_values(series, self.target, source)
-        keys = label_keys(series)
-        index = pd.Index([label_key(c) for c in self.classes]).get_indexer(keys)
-        if (index < 0).any():
-            unknown = pd.unique(np.asarray(label_values(series), dtype=object)[index < 0])
-            shown = ", ".join(repr(v) for v in unknown[:3])
-            raise DataError(f"{source}: column '{self.target}' has label{'s' if len(unknown) > 1 else ''} that the "
-                            f"model has never seen: {shown} (known: {', '.join(map(repr, self.classes))})")
-        return index.astype(np.int64)
+        """(n,) regression values as float64, or class indices for classification (labels.Target.encode)."""
+        return self.labels.encode(series, source)
 
     def target_array(self, target: np.ndarray, dtype) -> np.ndarray:
         """What the loss compares the logits with, (n, k): see losses.py."""
@@ -276,17 +216,9 @@ class Preprocessor:
             return target.astype(dtype)[:, None]
         return np.eye(len(self.classes), dtype=dtype)[target]
 
-    def decode(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits (n, k) -> (predictions (n,) in original units or labels, class probabilities (n, K) or None).
-
-        Numbers come back in the logits' dtype (float32 models print float32's shortest digits)."""
-        if self.task == "regression":  # in the model's precision, so a CSV shows no spurious digits
-            return (z[:, 0].astype(np.float64) * self.target_scale + self.target_center).astype(z.dtype), None
-        proba = OUTPUTS[self.task](z)
-        labels = np.asarray(self.classes, dtype=object)[predicted_classes(proba)]
-        if self.task == "binary":
-            proba = np.hstack([1 - proba, proba])
-        return labels, proba
+    def target_values(self, z: np.ndarray) -> np.ndarray:
+        """Regression: the network's outputs (n, 1) back in the target's own units, float64 (n,)."""
+        return z[:, 0].astype(np.float64) * self.target_scale + self.target_center
 
     # ---- storage ----
 
@@ -298,46 +230,27 @@ class Preprocessor:
         return cls(**d)
 
 
-def regression_values(series: pd.Series, column: str, source: str) -> np.ndarray:
-    """A regression target as float64 (n,); text or infinite values are errors naming the column."""
-    if not is_numeric(series):
-        bad = pd.to_numeric(series, errors="coerce").isna()
-        example = series[bad].iloc[0] if bad.any() else series.iloc[0]
-        raise DataError(f"{source}: target column '{column}' must be numeric for task 'regression', found "
-                        f"{example!r} in {first_row(series.index.to_numpy(), bad.to_numpy())} (use task: binary or multiclass for labels)")
-    y = series.to_numpy(np.float64)
-    if not np.isfinite(y).all():
-        raise DataError(f"{source}: target column '{column}' holds infinite values (first in "
-                        f"{first_row(series.index.to_numpy(), ~np.isfinite(y))})")
-    return y
-
-
-def _column_stats(block: np.ndarray):
-    """Per-column mean, std and count of non-missing values of (n, p), accumulated in float64."""
-    n = len(block)
-    if not np.isnan(block).any():  # the common case: one pass for the mean, one for the variance
-        mean = block.mean(axis=0, dtype=np.float64) if n else np.zeros(block.shape[1])
-        squares = np.zeros(block.shape[1])
-        center = mean.astype(block.dtype)
-        with np.errstate(invalid="ignore", over="ignore"):  # infinite values are rejected by encode()
-            for s in range(0, n, _CHUNK):
-                d = block[s:s + _CHUNK] - center
-                d *= d
-                squares += d.sum(axis=0, dtype=np.float64)
-        return mean, np.sqrt(squares / max(n, 1)), np.full(block.shape[1], n)
-    p = block.shape[1]
-    total, count = np.zeros(p), np.zeros(p)
-    for s in range(0, n, _CHUNK):
-        chunk = block[s:s + _CHUNK].astype(np.float64)
-        present = ~np.isnan(chunk)
-        count += present.sum(axis=0)
-        total += np.where(present, chunk, 0).sum(axis=0)
-    mean = total / np.maximum(count, 1)
-    squares = np.zeros(p)
-    with np.errstate(invalid="ignore"):  # inf - inf in a column with infinite values, rejected by encode()
+def column_stats(columns: np.ndarray):
+    """Mean, standard deviation and count of the non-missing values of each row of columns (p, n): one row per
+    feature column. Sums in float64; the deviations of float32 values are squared in float32."""
+    p, n = columns.shape
+    with np.errstate(invalid="ignore", over="ignore"):  # infinite values are rejected by encode()
+        if not np.isnan(columns).any():  # the common case: one pass for the mean, one for the deviations
+            mean = columns.mean(axis=1, dtype=np.float64) if n else np.zeros(p)
+            d = columns - mean.astype(columns.dtype)[:, None]
+            d *= d  # a huge column's spread overflows to inf
+            return mean, np.sqrt(d.sum(axis=1, dtype=np.float64) / max(n, 1)), np.full(p, n)
+        total, count = np.zeros(p), np.zeros(p)
         for s in range(0, n, _CHUNK):
-            d = block[s:s + _CHUNK].astype(np.float64) - mean
-            squares += np.where(np.isnan(d), 0, d * d).sum(axis=0)
+            chunk = columns[:, s:s + _CHUNK].astype(np.float64)
+            present = ~np.isnan(chunk)
+            count += present.sum(axis=1)
+            total += np.where(present, chunk, 0).sum(axis=1)
+        mean = total / np.maximum(count, 1)
+        squares = np.zeros(p)
+        for s in range(0, n, _CHUNK):
+            d = columns[:, s:s + _CHUNK].astype(np.float64) - mean[:, None]
+            squares += np.where(np.isnan(d), 0, d * d).sum(axis=1)
     return mean, np.sqrt(squares / np.maximum(count, 1)), count
 
 

@@ -18,17 +18,17 @@ from typing import Callable
 
 import numpy as np
 
-from .activations import ACTIVATIONS, OUTPUTS
 from .advice import divergence_hint
+from .activations import ACTIVATIONS
 from .blas import worth_it
 from .config import Config
-from .data import Dataset, Split
-from .errors import EXIT_INTERRUPTED, NnfitError, TrainingError
+from .dataset import Dataset
+from .errors import Interrupted, TrainingError
 from .losses import LOSSES, batch_loss_and_grad
 from .metrics import METRICS
-from .network import Params, Workspace, backward, forward, init_params, layer_sizes, predict_logits
+from .model import Model
+from .network import Params, Workspace, backward, forward, init_params, layer_sizes
 from .optimizers import make_optimizer
-from .preprocess import Preprocessor
 
 
 def history_columns(task: str) -> list[str]:
@@ -42,20 +42,22 @@ class FitResult:
     history: list[dict]  # one row per epoch, keyed by history_columns
     epoch_kept: int  # the epoch whose weights are kept (0 = the initial weights)
     stop_reason: str  # epochs | early_stopping | diverged | interrupted
-    seconds: float  # wall time of training
+    seconds: float  # wall time of the mini-batches, over every session of the run
 
 
-def evaluate_split(params: Params, split: Split, prep: Preprocessor, loss_name: str, activation: str) -> dict:
-    """Mean loss (unweighted) and the task's metrics of `params` on a split: {'loss': ..., 'accuracy': ...}."""
-    z = predict_logits(params, split.X, ACTIVATIONS[activation], exact=False)  # (n, k); see predict_logits
-    result = {"loss": float(LOSSES[loss_name].value(z, split.Y).mean(dtype=np.float64))}
-    if prep.task == "regression":
-        predicted = z[:, 0].astype(np.float64) * prep.target_scale + prep.target_center
-    else:
-        predicted = OUTPUTS[prep.task](z).astype(np.float64)
-    for name, metric in METRICS[prep.task].items():
-        result[name] = metric(split.target, predicted)
-    return result
+@dataclass
+class Streams:
+    """The random generators of a run, all from train.seed: the validation split, the initial weights and the
+    shuffling. Each is its own stream, so changing one (say, valid_fraction) leaves the others as they were."""
+
+    split: np.random.Generator
+    init: np.random.Generator
+    shuffle: np.random.Generator
+
+    @classmethod
+    def from_seed(cls, seed: int) -> Streams:
+        split, fitting = np.random.default_rng(seed).spawn(2)
+        return cls(split, *fitting.spawn(2))
 
 
 def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Params:
@@ -63,19 +65,12 @@ def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Param
     return init_params(sizes, cfg.model.init, rng, np.dtype(cfg.train.dtype))
 
 
-CHECKPOINT_SECONDS = 2.0  # train.checkpoint_every: auto checkpoints once this much time has passed since the last
-
-
-class Interrupted(NnfitError):
-    """Training stopped on request (Ctrl-C, SIGTERM) after a mini-batch; the Trainer can continue."""
-
-    exit_code = EXIT_INTERRUPTED
-
-
 def fit(cfg: Config, data: Dataset, rng: np.random.Generator,
         on_epoch: Callable[[dict], None] | None = None) -> FitResult:
-    """Train a new network on data.train; rng seeds the initial weights and the shuffling."""
-    return Trainer(cfg, data, rng).run(on_epoch)
+    """Train a new network on data.train; rng seeds the initial weights and the shuffling (Streams.from_seed
+    gives `nnfit train`'s streams)."""
+    init, shuffle = rng.spawn(2)
+    return Trainer(cfg, data, init, shuffle).run(on_epoch)
 
 
 class Trainer:
@@ -86,10 +81,11 @@ class Trainer:
     is checkpointed, stopped and resumed ends with the same weights, bit for bit, as one that never stopped.
     """
 
-    def __init__(self, cfg: Config, data: Dataset, rng: np.random.Generator):
-        self.cfg, self.data = cfg, data
-        init_rng, self.shuffle_rng = rng.spawn(2)
+    def __init__(self, cfg: Config, data: Dataset, init_rng: np.random.Generator, shuffle_rng: np.random.Generator):
+        self.cfg, self.data, self.shuffle_rng = cfg, data, shuffle_rng
         self.params = build_network(cfg, data, init_rng)
+        self.model = Model(self.params, cfg.task, cfg.loss, cfg.model.activation, data.prep,
+                           train_file=cfg.data.train, train_sha256=data.train_sha256)  # the weights as they train
         self.grads = Params(self.params.sizes, self.params.flat.dtype)
         self.optimizer = make_optimizer(cfg.train, self.params)
         self.kept = self.params.copy()  # the weights to keep: best validation loss so far (else the latest)
@@ -104,11 +100,11 @@ class Trainer:
 
     # ---- running ----
 
-    def run(self, on_epoch: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
-            on_checkpoint: Callable[[Trainer], None] | None = None, checkpoint_every: int | str = "auto") -> FitResult:
-        """Train until the configured epochs or early stopping. Raises Interrupted when should_stop() turns
+    def run(self, on_epoch: Callable[[dict], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> FitResult:
+        """Train until the configured epochs or early stopping; on_epoch(row) after every epoch (the run
+        directory writes metrics.csv and checkpoints from there). Raises Interrupted when should_stop() turns
         true (checked after every mini-batch), TrainingError when the loss stops being finite."""
-        last_checkpoint = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss, not by warnings
             while self.stop_reason is None:
                 row = self._epoch(should_stop)
@@ -116,17 +112,14 @@ class Trainer:
                     on_epoch(row)
                 if self.stop_reason is None and should_stop is not None and should_stop():
                     raise Interrupted(f"interrupted after epoch {self.epoch}")
-                if self.stop_reason is None and on_checkpoint is not None:
-                    now = time.perf_counter()
-                    due = (now - last_checkpoint >= CHECKPOINT_SECONDS if checkpoint_every == "auto"
-                           else self.epoch % checkpoint_every == 0)
-                    if due:
-                        on_checkpoint(self)
-                        last_checkpoint = now
         return self.result()
 
     def result(self) -> FitResult:
         return FitResult(self.kept, self.history, self.epoch_kept, self.stop_reason or "interrupted", self.seconds)
+
+    def kept_model(self) -> Model:
+        """The weights to keep (best validation loss so far, else the latest) as a Model."""
+        return self.model.with_params(self.kept, self.epoch_kept)
 
     def _epoch(self, should_stop) -> dict:
         """Finish the current epoch (or run a new one); returns its metrics.csv row."""
@@ -189,7 +182,7 @@ class Trainer:
                                 f"{divergence_hint(cfg.train)}", self.result())
         stopping = cfg.train.early_stopping
         if data.valid is not None:
-            scores = evaluate_split(self.params, data.valid, data.prep, cfg.loss, cfg.model.activation)
+            scores = self.model.score(data.valid)
             row["valid_loss"] = scores.pop("loss")
             row.update(scores)
             if row["valid_loss"] < self.best_loss - (stopping.min_delta if stopping else 0.0):

@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from nnfit.cli import cli
+from nnfit.model import Model
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,6 +48,11 @@ def run_process(*args, input=None, cwd=None) -> Result:
     p = subprocess.run([sys.executable, "-m", "nnfit.cli", *map(str, args)], input=input, capture_output=True,
                        cwd=cwd, text=isinstance(input, str) or input is None)
     return Result(p.returncode, p.stdout, p.stderr)
+
+
+def model_of(cfg, data, result) -> Model:
+    """The Model of an in-memory training run (what its run directory would hold)."""
+    return Model(result.params, cfg.task, cfg.loss, cfg.model.activation, data.prep)
 
 
 def blobs(n=200, seed=0, classes=("a", "b", "c"), noise=0.5, d=2):

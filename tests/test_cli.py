@@ -12,9 +12,9 @@ from nnfit.activations import ACTIVATIONS
 from nnfit.config import load_config
 from nnfit.data import load_training_data
 from nnfit.network import predict_logits
-from nnfit.training import fit, history_columns
+from nnfit.training import Streams, Trainer, history_columns
 
-from conftest import REPO, blobs, run_cli, run_process, write_config, write_csv
+from conftest import REPO, blobs, model_of, run_cli, run_process, write_config, write_csv
 
 
 def test_digits_example_reaches_95_percent_test_accuracy(tmp_path):
@@ -93,11 +93,11 @@ def test_predict_reproduces_in_memory_predictions(tmp_path):
     assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
 
     cfg = load_config(config)  # the same training, in memory
-    split_rng, fit_rng = np.random.default_rng(cfg.train.seed).spawn(2)
-    data = load_training_data(cfg, split_rng)
-    result = fit(cfg, data, fit_rng)
+    streams = Streams.from_seed(cfg.train.seed)
+    data = load_training_data(cfg, streams.split)
+    result = Trainer(cfg, data, streams.init, streams.shuffle).run()
     X, _ = data.prep.transform(frame, "train.csv")
-    labels, proba = data.prep.decode(predict_logits(result.params, X, ACTIVATIONS["relu"]))
+    labels, proba = model_of(cfg, data, result).predict(X)
 
     from_file = run_process("predict", tmp_path / "run", tmp_path / "train.csv", "--proba", "--keep", "id")
     from_stdin = run_process("predict", tmp_path / "run", "--proba", "--keep", "id",

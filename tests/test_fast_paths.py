@@ -301,27 +301,27 @@ def test_cache_keeps_the_most_recently_used_entries(tmp_path, monkeypatch):
     assert run(0).timing["preprocess"] == 0.0 and run(2).timing["preprocess"] == 0.0
 
 
-def test_column_statistics_taken_during_extraction_equal_the_careful_ones():
-    """extract_rows computes the training split's means and deviations while columns are contiguous; they
-    must equal what Preprocessor.fit computes on the finished block, and be skipped when values are missing."""
-    from nnfit.preprocess import _column_stats, extract_rows
+def test_column_statistics_taken_during_extraction_are_the_training_rows_mean_and_deviation():
+    """extract_rows computes the training split's means and deviations while columns are contiguous (in
+    groups of 16), over exactly the first stats_rows rows of the order, skipping missing values."""
+    from nnfit.preprocess import extract_rows
 
     rng = np.random.default_rng(3)
     n, p = 1000, 37  # more columns than one group of 16, and a ragged last group
     frame = pd.DataFrame((rng.normal(5, 3, (n, p)) * rng.uniform(0.1, 100, p)).astype(np.float32),
                          columns=[f"c{j}" for j in range(p)])
     order = rng.permutation(n)
-    rows = extract_rows(frame, list(frame.columns), [], None, "x", np.float32, order, stats_rows=800)
-    np.testing.assert_array_equal(rows.numeric, frame.to_numpy()[order])
-    mean, std, count = rows.stats
-    ref_mean, ref_std, ref_count = _column_stats(rows.numeric[:800])
-    np.testing.assert_allclose(mean, ref_mean, rtol=1e-12)
-    np.testing.assert_allclose(std, ref_std, rtol=1e-6)  # squares of float32 differences, summed in float64
-    np.testing.assert_allclose(std, frame.to_numpy(np.float64)[order[:800]].std(axis=0), rtol=1e-5)
-    np.testing.assert_array_equal(count, ref_count)
-
-    frame.iloc[order[5], 20] = np.nan  # a missing value among the statistics' rows: the careful path instead
-    assert extract_rows(frame, list(frame.columns), [], None, "x", np.float32, order, stats_rows=800).stats is None
+    for missing in (False, True):
+        if missing:
+            frame.iloc[order[5], 20] = np.nan
+            frame.iloc[order[900], 3] = np.nan  # outside the statistics' rows
+        rows = extract_rows(frame, list(frame.columns), [], None, "x", np.float32, order, stats_rows=800)
+        np.testing.assert_array_equal(rows.numeric, frame.to_numpy()[order])
+        mean, std, count = rows.stats
+        reference = frame.to_numpy(np.float64)[order[:800]]
+        np.testing.assert_allclose(mean, np.nanmean(reference, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(std, np.nanstd(reference, axis=0), rtol=1e-5)  # float32 deviations
+        np.testing.assert_array_equal(count, 800 - np.isnan(reference).sum(axis=0))
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

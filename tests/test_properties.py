@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnfit import api
+from nnfit import commands as api
 from nnfit.config import load_config
 from nnfit.schema import ACTIVATION_NAMES, OPTIMIZER_NAMES, TASK_LOSSES
 

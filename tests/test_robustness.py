@@ -15,9 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from nnfit import api
-from nnfit.errors import ArtifactError, DataError, UsageError
-from nnfit.training import Interrupted
+from nnfit import commands as api
+from nnfit.errors import ArtifactError, DataError, Interrupted, UsageError
 
 from conftest import blobs, run_cli, write_config, write_csv
 

@@ -9,9 +9,9 @@ from nnfit.config import load_config
 from nnfit.data import load_training_data
 from nnfit.network import predict_logits
 from nnfit.activations import ACTIVATIONS
-from nnfit.training import evaluate_split, fit
+from nnfit.training import Streams, Trainer, fit
 
-from conftest import blobs, write_config, write_csv
+from conftest import blobs, model_of, write_config, write_csv
 
 
 def train(tmp_path, frame, config):
@@ -19,9 +19,9 @@ def train(tmp_path, frame, config):
     write_csv(tmp_path / "d.csv", frame)
     config = {**config, "data": {"train": "d.csv", **config["data"]}}
     cfg = load_config(write_config(tmp_path / "c.yaml", config))
-    split_rng, fit_rng = np.random.default_rng(cfg.train.seed).spawn(2)
-    data = load_training_data(cfg, split_rng)
-    return cfg, data, fit(cfg, data, fit_rng)
+    streams = Streams.from_seed(cfg.train.seed)
+    data = load_training_data(cfg, streams.split)
+    return cfg, data, Trainer(cfg, data, streams.init, streams.shuffle).run()
 
 
 def test_no_hidden_layer_mse_is_least_squares(tmp_path):
@@ -33,7 +33,7 @@ def test_no_hidden_layer_mse_is_least_squares(tmp_path):
         "task": "regression", "data": {"target": "y", "valid_fraction": 0},
         "model": {"hidden": []},
         "train": {"epochs": 3000, "batch_size": "full", "learning_rate": 0.1, "dtype": "float64"}})
-    ours, _ = data.prep.decode(predict_logits(result.params, data.train.X, ACTIVATIONS["relu"]))
+    ours, _ = model_of(cfg, data, result).predict(data.train.X)
     A = np.c_[X, np.ones(200)]
     exact = A @ np.linalg.lstsq(A, y, rcond=None)[0]
     assert np.linalg.norm(ours - exact) / np.linalg.norm(exact) < 1e-4
@@ -50,7 +50,7 @@ def test_no_hidden_layer_cross_entropy_is_logistic_regression(tmp_path):
         "task": "binary", "data": {"target": "y", "valid_fraction": 0, "standardize": False},
         "model": {"hidden": []},
         "train": {"epochs": 2000, "batch_size": "full", "learning_rate": 0.5, "dtype": "float64"}})
-    ours, _ = data.prep.decode(predict_logits(result.params, data.train.X, ACTIVATIONS["relu"]))
+    ours, _ = model_of(cfg, data, result).predict(data.train.X)
     reference = LogisticRegression(C=1e6, max_iter=10000).fit(X, y)
     assert np.mean(ours.astype(int) == reference.predict(X)) >= 0.99
     np.testing.assert_allclose(result.params.W[0][:, 0], reference.coef_[0], rtol=0.02)
@@ -68,7 +68,7 @@ def test_xor_with_minus_one_one_labels(tmp_path):
     assert result.history[result.epoch_kept - 1]["accuracy"] > 0.97  # noisy validation rows
     four = pd.DataFrame({"x1": [-1.0, -1.0, 1.0, 1.0], "x2": [-1.0, 1.0, -1.0, 1.0]})
     X4, _ = data.prep.transform(four, "corners")
-    labels, _ = data.prep.decode(predict_logits(result.params, X4, ACTIVATIONS["tanh"]))
+    labels, _ = model_of(cfg, data, result).predict(X4)
     assert labels.tolist() == [1, -1, -1, 1]
 
 
@@ -86,7 +86,7 @@ def test_early_stopping_keeps_the_best_validation_epoch(tmp_path):
     valid = [row["valid_loss"] for row in result.history]
     assert result.epoch_kept == int(np.argmin(valid)) + 1
     assert len(result.history) == result.epoch_kept + 10
-    kept = evaluate_split(result.params, data.valid, data.prep, cfg.loss, cfg.model.activation)
+    kept = model_of(cfg, data, result).score(data.valid)
     assert kept["loss"] == pytest.approx(min(valid), rel=1e-6)
 
 
@@ -119,12 +119,12 @@ def test_class_weights_shift_the_decision(tmp_path):
     frame = pd.DataFrame(X, columns=["u", "v"]).assign(y=np.r_[np.zeros(270, int), np.ones(30, int)])
     config = {"task": "binary", "data": {"target": "y", "valid_fraction": 0}, "model": {"hidden": []},
               "train": {"epochs": 200, "batch_size": "full", "learning_rate": 0.5}}
-    _, data, plain = train(tmp_path, frame, config)
+    cfg, data, plain = train(tmp_path, frame, config)
     config["train"]["class_weight"] = "balanced"
-    _, data_w, weighted = train(tmp_path, frame, config)
+    cfg_w, data_w, weighted = train(tmp_path, frame, config)
     np.testing.assert_allclose(data_w.train.w[data_w.train.target == 1], 300 / (2 * 30))
-    predict = lambda d, r: d.prep.decode(predict_logits(r.params, d.train.X, ACTIVATIONS["relu"]))[0]  # noqa: E731
-    assert np.sum(predict(data_w, weighted) == 1) > 2 * np.sum(predict(data, plain) == 1)
+    positives = lambda c, d, r: np.sum(model_of(c, d, r).predict(d.train.X)[0] == 1)  # noqa: E731
+    assert positives(cfg_w, data_w, weighted) > 2 * positives(cfg, data, plain)
 
 
 def test_divergence_is_a_training_error_that_keeps_the_last_good_weights(tmp_path):
@@ -194,7 +194,7 @@ def test_accuracy_matches_scikit_learn_like_for_like(name, setting):
     the seeds; measured over 20 seeds, friedman1 is -0.3 ± 0.3 points). bench/accuracy.py does 9 data sets."""
     from sklearn.model_selection import train_test_split
 
-    from bench.accuracy import load, nnfit_score, sklearn_score
+    from likeforlike import load, nnfit_score, sklearn_score
 
     X, y, task = load(name)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0,
