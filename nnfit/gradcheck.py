@@ -12,7 +12,7 @@ import numpy as np
 
 from .activations import ACTIVATIONS
 from .losses import LOSSES, batch_loss_and_grad
-from .network import Params, backward, forward
+from .network import Params, backward, forward, forward_plain
 
 EPS = 1e-6
 TOLERANCE = 1e-6  # what `nnfit gradcheck` accepts
@@ -20,15 +20,15 @@ MAX_ENTRIES = 100  # per parameter array; larger arrays are checked on a random 
 
 
 def objective(params: Params, X, Y, activation: str, loss: str, w=None, weight_decay: float = 0.0) -> float:
-    """The training objective on rows X: mean loss plus (weight_decay / 2) * ||W||^2."""
-    z, _ = forward(params, X, ACTIVATIONS[activation])
+    """The training objective on rows X: mean loss plus (weight_decay / 2) * ||W||^2 (the textbook forward)."""
+    z, _ = forward_plain(params, X, ACTIVATIONS[activation])
     rows = LOSSES[loss].value(z, Y)
     value = float(rows.mean() if w is None else np.dot(rows, w) / len(rows))
     return value + 0.5 * weight_decay * sum(float(np.sum(W * W)) for W in params.W)
 
 
 def analytic_gradient(params: Params, X, Y, activation: str, loss: str, w=None, weight_decay: float = 0.0) -> Params:
-    """Backprop gradient of objective(), as a Params of the same shape."""
+    """Backprop gradient of objective(), as a Params of the same shape: the fast passes training uses."""
     act = ACTIVATIONS[activation]
     z, hs = forward(params, X, act)
     _, dz = batch_loss_and_grad(LOSSES[loss], z, Y, w)

@@ -1,16 +1,20 @@
 """The feed-forward network: parameters, forward pass and backpropagation.
 
 A layer computes z = h @ W + b with W of shape (fan_in, fan_out), then h' = phi(z); the last layer stops at
-the logits z (the output unit and the loss live in activations.OUTPUTS and losses.LOSSES). All weights and
-biases live in one flat buffer, so an optimizer updates every parameter with a few vectorized operations
-whatever the depth, and a checkpoint is one array.
+the logits z (the output unit and the loss live in activations.OUTPUTS and losses.LOSSES). Backpropagation
+walks back from delta_L = dL/dz_L: dL/dW_l = h_{l-1}^T delta_l, dL/db_l = the sum over rows of delta_l, and
+delta_{l-1} = (delta_l W_l^T) * phi'(z_{l-1}). forward_plain and backward_plain say exactly that.
 
-In that buffer each layer's b follows its W, so together they are one (fan_in + 1, fan_out) matrix [W; b]
-(Params.Wb), and h @ W + b = [h, 1] @ [W; b]: the bias is the weight of an input that is always 1. Hidden
-activations are kept with that column of ones beside them (Workspace.h1), so from the second layer on
-z = [h, 1] @ [W; b] and dL/d[W; b] = [h, 1]^T delta are one matrix product each, with no separate bias add
-or bias-gradient sum. On a small network (8-32-32-1, batch 32) a mini-batch is some twenty numpy calls of
-about 1 us each, and this saves four of them.
+forward and backward compute the same numbers faster, and are what training uses (tests/test_network.py
+keeps the two equal). Their speed-ups, each marked where it is made:
+  - all weights and biases live in one flat buffer, so an optimizer updates every parameter with a few
+    vectorized operations whatever the depth, and a checkpoint is one array;
+  - the bias is the weight of an input that is always 1: in the buffer each layer's b follows its W, so
+    together they are one (fan_in + 1, fan_out) matrix [W; b] (Params.Wb), hidden activations are kept beside
+    a column of ones (Workspace.h1), and from the second layer on z = [h, 1] @ [W; b] and
+    dL/d[W; b] = [h, 1]^T delta are one matrix product each, with no separate bias add or bias sum;
+  - buffers are allocated once per batch size (Workspace), and activations work in place;
+  - plain SGD can take its step inside backprop, in the BLAS call that computes dL/dW (step=True, blas.py).
 """
 
 from __future__ import annotations
@@ -95,6 +99,30 @@ def init_params(sizes: list[int], init: str, rng: np.random.Generator, dtype=np.
     return params
 
 
+def forward_plain(params: Params, X: np.ndarray, act: Activation):
+    """The textbook forward pass. X (n, d) -> (logits z_L (n, k), [h_1 ... h_{L-1}] each (n, width))."""
+    h, hs = X, []
+    for l in range(params.n_layers):
+        z = h @ params.W[l] + params.b[l]  # (n, fan_out)
+        if l == params.n_layers - 1:
+            return z, hs
+        h = act.fn(z.copy())  # phi(z)
+        hs.append(h)
+
+
+def backward_plain(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray, act: Activation) -> Params:
+    """Textbook backpropagation: dL/dW_l and dL/db_l of every layer, from dz = dL/dz_L (n, k) of the batch mean."""
+    grads = Params(params.sizes, dz.dtype)
+    delta = dz
+    for l in range(params.n_layers - 1, -1, -1):
+        h_prev = X if l == 0 else hs[l - 1]  # (n, fan_in)
+        grads.W[l][...] = h_prev.T @ delta  # (fan_in, fan_out)
+        grads.b[l][...] = delta.sum(axis=0)  # (fan_out,)
+        if l > 0:
+            delta = act.grad(h_prev, delta @ params.W[l].T)  # (delta_l W_l^T) * phi'(z_{l-1}), (n, fan_in)
+    return grads
+
+
 class Workspace:
     """Preallocated per-layer buffers for batches of n rows, reused from one batch to the next."""
 
@@ -106,7 +134,7 @@ class Workspace:
 
 
 def forward(params: Params, X: np.ndarray, act: Activation, ws: Workspace | None = None):
-    """Logits and hidden activations.
+    """forward_plain, faster (see the module's speed-ups): logits and hidden activations.
 
     X: (n, d). Returns (z: (n, k) logits of the last layer, hs: [h_1 ... h_{L-1}] each (n, width)).
     The results live in the workspace's buffers until its next use; without one, forward makes its own.
@@ -119,7 +147,7 @@ def forward(params: Params, X: np.ndarray, act: Activation, ws: Workspace | None
     for l in range(1, params.n_layers):
         act.fn(ws.h1[l - 1] if act.keeps_one else z)  # in place: z's memory now holds h
         hs.append(z)
-        # [h, 1] @ [W; b] = h @ W + b. np.dot costs a third less than np.matmul per call on small matrices,
+        # speed-up: [h, 1] @ [W; b] = h @ W + b in one product. np.dot has less overhead per call than np.matmul,
         # but writes only to C-contiguous memory: the logits, not a hidden layer's z beside its ones
         product = np.dot if l == params.n_layers - 1 else np.matmul
         z = product(ws.h1[l - 1], params.Wb[l], out=ws.z[l])
@@ -128,7 +156,7 @@ def forward(params: Params, X: np.ndarray, act: Activation, ws: Workspace | None
 
 def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray, act: Activation,
              grads: Params, ws: Workspace | None = None, step: bool = False) -> Params:
-    """Backpropagation: fills `grads` with dL/dW, dL/db of every layer and returns it.
+    """backward_plain, faster (see the module's speed-ups): fills `grads` with dL/dW, dL/db of every layer.
 
     X, hs: forward's input and hidden activations; ws: the workspace forward used (None if it made its own).
     dz: (n, k), dL/dz of the last layer, already averaged over the batch. Walking back, layer l gets
@@ -149,10 +177,10 @@ def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray
         if l > 0:
             h1 = ws.h1[l - 1]  # [h_{l-1}, 1], (n, fan_in + 1)
             dh1 = np.dot(delta, params.Wb[l].T, out=ws.dh1[l - 1])  # (n, fan_in + 1): [delta W^T, delta b]
-            if step:
+            if step:  # speed-up: the SGD step in the product's own BLAS call
                 gemm_tn(-1.0, h1, delta, 1.0, params.Wb[l], scratch=grads.Wb[l])  # [W; b] -= [h, 1]^T delta
-            else:
-                np.dot(h1.T, delta, out=grads.Wb[l])  # (fan_in + 1, fan_out): [dL/dW; dL/db]
+            else:  # speed-up: [dL/dW; dL/db] = [h, 1]^T delta in one product
+                np.dot(h1.T, delta, out=grads.Wb[l])  # (fan_in + 1, fan_out)
             delta = act.grad(h1, dh1)[:, :-1]  # in place: dh * phi'(z_{l-1}); (n, fan_in), a view
         else:
             np.add.reduce(delta, axis=0, out=grads.b[0])  # (fan_out,); np.sum without its Python wrapper

@@ -1,4 +1,4 @@
-"""Optimizers: update the flat parameter vector from the flat gradient, in place.
+"""Optimizers: update the flat parameter vector from the flat gradient, in place; each has one step.
 
 Small classes, because momentum and Adam carry state between steps. Each step works on the whole flat
 buffer at once, so its cost does not grow with the number of layers. Weight decay is an L2 penalty
@@ -12,15 +12,20 @@ import numpy as np
 
 
 class Optimizer:
-    """Base: weight decay, the step counter, and the learning-rate fold (grad_scale)."""
+    """What every optimizer shares: the learning rate, weight decay, and the learning-rate fold (grad_scale).
 
-    grad_scale = 1.0  # the factor step_scaled() expects the gradient to be multiplied by already
+    step(p, g) updates the flat parameters p (n_params,) from g = grad_scale * dL/dp (n_params,), and may
+    overwrite g. The training loop multiplies grad_scale into dL/dz of the output layer, a few numbers, instead
+    of into every gradient entry (backprop is linear in dL/dz): one pass less over all parameters a step.
+    """
+
+    grad_scale = 1.0
     steps_in_backward = False  # plain SGD: backprop can take the step itself (network.backward's step)
 
     def __init__(self, n: int, dtype, learning_rate: float, weight_decay: float = 0.0,
                  decay_mask: np.ndarray | None = None):
         self.learning_rate = learning_rate
-        self.t = 0  # steps taken
+        self.t = 0  # steps taken, where the update depends on it (Adam's bias correction)
         self._decay = None
         if weight_decay > 0:
             mask = np.ones(n, dtype) if decay_mask is None else decay_mask.astype(dtype)
@@ -28,30 +33,15 @@ class Optimizer:
                 self._decay = mask * (weight_decay * self.grad_scale)  # on weights, 0 on biases
         self._tmp = np.empty(n, dtype)
 
-    def step(self, p: np.ndarray, g: np.ndarray) -> None:
-        """One update of p (n_params,) from the gradient g (n_params,); g may be overwritten."""
-        if self.grad_scale != 1.0:
-            g *= self.grad_scale
-        self.step_scaled(p, g)
-
-    def step_scaled(self, p: np.ndarray, g: np.ndarray) -> None:
-        """The same update from g already multiplied by grad_scale.
-
-        Backprop is linear in dL/dz, so the training loop multiplies grad_scale into the output gradient,
-        a few numbers, instead of into every gradient entry: one pass less over all parameters per step.
-        """
-        self.t += 1
+    def _add_decay(self, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """g + grad_scale * weight_decay * W: the gradient of the L2 penalty (weight_decay / 2) ||W||^2."""
         if self._decay is not None:
             np.multiply(p, self._decay, out=self._tmp)
             g += self._tmp
-        self._update(p, g)
+        return g
 
-    def _update(self, p, g):
+    def step(self, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
-
-    def stepped_in_backward(self) -> None:
-        """Count a step that network.backward(step=True) took."""
-        self.t += 1
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays that, with t, let a later run continue exactly where this one stopped."""
@@ -68,30 +58,30 @@ class SGD(Optimizer):
 
     Without weight decay the training loop lets backprop take this step, in the same BLAS call that computes
     each weight gradient (see blas.py). With weight decay it does not: folded into GEMM as W <- (1 - lr wd) W,
-    the factor 1 - lr wd rounds to a float32 step of 6e-8, so a small decay would be exaggerated or lost.
+    the factor 1 - lr wd would round to float32's steps of 6e-8, so a small decay would be exaggerated or lost.
     """
 
     def __init__(self, n, dtype, learning_rate, weight_decay=0.0, **kw):
-        self.grad_scale = learning_rate  # g arrives as lr * g
+        self.grad_scale = learning_rate  # g arrives as lr * dL/dp
         super().__init__(n, dtype, learning_rate, weight_decay=weight_decay, **kw)
         self.steps_in_backward = weight_decay == 0
 
-    def _update(self, p, lr_g):
-        p -= lr_g
+    def step(self, p, lr_g):
+        p -= self._add_decay(p, lr_g)
 
 
 class Momentum(Optimizer):
     """Classical momentum: v <- mu * v - lr * g; theta <- theta + v."""
 
     def __init__(self, n, dtype, learning_rate, momentum=0.9, **kw):
-        self.grad_scale = learning_rate  # g arrives as lr * g
+        self.grad_scale = learning_rate  # g arrives as lr * dL/dp
         super().__init__(n, dtype, learning_rate, **kw)
         self.momentum = momentum
         self.v = np.zeros(n, dtype)
 
-    def _update(self, p, lr_g):
+    def step(self, p, lr_g):
         self.v *= self.momentum
-        self.v -= lr_g
+        self.v -= self._add_decay(p, lr_g)
         p += self.v
 
     def state(self):
@@ -108,11 +98,13 @@ class Adam(Optimizer):
     beta1, beta2, eps = 0.9, 0.999, 1e-8
 
     def __init__(self, n, dtype, learning_rate, **kw):
-        super().__init__(n, dtype, learning_rate, **kw)
+        super().__init__(n, dtype, learning_rate, **kw)  # g arrives as dL/dp itself (grad_scale 1)
         self.m = np.zeros(n, dtype)
         self.v = np.zeros(n, dtype)
 
-    def _update(self, p, g):
+    def step(self, p, g):
+        self.t += 1
+        g = self._add_decay(p, g)
         b1, b2, tmp = self.beta1, self.beta2, self._tmp
         self.m *= b1
         np.multiply(g, 1 - b1, out=tmp)

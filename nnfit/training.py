@@ -157,10 +157,9 @@ class Trainer:
             total += loss_sum
             if in_backward:  # plain SGD: backprop updates the weights as it goes, one pass over them, not three
                 backward(params, xb, hs, dz, act, grads, space, step=True)
-                optimizer.stepped_in_backward()
             else:
                 backward(params, xb, hs, dz, act, grads, space)
-                optimizer.step_scaled(params.flat, grads.flat)
+                optimizer.step(params.flat, grads.flat)  # grads are grad_scale * dL/dp
             if should_stop is not None and should_stop() and start + batch < n:
                 elapsed = time.perf_counter() - t0
                 position.update(next=start + batch, total=total, seconds=position["seconds"] + elapsed)

@@ -11,9 +11,10 @@ G1, G2, G3 = rng.normal(size=20), rng.normal(size=20), rng.normal(size=20)
 
 
 def run(opt, grads):
+    """Steps from the gradients dL/dp, which the training loop hands over multiplied by grad_scale."""
     p = P0.copy()
     for g in grads:
-        opt.step(p, g.copy())
+        opt.step(p, opt.grad_scale * g)
     return p
 
 
@@ -53,5 +54,5 @@ def test_weight_decay_is_l2_on_weights_only():
 def test_float32_state_stays_float32(cls):
     p = P0.astype(np.float32)
     opt = cls(20, np.float32, learning_rate=0.1, weight_decay=0.1)
-    opt.step(p, G1.astype(np.float32))
+    opt.step(p, opt.grad_scale * G1.astype(np.float32))
     assert p.dtype == np.float32 and all(a.dtype == np.float32 for a in opt.state().values())

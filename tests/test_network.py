@@ -1,0 +1,48 @@
+"""The fast forward and backward passes (bias column, in-place activations, the SGD step inside backprop)
+against the textbook forms in network.py, which read like the equations."""
+
+import numpy as np
+import pytest
+
+from nnfit import blas
+from nnfit.activations import ACTIVATIONS
+from nnfit.network import Params, Workspace, backward, backward_plain, forward, forward_plain, init_params
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("sizes", [[5, 3], [5, 7, 3], [6, 16, 8, 4, 2]])
+def test_fast_passes_equal_the_textbook_ones(activation, sizes):
+    act = ACTIVATIONS[activation]
+    rng = np.random.default_rng(len(sizes))
+    params = init_params(sizes, "glorot", rng, np.float64)
+    X = rng.normal(size=(13, sizes[0]))
+    dz = rng.normal(size=(13, sizes[-1])) / 13
+    z_plain, hs_plain = forward_plain(params, X, act)
+    grads_plain = backward_plain(params, X, hs_plain, dz, act)
+
+    space = Workspace(params.sizes, 13, np.float64)
+    z, hs = forward(params, X, act, space)
+    np.testing.assert_allclose(z, z_plain, rtol=1e-12, atol=1e-14)
+    for h, h_plain in zip(hs, hs_plain):
+        np.testing.assert_allclose(h, h_plain, rtol=1e-12, atol=1e-14)
+    grads = backward(params, X, hs, dz, act, Params(params.sizes, np.float64), space)
+    np.testing.assert_allclose(grads.flat, grads_plain.flat, rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("gemm", ["blas", "numpy"])
+def test_the_sgd_step_inside_backprop_is_the_textbook_step(gemm, monkeypatch):
+    """step=True: W <- W - h^T delta and b <- b - sum delta, with delta already times the learning rate."""
+    if gemm == "numpy":
+        monkeypatch.setattr(blas, "_gemm", {})
+    act = ACTIVATIONS["relu"]
+    rng = np.random.default_rng(5)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        params = init_params([6, 16, 8, 3], "glorot", rng, dtype)
+        X = rng.normal(size=(11, 6)).astype(dtype)
+        dz = (0.1 * rng.normal(size=(11, 3)) / 11).astype(dtype)
+        z, hs = forward_plain(params, X, act)
+        expected = params.flat - backward_plain(params, X, hs, dz, act).flat
+        space = Workspace(params.sizes, 11, dtype)
+        _, hs = forward(params, X, act, space)
+        backward(params, X, hs, dz, act, Params(params.sizes, dtype), space, step=True)
+        np.testing.assert_allclose(params.flat, expected, rtol=tol, atol=tol)
