@@ -2,10 +2,9 @@
 
 The SGD step W <- W - lr dL/dW is, for each layer, W <- W - h^T (lr delta): a matrix product added to the
 weights. numpy can only write the product to a buffer and subtract it in a second pass over every weight,
-and on a two-core machine that pass costs more than its arithmetic: the BLAS threads wrote the product from
-the other core, so its cache lines move across before the main thread can subtract them (measured: the
-update took 140 us of a 1000 us batch-128 step on 784-256-128-10). GEMM's beta folds the update into the
-product, on the threads that compute it.
+and on a multi-core machine that pass costs more than its arithmetic: the BLAS threads wrote the product from
+other cores, so its cache lines move across before the main thread can subtract them (docs/performance.md
+has the measurements). GEMM's beta folds the update into the product, on the threads that compute it.
 
 This calls the sgemm/dgemm that numpy itself uses: the OpenBLAS bundled in numpy's wheels (ctypes is the
 standard library; nothing new is installed). It fails safe: only when numpy's own build information names that
@@ -85,9 +84,9 @@ def available(dtype) -> bool:
 def worth_it(sizes: list[int], dtype) -> bool:
     """Whether folding the SGD step into gemm_tn pays for a network of these layer sizes.
 
-    A ctypes call costs about 3 us more than numpy's matmul; the pass over the weights it saves costs 0.1-0.6
-    ns per weight (measured on 2 AMD EPYC cores). So it pays from about 16k weights a layer on average:
-    784-256-128-10 (78k) gains 10-25% a step, 8-32-32-1 (400) would lose 40%.
+    A ctypes call costs a few microseconds more than numpy's matmul, and the pass over the weights it saves
+    costs a fraction of a nanosecond per weight, so it pays only on layers of many weights: from about 16k a
+    layer on average (784-256-128-10 gains, 8-32-32-1 would lose; docs/performance.md).
     """
     weights = sum(i * o for i, o in zip(sizes[:-1], sizes[1:]))
     return available(dtype) and weights >= FUSE_MIN_WEIGHTS_PER_LAYER * (len(sizes) - 1)

@@ -4,7 +4,7 @@ An entry lives in <folder of the run directory>/.nnfit-cache/<key>/, where the k
 arrays depend on: the task, the data section, the dtype, the seed (it draws the validation split), the class
 weights, and each CSV file's size and modification time. The entry also records each file's sha256, and is
 used only when the files' sha256 match: change the settings, a file's size, its time or its bytes, and the
-entry is not read. Reading a file to hash it is most of what a cached run costs (0.08 s for 130 MB), so the
+entry is not read. Reading a file to hash it is most of what a cached run costs, so the
 entry also records each file's stat fingerprint (size, modification and change times, inode) as it was when
 hashed; a later run that finds the same fingerprint uses the recorded sha256 without reading the file, as git
 does for its index. Any write to a file changes its change time (ctime), even one that puts the old

@@ -165,9 +165,9 @@ def changed_since(paths: dict[str, str], before: dict[str, os.stat_result]) -> s
 def give_back_freed_memory() -> None:
     """Return the memory pandas' parser has freed to the operating system (glibc's malloc_trim).
 
-    glibc keeps freed heap memory for later use, and after parsing a 130 MB CSV that is about 200 MB no
-    later allocation takes (numpy maps its large arrays separately); without this, training shows it as
-    resident. Elsewhere (macOS, musl) there is nothing to call, and nothing is done.
+    glibc keeps freed heap memory for later use, and after parsing a large CSV that is more than the CSV's
+    size that no later allocation takes (numpy maps its large arrays separately); without this, training
+    shows it as resident (docs/performance.md). Elsewhere (macOS, musl) there is nothing to call, and nothing is done.
     """
     try:
         import ctypes
