@@ -50,14 +50,20 @@ class Streams:
     """The random generators of a run, all from train.seed: the validation split, the initial weights and the
     shuffling. Each is its own stream, so changing one (say, valid_fraction) leaves the others as they were."""
 
-    split: np.random.Generator
+    split: np.random.Generator | None
     init: np.random.Generator
     shuffle: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: int) -> Streams:
-        split, fitting = np.random.default_rng(seed).spawn(2)
-        return cls(split, *fitting.spawn(2))
+        """The streams of `nnfit train` with train.seed = seed."""
+        split, training = np.random.default_rng(seed).spawn(2)
+        return cls.for_training(training, split)
+
+    @classmethod
+    def for_training(cls, rng: np.random.Generator, split: np.random.Generator | None = None) -> Streams:
+        init, shuffle = rng.spawn(2)
+        return cls(split, init, shuffle)
 
 
 def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Params:
@@ -69,8 +75,8 @@ def fit(cfg: Config, data: Dataset, rng: np.random.Generator,
         on_epoch: Callable[[dict], None] | None = None) -> FitResult:
     """Train a new network on data.train; rng seeds the initial weights and the shuffling (Streams.from_seed
     gives `nnfit train`'s streams)."""
-    init, shuffle = rng.spawn(2)
-    return Trainer(cfg, data, init, shuffle).run(on_epoch)
+    streams = Streams.for_training(rng)
+    return Trainer(cfg, data, streams.init, streams.shuffle).run(on_epoch)
 
 
 class Trainer:
