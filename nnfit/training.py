@@ -95,7 +95,8 @@ class Trainer:
         self.grads = Params(self.params.sizes, self.params.flat.dtype)
         self.optimizer = make_optimizer(cfg.train, self.params)
         self.kept = self.params.copy()  # the weights to keep: best validation loss so far (else the latest)
-        self.epoch_kept, self.best_loss, self.waited = 0, math.inf, 0
+        self.epoch_kept, self.best_loss = 0, math.inf  # the kept epoch and its validation loss
+        self.patience_loss, self.waited = math.inf, 0  # early stopping: the reference loss, epochs since
         self.epoch = 0  # epochs completed
         self.history: list[dict] = []
         self.position: dict | None = None  # inside an epoch: {"order", "next", "total", "seconds"}
@@ -190,9 +191,13 @@ class Trainer:
             scores = self.model.score(data.valid)
             row["valid_loss"] = scores.pop("loss")
             row.update(scores)
-            if row["valid_loss"] < self.best_loss - (stopping.min_delta if stopping else 0.0):
-                self.best_loss, self.epoch_kept, self.waited = row["valid_loss"], self.epoch, 0
+            loss = row["valid_loss"]
+            if loss < self.best_loss:  # the kept weights: the lowest validation loss so far
+                self.best_loss, self.epoch_kept = loss, self.epoch
                 self.kept.flat[...] = self.params.flat
+            # patience: epochs since the loss last fell by more than min_delta below where it then stood
+            if loss < self.patience_loss - (stopping.min_delta if stopping else 0.0):
+                self.patience_loss, self.waited = loss, 0
             else:
                 self.waited += 1
         else:
@@ -221,7 +226,8 @@ class Trainer:
                 arrays["order"] = self.position["order"]
         meta = {"format": 1, "epoch": self.epoch, "position": position, "rng": self.shuffle_rng.bit_generator.state,
                 "optimizer_t": self.optimizer.t, "history": self.history, "epoch_kept": self.epoch_kept,
-                "best_loss": self.best_loss, "waited": self.waited, "seconds": self.seconds,
+                "best_loss": self.best_loss, "patience_loss": self.patience_loss, "waited": self.waited,
+                "seconds": self.seconds,
                 "train_sha256": self.data.train_sha256}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         return arrays
@@ -236,6 +242,7 @@ class Trainer:
         self.shuffle_rng.bit_generator.state = meta["rng"]
         self.epoch, self.history, self.epoch_kept = meta["epoch"], meta["history"], meta["epoch_kept"]
         self.best_loss, self.waited, self.seconds = meta["best_loss"], meta["waited"], meta["seconds"]
+        self.patience_loss = meta.get("patience_loss", self.best_loss)  # checkpoints of nnfit 1.0 lack it
         self.position = None
         if meta["position"] is not None:
             self.position = {**meta["position"], "order": np.array(arrays["order"]) if "order" in arrays else None}

@@ -25,8 +25,10 @@ PHI = {  # activation: (phi(z), phi'(z) in terms of h = phi(z)), written out aga
 }
 
 
-def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task, weight_decay=0.0, activation="relu"):
-    """Mini-batch SGD written as plainly as possible: fancy indexing, fresh arrays, explicit formulas."""
+def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task, weight_decay=0.0, activation="relu",
+                       row_weights=None):
+    """Mini-batch SGD written as plainly as possible: fancy indexing, fresh arrays, explicit formulas. With
+    row_weights (n,), each row's loss counts that many times in its batch's mean."""
     phi, dphi = PHI[activation]
     W, b = [w.copy() for w in W], [v.copy() for v in b]
     n = len(X)
@@ -44,8 +46,12 @@ def reference_training(X, Y, sizes, W, b, epochs, batch, lr, order_rng, task, we
                 p = np.exp(z - z.max(axis=1, keepdims=True))
                 p /= p.sum(axis=1, keepdims=True)
                 delta = (p - y) / len(x)
+            elif task == "binary":
+                delta = (1 / (1 + np.exp(-z)) - y) / len(x)
             else:
                 delta = 2 * (z - y) / len(x)
+            if row_weights is not None:
+                delta = delta * row_weights[idx][:, None]  # the weights travel with their rows
             for l in range(len(W) - 1, -1, -1):
                 gW, gb = hs[l].T @ delta, delta.sum(axis=0)
                 if l > 0:
@@ -100,6 +106,39 @@ def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch, weight_
     start = init_params(sizes, "glorot", init_rng, np.float64)
     W, b = reference_training(data.train.X, data.train.Y, sizes, start.W, start.b, 3, batch, 0.05, shuffle_rng, task,
                               weight_decay, activation)
+    for l in range(len(W)):
+        np.testing.assert_allclose(result.params.W[l], W[l], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(result.params.b[l], b[l], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("task,class_weight", [
+    ("binary", {"yes": 4.0}), ("binary", "balanced"), ("multiclass", {"a": 0.5, "c": 3.0}), ("multiclass", "balanced")])
+def test_class_weights_with_mini_batches_match_a_textbook_weighted_sgd(task, class_weight):
+    """Each row's loss is multiplied by its class's weight (balanced: n / (K * the class's rows)), the weights
+    are shuffled with their rows, and the batch mean divides by the batch's rows."""
+    rng = np.random.default_rng(8)
+    n, sizes = 60, ([4, 8, 1] if task == "binary" else [4, 8, 3])
+    X = rng.normal(size=(n, 4))
+    labels = np.array(["no", "yes"] if task == "binary" else ["a", "b", "c"], dtype=object)
+    y = labels[rng.choice(len(labels), n, p=[0.7, 0.3] if task == "binary" else [0.6, 0.3, 0.1])]
+    cfg = from_dict({"task": task, "data": {"train": "-", "target": "y", "valid_fraction": 0, "standardize": False},
+                     "model": {"hidden": sizes[1:-1], "init": "glorot"},
+                     "train": {"epochs": 3, "batch_size": 7, "learning_rate": 0.1, "dtype": "float64",
+                               "class_weight": class_weight}})
+    data = dataset_from_arrays(cfg, X, y)
+    if class_weight == "balanced":  # computed here from the labels, not by nnfit
+        counts = {label: np.sum(y == label) for label in labels}
+        expected = np.array([n / (len(labels) * counts[label]) for label in y])
+    else:
+        expected = np.array([class_weight.get(label, 1.0) for label in y])
+    np.testing.assert_allclose(data.train.w, expected, rtol=1e-15)
+    result = fit(cfg, data, np.random.default_rng(7))
+    init_rng, shuffle_rng = np.random.default_rng(7).spawn(2)
+    from nnfit.network import init_params
+
+    start = init_params(sizes, "glorot", init_rng, np.float64)
+    W, b = reference_training(data.train.X, data.train.Y, sizes, start.W, start.b, 3, 7, 0.1, shuffle_rng, task,
+                              row_weights=expected)
     for l in range(len(W)):
         np.testing.assert_allclose(result.params.W[l], W[l], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(result.params.b[l], b[l], rtol=1e-10, atol=1e-12)

@@ -103,3 +103,19 @@ def test_fused_loss_paths_agree_with_value_and_grad(loss):
     assert np.isfinite(total) and np.isfinite(dz).all()
     assert total == pytest.approx(LOSSES[loss].value(z, y).sum(), rel=1e-12)
     np.testing.assert_allclose(dz, 0.3 / 9 * LOSSES[loss].grad(z, y), rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_row_weights_multiply_each_rows_loss_and_gradient(loss):
+    """batch_loss_and_grad with weights w: the sum of w_i l_i, and dL/dz_i = w_i dl_i/dz_i / n (the mean over
+    the batch's rows), written out here row by row."""
+    from nnfit.losses import batch_loss_and_grad
+
+    rng = np.random.default_rng(4)
+    n, k = 9, LOSS_OUTPUTS[loss]
+    z, y, w = rng.normal(size=(n, k)), targets(loss, n, rng), rng.uniform(0.5, 3, n)
+    total, dz = batch_loss_and_grad(LOSSES[loss], z, y, w, scale=0.3)
+    rows = [float(LOSSES[loss].value(z[i:i + 1], y[i:i + 1])[0]) for i in range(n)]
+    assert total == pytest.approx(sum(w[i] * rows[i] for i in range(n)), rel=1e-12)
+    for i in range(n):
+        np.testing.assert_allclose(dz[i], 0.3 * w[i] * LOSSES[loss].grad(z[i:i + 1], y[i:i + 1])[0] / n, rtol=1e-12)

@@ -48,3 +48,18 @@ def test_undefined_metrics_are_nan():
     assert np.isnan(METRICS["binary"]["roc_auc"](np.ones(5, int), np.full((5, 1), 0.7)))
     assert np.isnan(METRICS["regression"]["r2"](np.ones(5), np.arange(5.0)))
     assert METRICS["binary"]["precision"](np.ones(3, int), np.zeros((3, 1))) == 0.0  # nothing predicted positive
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_binary_metrics_on_predictions_made_without_nnfit(seed):
+    """Predicted positive is P >= 0.5, ties included, as scikit-learn's predict does with probabilities."""
+    rng = np.random.default_rng(10 + seed)
+    y = rng.integers(0, 2, 400)
+    p = rng.choice([0.1, 0.3, 0.5, 0.5, 0.7, 0.9], 400)[:, None]  # a third exactly at 0.5
+    pred = (p[:, 0] >= 0.5).astype(int)  # computed here, not by nnfit
+    m = METRICS["binary"]
+    assert m["accuracy"](y, p) == pytest.approx(sk.accuracy_score(y, pred))
+    assert m["precision"](y, p) == pytest.approx(sk.precision_score(y, pred))
+    assert m["recall"](y, p) == pytest.approx(sk.recall_score(y, pred))
+    assert m["f1"](y, p) == pytest.approx(sk.f1_score(y, pred))
+    assert confusion_matrix(y, p, 2) == sk.confusion_matrix(y, pred, labels=[0, 1]).tolist()

@@ -56,3 +56,35 @@ def test_float32_state_stays_float32(cls):
     opt = cls(20, np.float32, learning_rate=0.1, weight_decay=0.1)
     opt.step(p, opt.grad_scale * G1.astype(np.float32))
     assert p.dtype == np.float32 and all(a.dtype == np.float32 for a in opt.state().values())
+
+
+def textbook(name, grads, lr, decay, mask, mu=0.9, b1=0.9, b2=0.999, eps=1e-8):
+    """The update rules with the L2 penalty's gradient decay * W added to each gradient, in plain float64."""
+    p, v, m = P0.copy(), np.zeros(20), np.zeros(20)
+    for t, g in enumerate(grads, start=1):
+        g = g + decay * mask * p
+        if name == "sgd":
+            p = p - lr * g
+        elif name == "momentum":
+            v = mu * v - lr * g
+            p = p + v
+        else:
+            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+            p = p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    return p
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-13), (np.float32, 2e-6)])
+@pytest.mark.parametrize("name,cls", [("sgd", SGD), ("momentum", Momentum), ("adam", Adam)])
+def test_weight_decay_follows_the_textbook_for_every_optimizer(name, cls, dtype, rtol):
+    """L2 on the weights only, with each optimizer's own learning-rate factor, in float32 as in float64."""
+    mask = np.r_[np.ones(15), np.zeros(5)]  # 15 weights, 5 biases
+    lr, decay = 0.05, 0.3
+    opt = cls(20, dtype, learning_rate=lr, weight_decay=decay, decay_mask=mask.astype(dtype))
+    p = P0.astype(dtype)
+    for g in (G1, G2, G3):
+        opt.step(p, (opt.grad_scale * g).astype(dtype))
+    expected = textbook(name, [G1, G2, G3], lr, decay, mask)
+    assert p.dtype == dtype
+    np.testing.assert_allclose(p, expected, rtol=rtol, atol=rtol)
+    assert not np.allclose(expected, textbook(name, [G1, G2, G3], lr, 0.0, mask), rtol=1e-3)  # the decay shows

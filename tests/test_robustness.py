@@ -82,6 +82,48 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, stop_after, optimi
     same_run(tmp_path / "full", tmp_path / "cut")
 
 
+@pytest.fixture(scope="module")
+def stops_early(tmp_path_factory):
+    """A noisy problem on which early stopping fires (patience 2, min_delta 0.01) well before the epochs run
+    out, and its uninterrupted run."""
+    folder = tmp_path_factory.mktemp("early")
+    write_csv(folder / "train.csv", blobs(n=150, seed=21, classes=("a", "b", "c"), noise=2.5))
+    config = write_config(folder / "c.yaml", {
+        "task": "multiclass", "data": {"train": "train.csv", "target": "label"}, "model": {"hidden": [64, 64]},
+        "train": {"epochs": 80, "batch_size": 10, "optimizer": "adam", "learning_rate": 0.01,
+                  "checkpoint_every": 1, "early_stopping": {"patience": 2, "min_delta": 0.01}}})
+    api.train(config, out=folder / "full")
+    summary = json.loads((folder / "full/summary.json").read_text())
+    assert summary["stop_reason"] == "early_stopping" and 4 <= summary["epochs_run"] < 40
+    return folder, config, summary
+
+
+@pytest.mark.parametrize("where", ["mid-epoch, patience counting", "between epochs, patience counting",
+                                   "mid-epoch, in the last epoch"])
+def test_resume_with_early_stopping_that_fires_ends_as_the_uninterrupted_run(stops_early, tmp_path, where):
+    """The patience counter, its reference loss and the best loss so far all come back from the checkpoint:
+    the resumed run stops in the same epoch and keeps the same weights, bit for bit."""
+    folder, config, summary = stops_early
+    last, batches = summary["epochs_run"], 12  # 120 training rows in batches of 10
+    per_epoch = batches + 1  # should_stop is asked after every mini-batch and once more after the epoch
+    stop_after = {"mid-epoch, patience counting": 1 + per_epoch * (last - 2) + 5,
+                  "between epochs, patience counting": 1 + per_epoch * (last - 1),
+                  "mid-epoch, in the last epoch": 1 + per_epoch * (last - 1) + 7}[where]
+    calls = [0]
+
+    def stop():
+        calls[0] += 1
+        return calls[0] >= stop_after
+
+    with pytest.raises(Interrupted):
+        api.train(config, out=tmp_path / "cut", should_stop=stop)
+    api.train(config, out=tmp_path / "cut", resume=True)
+    resumed = json.loads((tmp_path / "cut/summary.json").read_text())
+    assert (resumed["stop_reason"], resumed["epochs_run"], resumed["epoch_kept"]) == \
+        (summary["stop_reason"], summary["epochs_run"], summary["epoch_kept"])
+    same_run(folder / "full", tmp_path / "cut")
+
+
 def test_resume_refuses_a_changed_config_or_changed_data(tmp_path):
     write_csv(tmp_path / "train.csv", blobs(n=200, seed=2))
     config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "train.csv", "target": "label"},

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnfit.config import load_config
-from nnfit.data import load_training_data
+from nnfit.config import from_dict, load_config
+from nnfit.data import dataset_from_arrays, load_training_data
 from nnfit.network import predict_logits
 from nnfit.activations import ACTIVATIONS
 from nnfit.training import Streams, Trainer, fit
@@ -206,3 +206,34 @@ def test_accuracy_matches_scikit_learn_like_for_like(name, setting):
     noise = 2 * difference.std(ddof=1) / np.sqrt(len(difference))
     slack = noise if task == "regression" else 0.01
     assert difference.mean() >= -slack, (ours, theirs)
+
+
+@pytest.mark.parametrize("min_delta,losses,stops_at,kept", [
+    # min_delta 0.1: 0.80, 0.78 and 0.77 are lower, but not by 0.1 below 0.85: patience runs out in epoch 5,
+    # and the kept epoch is still the lowest, 5
+    (0.1, [1.0, 0.85, 0.80, 0.78, 0.77, 0.79, 0.9], 5, 5),
+    (0.1, [1.0, 0.85, 0.90, 0.86, 0.95, 0.5], 5, 2),
+    (0.0, [1.0, 0.85, 0.80, 0.78, 0.77, 0.79, 0.9, 0.95, 0.99], 8, 5),  # every decrease resets the patience
+    (0.3, [1.0, 0.6, 0.65, 0.4, 0.2, 0.3, 0.25, 0.21, 0.3, 0.1], 8, 5),
+])
+def test_early_stopping_keeps_the_lowest_loss_and_min_delta_only_resets_the_patience(min_delta, losses, stops_at, kept):
+    """train.early_stopping: patience 3. An epoch resets the patience when its validation loss is more than
+    min_delta below the loss of the last epoch that reset it; the kept weights are always the lowest loss's."""
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
+                     "train": {"epochs": len(losses), "early_stopping": {"patience": 3, "min_delta": min_delta}}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+    streams = Streams.for_training(np.random.default_rng(0))
+    trainer = Trainer(cfg, data, streams.init, streams.shuffle)
+    scripted = iter(losses)
+    snapshots = {}
+
+    def score(split):
+        snapshots[trainer.epoch] = trainer.params.flat.copy()  # the weights this loss belongs to
+        return {"loss": next(scripted), "accuracy": 0.5, "macro_f1": 0.5}
+
+    trainer.model.score = score
+    result = trainer.run()
+    assert result.stop_reason == ("early_stopping" if stops_at < len(losses) else "epochs")
+    assert len(result.history) == stops_at and result.epoch_kept == kept
+    np.testing.assert_array_equal(result.params.flat, snapshots[kept])
