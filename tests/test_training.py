@@ -185,13 +185,14 @@ def test_divergence_hint_blames_weight_decay_only_when_it_alone_makes_weights_gr
                      "largest, 100000, multiplies its rows' steps)")
 
 
-@pytest.mark.parametrize("name,setting", [("wine", "adam"), ("breast_cancer", "adam"), ("breast_cancer", "sgd"),
-                                          ("friedman1", "adam"), ("mkreg", "adam")])
-def test_accuracy_matches_scikit_learn_like_for_like(name, setting):
-    """The same network, rows, optimizer, batch size, learning rate and epochs as scikit-learn's MLP, 10 seeds:
-    mean test accuracy within one point of scikit-learn's; mean R² at least as good, give or take two standard
-    errors of the seed-to-seed difference (the two run the same algorithm, so which one is ahead is down to
-    the seeds; measured over 20 seeds, friedman1 is -0.3 ± 0.3 points). bench/accuracy.py does 9 data sets."""
+@pytest.mark.parametrize("name,setting,rate", [("mkbin", "sgd", 1.0), ("breast_cancer", "adam", 1.0),
+                                               ("friedman1", "sgd", 0.5), ("diabetes", "sgd", 0.5)])
+def test_accuracy_matches_scikit_learn_like_for_like(name, setting, rate):
+    """The same network, rows, optimizer, batch size, step and epochs as scikit-learn's MLP, 10 seeds: the mean
+    test accuracy within one point of scikit-learn's, either way; the mean R² within two standard errors of the
+    seed-to-seed difference, either way. On regression, plain SGD takes scikit-learn's step at half its rate
+    (the lecture's MSE has no 1/2). None of these cases sits at its ceiling, and each fails when nnfit's SGD
+    step is doubled (measured: +1.7 points, +2.2 and -4.5 R² points). bench/accuracy.py does 9 data sets."""
     from sklearn.model_selection import train_test_split
 
     from likeforlike import load, nnfit_score, sklearn_score
@@ -199,13 +200,13 @@ def test_accuracy_matches_scikit_learn_like_for_like(name, setting):
     X, y, task = load(name)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0,
                                           stratify=None if task == "regression" else y)
-    ours = np.array([nnfit_score(task, setting, seed, 0.0, 1.0, Xtr, ytr, Xte, yte) for seed in range(10)])
+    ours = np.array([nnfit_score(task, setting, seed, 0.0, rate, Xtr, ytr, Xte, yte) for seed in range(10)])
     theirs = np.array([sklearn_score(task, setting, seed, Xtr, ytr, Xte, yte) for seed in range(10)])
-    assert ours.mean() > 0.85
+    assert 0.2 < theirs.mean() and theirs.max() < 0.99  # a case that can fail either way
     difference = ours - theirs
     noise = 2 * difference.std(ddof=1) / np.sqrt(len(difference))
-    slack = noise if task == "regression" else 0.01
-    assert difference.mean() >= -slack, (ours, theirs)
+    bound = noise if task == "regression" else 0.01
+    assert abs(difference.mean()) <= bound, (ours, theirs)
 
 
 @pytest.mark.parametrize("min_delta,losses,stops_at,kept", [
