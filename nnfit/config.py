@@ -75,6 +75,12 @@ def _check_combinations(cfg: Config) -> Config:
             raise ConfigError(f"data.ignore: column '{overlap[0]}' is also listed in data.features", "data.ignore")
         if not data.features:
             raise ConfigError("data.features: expected at least one column, found []", "data.features")
+    if data.target in data.types and not (task == "regression" and data.types[data.target] == "numeric"):
+        raise ConfigError(f"data.types: the target '{data.target}' can only be declared numeric, for task "
+                          "'regression'", "data.types")
+    if data.sep == data.decimal:
+        raise ConfigError(f"data.decimal: ',' cannot also be the separator (data.sep is ','); use data.sep: ';'",
+                          "data.decimal")
     if data.target in data.ignore:
         raise ConfigError(f"data.ignore: contains the target column '{data.target}'", "data.ignore")
     # auto = glorot for every activation, He included: on tabular data (9 data sets, 10 seeds, against

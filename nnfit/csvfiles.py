@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from .columns import detect_separator, to_days, to_number
 from .errors import DataError, display_path
 
 def is_numeric(series) -> bool:
@@ -29,6 +30,12 @@ def first_row(lines: np.ndarray, mask) -> str:
 
 
 _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the full parse can go straight to floats
+
+
+def read_source(source, name: str, role: str | None = None) -> bytes:
+    """The whole content of a CSV given as a path, a stream (stdin) or bytes: read once, so it can be parsed
+    more than once."""
+    return _open(source, name, role).getvalue()
 
 
 def _open(source, name: str, role: str | None) -> io.BytesIO:
@@ -94,32 +101,74 @@ def _first_bad_byte(buffer: io.BytesIO) -> str:
 
 
 def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] = (),
-             text: tuple[str, ...] = (), role: str | None = None) -> pd.DataFrame:
+             text: tuple[str, ...] = (), role: str | None = None, sep: str = "auto", decimal: str = ".",
+             types: dict | None = None, allow_empty: bool = False) -> pd.DataFrame:
     """Read a CSV file (a path), stream or file content (bytes) into a data frame, rows numbered from 0 as in
     the file.
 
-    Columns that look numeric are parsed straight to `float_dtype`, except those in `exact` (targets, pass-through
-    columns), which keep pandas' own types; columns in `text` are read as text.
+    Columns that look numeric are parsed straight to `float_dtype`, except those in `exact` (a regression
+    target), which keep pandas' own types; columns in `text` are read as text. types (data.types) declares
+    columns numeric, date (turned into numbers by columns.to_number / to_days) or categorical (text). sep is
+    the field separator, "auto" to detect it from the header; decimal the decimal mark.
     """
     buffer = _open(source, name, role)
-    header = _parse(buffer, name, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+    if sep == "auto":
+        sep = detect_separator(buffer.getvalue()[:65536], decimal)
+    kw = {"sep": sep, "decimal": decimal}
+    header = _parse(buffer, name, header=None, nrows=1, dtype=str, keep_default_na=False, **kw).iloc[0].tolist()
     seen = set()
     for col in header:
         if col in seen:
             raise DataError(f"{name}: column '{col}' appears twice in the header; column names must be unique")
         seen.add(col)
-    peek = _parse(buffer, name, nrows=_PEEK_ROWS)
-    dtypes = {c: str for c in text if c in peek.columns}
+    types = types or {}
+    peek = _parse(buffer, name, nrows=_PEEK_ROWS, **kw)
+    dtypes = {c: str for c in (*text, *types) if c in peek.columns}
     for c in peek.columns:  # text stays text ("true" is a category, not a boolean), numbers go straight to floats
         if c not in exact and c not in dtypes:
             dtypes[c] = float_dtype if is_numeric(peek[c]) else str
-    try:
-        df = _parse(buffer, name, dtype=dtypes)
-    except (ValueError, TypeError):  # a column that looked numeric holds text further down
-        df = _parse(buffer, name, dtype={c: str for c in text if c in peek.columns})
-    if df.empty:
+    with np.errstate(over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a number beyond float32 is reported below, by name
+        try:
+            df = _parse(buffer, name, dtype=dtypes, **kw)
+        except (ValueError, TypeError):  # a column that looked numeric holds text further down
+            df = _parse(buffer, name, dtype={c: str for c in (*text, *types) if c in peek.columns}, **kw)
+    if df.empty and not allow_empty:
         raise DataError(f"{name}: has a header but no data rows")
+    _check_range(df, [c for c, t in dtypes.items() if t is float_dtype], buffer, name, kw, np.dtype(float_dtype))
+    for column, kind in types.items():
+        if column in df.columns and kind != "categorical":
+            values, bad = to_number(df[column], decimal) if kind == "numeric" else to_days(df[column])
+            if bad.any():
+                raise DataError(f"{name}: column '{column}' (data.types: {kind}) has {df[column][bad].iloc[0]!r} in "
+                                f"{first_row(df.index.to_numpy(), bad)}, which is not a{' number' if kind == 'numeric' else ' date'}")
+            df[column] = values if column in exact else values.astype(float_dtype)
     return df
+
+
+def read_as_written(source: bytes, name: str, columns, sep: str = "auto", decimal: str = ".") -> pd.DataFrame:
+    """Columns exactly as the file writes them, as text: leading zeros, trailing zeros and blanks kept."""
+    buffer = _open(source, name, None)
+    if sep == "auto":
+        sep = detect_separator(buffer.getvalue()[:65536], decimal)
+    return _parse(buffer, name, sep=sep, usecols=list(columns), dtype=str, keep_default_na=False, na_filter=False)
+
+
+def _check_range(df: pd.DataFrame, columns: list[str], buffer: io.BytesIO, name: str, kw: dict, dtype) -> None:
+    """A number the file writes that the dtype cannot hold (1e300 in float32) is an error saying so, not an
+    infinite value: such columns are read again in float64 to tell the two apart."""
+    over = [c for c in columns if c in df.columns and np.isinf(df[c].to_numpy()).any()]
+    if not over or dtype == np.float64:
+        return
+    wide = _parse(buffer, name, usecols=over, dtype={c: np.float64 for c in over}, **kw)
+    for c in over:
+        values = wide[c].to_numpy()
+        beyond = np.isfinite(values) & np.isinf(df[c].to_numpy())
+        if beyond.any():
+            row = int(np.argmax(beyond))
+            raise DataError(f"{name}: column '{c}' has {values[row]:g} in {first_row(df.index.to_numpy(), beyond)}, "
+                            f"beyond the range of {dtype.name} (+-{np.finfo(dtype).max:.3g}): train with "
+                            "train.dtype: float64, or rescale the column")
 
 
 def file_sha256(path: str) -> str:
@@ -131,15 +180,16 @@ def content_sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()  # releases the GIL while it hashes
 
 
-def read_files(paths: dict[str, str], target: str, dtype) -> tuple[dict, dict]:
-    """({role: (frame, display name)}, {role: sha256}): each file read once, hashed while pandas parses it."""
+def read_files(paths: dict[str, str], options: dict) -> tuple[dict, dict]:
+    """({role: (frame, display name)}, {role: sha256}): each file read once, hashed while pandas parses it;
+    options are read_csv's."""
     frames, hashes = {}, {}
     with ThreadPoolExecutor(1) as pool:
         for role, path in paths.items():
             name = display_path(path)
             content = read_file_bytes(path, name, f"data.{role}")
             hashing = pool.submit(content_sha256, content)
-            frames[role] = (read_csv(content, name, dtype, exact=(target,), role=f"data.{role}"), name)
+            frames[role] = (read_csv(content, name, role=f"data.{role}", **options), name)
             hashes[role] = hashing.result()
     return frames, hashes
 

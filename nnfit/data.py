@@ -15,7 +15,10 @@ import pandas as pd
 
 from . import cache
 from .config import Config
-from .csvfiles import changed_since, file_hashes, give_back_freed_memory, is_numeric, read_csv, read_files
+from .columns import other_separator_in, separator_name
+from .csvfiles import (changed_since, file_hashes, give_back_freed_memory, is_numeric, read_as_written, read_csv,
+                       read_files, read_source)
+from .datanotes import check_memory, column_notes, target_notes, widest
 from .dataset import Dataset, Split
 from .errors import DataError, closest, display_path
 from .labels import Target, shorten
@@ -25,9 +28,14 @@ from .preprocess import Preprocessor, Rows, extract_rows
 # ---- checks ----
 
 
-def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column") -> None:
+def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column", sep: str = ",") -> None:
     for c in columns:
         if c not in df.columns:
+            other = other_separator_in(df.columns, sep)
+            if other:  # the whole header became one column: the file has another separator
+                raise DataError(f"{name}: {what} '{c}' not found: the header is one column, {shorten(list(df.columns), 1)}, "
+                                f"so the fields look separated by {separator_name(other)}, not {separator_name(sep)} "
+                                f"(set data.sep: {'tab' if other == chr(9) else repr(other)}, or auto)")
             match = closest(c, [x for x in df.columns if x not in columns])  # not one that is needed as itself
             hint = f"did you mean '{match}'? " if match else ""
             raise DataError(f"{name}: {what} '{c}' not found ({hint}columns: {shorten(list(df.columns))})")
@@ -116,7 +124,7 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
                     cache.remember(cache_dir, key, fingerprints)
                 return _loaded(found[0], started)
         try:
-            frames, hashes = read_files(paths, d.target, np.dtype(cfg.train.dtype))
+            frames, hashes = read_files(paths, reading(cfg))
             changed = changed_since(paths, stats)
         except DataError:
             changed = changed_since(paths, stats)  # a change as it was read may be what made it unreadable
@@ -166,23 +174,15 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
     train_df = drop_missing_target(train_df, d.target, train_name, notes)
     labels = Target.fit(train_df[d.target], cfg.task, d.target, train_name, d.positive)
     dtypes = train_df.dtypes
-    numeric = [c for c in features if is_numeric(dtypes[c])]
-    numeric_set = set(numeric)
-    categorical = [c for c in features if c not in numeric_set]
-    for c in categorical:  # a number column with a stray word in it is more likely a typo than categories
-        values = train_df[c].dropna()
-        as_numbers = pd.to_numeric(values, errors="coerce")
-        stray = as_numbers.isna()
-        if 0 < stray.sum() <= max(1, len(values) // 20) and stray.sum() < len(values):
-            notes.append(f"{train_name}: column '{c}' is treated as text categories because of "
-                         f"{int(stray.sum())} value(s) that are not numbers ({values[stray].iloc[0]!r} in row "
-                         f"{int(values.index[np.argmax(stray.to_numpy())]) + 1}); fix them, or list the column in data.ignore")
+    numeric = [c for c in features if is_numeric(dtypes[c]) and d.types.get(c) != "categorical"]
+    categorical = [c for c in features if c not in set(numeric)]
+    notes += column_notes(train_df, numeric, categorical, d.types, d.decimal, train_name)
     rows: dict[str, Rows | None] = {"train": None, "valid": None, "test": None}
     for role in ("valid", "test"):
         if frames.get(role) is not None:
             df, name = frames[role]
-            require_columns(df, [d.target], name, "target column")
-            require_columns(df, features, name, "feature column")
+            require_columns(df, [d.target], name, "target column", d.sep)
+            require_columns(df, features, name, "feature column", d.sep)
             df = drop_missing_target(df, d.target, name, notes)
             rows[role] = extract_rows(df, numeric, categorical, d.target, name, dtype)
     order, n_train = None, len(train_df)
@@ -207,11 +207,18 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
             if part is not None:
                 rows[role] = _drop_incomplete(part, notes)
     target = labels.encode(rows["train"].target, train_name)
-    prep = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, labels.classes, target)
+    if cfg.task == "regression":
+        notes += target_notes(target, rows["train"].lines, d.target, train_name)
+    else:
+        notes += labels.notes(np.bincount(target, minlength=len(labels.classes)), train_name)
+    prep, fit_notes = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, labels.classes, target)
+    notes += fit_notes
     if len(rows["train"]) < prep.n_features:
+        where = f"; most of them from {widest(prep)}" if categorical else ""
         raise DataError(f"{train_name}: {len(rows['train'])} training rows but {prep.n_features} input features "
-                        f"(after one-hot encoding); that many weights cannot be learned from so few rows: add rows, "
-                        "or drop columns with data.ignore or data.features")
+                        f"(after one-hot encoding{where}); that many weights cannot be learned from so few rows: add "
+                        "rows, lower data.max_categories, or drop columns with data.ignore or data.features")
+    check_memory(sum(len(part) for part in rows.values() if part is not None), prep, dtype, train_name)
     splits = {}
     for role, part in rows.items():
         if part is not None:
@@ -234,16 +241,38 @@ def _drop_incomplete(rows: Rows, notes: list[str]) -> Rows:
     return rows
 
 
+def reading(cfg: Config) -> dict:
+    """How the configured CSV files are read (read_csv's options): the target as text for classification,
+    as numbers for regression; the separator, the decimal mark and the declared column types."""
+    d = cfg.data
+    label = (d.target,)
+    return {"float_dtype": np.dtype(cfg.train.dtype), "exact": label if cfg.task == "regression" else (),
+            "text": () if cfg.task == "regression" else label, "sep": d.sep, "decimal": d.decimal, "types": d.types}
+
+
 def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_target=False):
-    """A CSV to predict on or evaluate: (data frame, X (n, d), notes). Needs every feature column."""
-    exact = tuple(keep) + ((prep.target,) if need_target else ())
-    df = read_csv(source, name, dtype, exact=exact, text=tuple(prep.categorical))
-    require_columns(df, prep.columns, name, "feature column")
-    require_columns(df, keep, name, "column (in --keep)")
+    """A CSV to predict on or evaluate: (data frame, X (n, d), notes). Needs every feature column, read the
+    way the training files were. The --keep columns come back exactly as the file writes them, and a file with
+    a header but no rows gives no rows (predict only; evaluate needs rows to score)."""
+    content = read_source(source, name)
+    label = (prep.target,) if need_target else ()
+    df = read_csv(content, name, dtype, exact=label if prep.task == "regression" else (),
+                  text=tuple(prep.categorical) + (label if prep.task != "regression" else ()),
+                  sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target)
+    require_columns(df, prep.columns, name, "feature column", prep.sep)
+    require_columns(df, keep, name, "column (in --keep)", prep.sep)
     notes = []
     if need_target:
-        require_columns(df, [prep.target], name, "target column")
+        require_columns(df, [prep.target], name, "target column", prep.sep)
         df = drop_missing_target(df, prep.target, name, notes)
-    X, transform_notes = prep.transform(df, name, dtype)
-    return df, X, notes + transform_notes
-
+    if df.empty:
+        X = np.zeros((0, prep.n_features), dtype)
+    else:
+        check_memory(len(df), prep, dtype, name, copies=1.0)
+        X, transform_notes = prep.transform(df, name, dtype)
+        notes += transform_notes
+    if keep:
+        written = read_as_written(content, name, keep, prep.sep, prep.decimal)
+        for c in keep:
+            df[c] = written[c].to_numpy(object)
+    return df, X, notes

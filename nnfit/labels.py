@@ -1,60 +1,65 @@
 """The target column: regression values, or class labels and their indices.
 
-Class labels are plain values (whole numbers as int, other numbers as float, anything else as str), compared
-through a text key so that 1, 1.0 and "1" are the same label. Target knows the task and the classes, so data
-can be split and class weights computed before any feature preprocessing is fitted.
+A class label is the text the training file writes ('01' stays '01', '1.0' stays '1.0'), stored as a whole
+number only when that text is the number's own spelling ('7', '-1'), so model.json and predictions give the
+labels back exactly as written. Labels from elsewhere (an evaluate file, data.positive, train.class_weight) are
+matched by their text first, then by their value when that is unambiguous, so 1.0 finds the class '1'.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .csvfiles import first_row, is_numeric
-from .errors import DataError
+from .errors import DataError, closest
 
 MAX_CLASSES = 1000  # more distinct values than this in a classification target looks like regression
+RARE_SHARE = 0.005  # a class with one row, or fewer than this share of the rows, may be a typo
+_WHOLE = re.compile(r"^(0|-?[1-9][0-9]*)$")
+
+
+def as_label(text) -> int | str:
+    """A label as written: a whole number when the text is that number's own spelling, else the text."""
+    text = str(text)
+    return int(text) if _WHOLE.match(text) and abs(int(text)) < 2**53 else text
+
+
+def _value(label) -> float | None:
+    """The number a label stands for, when it is one (for matching 1.0 with 1), else None."""
+    try:
+        value = float(str(label).strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def label_values(series: pd.Series) -> list:
-    """Labels as plain Python values: whole numbers as int, other numbers as float, anything else as str."""
-    if is_numeric(series):
+    """The labels of a target column as written (see as_label); no missing values."""
+    if is_numeric(series):  # a column pandas read as numbers: whole numbers as int
         a = series.to_numpy(np.float64)
         if np.all(np.mod(a, 1) == 0) and np.all(np.abs(a) < 2**53):
             return a.astype(np.int64).tolist()
-        return a.tolist()
-    return [str(v) for v in series]
+        return [repr(v) for v in a.tolist()]
+    return [as_label(v) for v in series]
 
 
-def label_key(value) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
-    return str(value)
-
-
-def label_keys(series: pd.Series) -> np.ndarray:
-    if is_numeric(series):
-        a = series.to_numpy(np.float64)
-        if np.all(np.mod(a, 1) == 0) and np.all(np.abs(a) < 2**53):
-            return a.astype(np.int64).astype(str)
-    return np.array([label_key(v) for v in label_values(series)], dtype=object)
-
-
-def sorted_labels(labels: list) -> list:
-    """Distinct labels in sorted order: numbers numerically, text alphabetically."""
-    return sorted(set(labels), key=lambda v: (isinstance(v, str), v))
+def sorted_labels(labels) -> list:
+    """Distinct labels in order: by value when every label is a number, else by text."""
+    distinct = list(dict.fromkeys(labels))
+    if all(_value(v) is not None for v in distinct):
+        return sorted(distinct, key=lambda v: (_value(v), str(v)))
+    return sorted(distinct, key=str)
 
 
 def shorten(items: list, most: int = 8) -> str:
-    """'a, b, c, ... (40 in all)': a list for a message."""
+    """'a, b, c ... and 40 more': a list for a message."""
     shown = ", ".join(map(str, items[:most]))
-    return shown + (f", ... ({len(items)} in all)" if len(items) > most else "")
+    return shown + (f" ... and {len(items) - most} more" if len(items) > most else "")
 
 
 def regression_values(series: pd.Series, column: str, source: str) -> np.ndarray:
@@ -63,7 +68,8 @@ def regression_values(series: pd.Series, column: str, source: str) -> np.ndarray
         bad = pd.to_numeric(series, errors="coerce").isna()
         example = series[bad].iloc[0] if bad.any() else series.iloc[0]
         raise DataError(f"{source}: target column '{column}' must be numeric for task 'regression', found "
-                        f"{example!r} in {first_row(series.index.to_numpy(), bad.to_numpy())} (use task: binary or multiclass for labels)")
+                        f"{example!r} in {first_row(series.index.to_numpy(), bad.to_numpy())} (use task: binary or "
+                        "multiclass for labels, or data.types: {" + column + ": numeric} for numbers like 1,234)")
     y = series.to_numpy(np.float64)
     if not np.isfinite(y).all():
         raise DataError(f"{source}: target column '{column}' holds infinite values (first in "
@@ -92,7 +98,8 @@ class Target:
         if len(classes) < 2:
             raise DataError(f"{source}: target column '{column}' has only one class ({shown}); "
                             f"task '{task}' needs at least two")
-        if sum(isinstance(c, float) for c in classes) > 20:  # many distinct non-whole numbers
+        fractional = [c for c in classes if _value(c) is not None and not float(_value(c)).is_integer()]
+        if len(fractional) > 20:
             raise DataError(f"{source}: target column '{column}' holds {len(classes)} distinct non-whole numbers; "
                             f"that looks like a quantity to predict, not classes (use task: regression)")
         if task == "binary":
@@ -100,11 +107,11 @@ class Target:
                 raise DataError(f"{source}: task 'binary' needs exactly 2 classes in '{column}', found "
                                 f"{len(classes)}: {shown} (use task: multiclass)")
             if positive is not None:
-                keys = [label_key(c) for c in classes]
-                if label_key(positive) not in keys:
+                found = cls(task, column, classes).index(positive)
+                if found is None:
                     raise DataError(f"{source}: data.positive is {positive!r}, which is not a label of "
                                     f"'{column}' (labels: {shown})")
-                if keys.index(label_key(positive)) == 0:
+                if found == 0:
                     classes = classes[::-1]
         elif len(classes) > MAX_CLASSES:
             raise DataError(f"{source}: target column '{column}' has {len(classes)} distinct values; that looks like "
@@ -112,19 +119,41 @@ class Target:
         return cls(task, column, classes)
 
     def index(self, label) -> int | None:
-        """The class index of a label as written in the config (data.positive, class_weight), or None."""
-        keys = [label_key(c) for c in self.classes]
-        return keys.index(label_key(label)) if label_key(label) in keys else None
+        """The class index of a label given elsewhere (a file, data.positive, class_weight), or None."""
+        texts = [str(c) for c in self.classes]
+        if str(label) in texts:
+            return texts.index(str(label))
+        value = _value(label)
+        same = [i for i, c in enumerate(self.classes) if value is not None and _value(c) == value]
+        return same[0] if len(same) == 1 else None
 
     def encode(self, series: pd.Series, source: str) -> np.ndarray:
         """(n,) regression values as float64, or class indices for classification. No missing values."""
         if self.task == "regression":
             return regression_values(series, self.column, source)
-        keys = label_keys(series)
-        index = pd.Index([label_key(c) for c in self.classes]).get_indexer(keys)
+        labels = label_values(series)
+        index = pd.Index([str(c) for c in self.classes]).get_indexer([str(v) for v in labels])
+        for i in np.flatnonzero(index < 0):  # not as written in training: the same number, written otherwise?
+            found = self.index(labels[i])
+            index[i] = -1 if found is None else found
         if (index < 0).any():
-            unknown = pd.unique(np.asarray(label_values(series), dtype=object)[index < 0])
-            shown = ", ".join(repr(v) for v in unknown[:3])
+            unknown = list(dict.fromkeys(np.asarray(labels, dtype=object)[index < 0].tolist()))
+            shown = shorten([repr(v) for v in unknown], 3)
             raise DataError(f"{source}: column '{self.column}' has label{'s' if len(unknown) > 1 else ''} that the "
-                            f"model has never seen: {shown} (known: {', '.join(map(repr, self.classes))})")
+                            f"model has never seen: {shown} (known: {shorten([repr(c) for c in self.classes])})")
         return index.astype(np.int64)
+
+    def notes(self, counts: np.ndarray, source: str) -> list[str]:
+        """Warnings about labels that look wrong: a class of a row or two (a typo of its closest label?), and
+        many classes that are all numbers (a quantity, for task: regression?). counts: rows per class (K,)."""
+        notes, total = [], int(counts.sum())
+        if self.task == "multiclass" and len(self.classes) > 20 and all(_value(c) is not None for c in self.classes):
+            notes.append(f"{source}: target column '{self.column}' has {len(self.classes)} classes, all numbers; "
+                         "if it is a quantity to predict, use task: regression")
+        for label, count in zip(self.classes, counts):
+            if count <= 1 or count < RARE_SHARE * total:
+                others = [str(c) for c in self.classes if c != label]
+                match = closest(str(label), others)
+                hint = f"; a typo of {match!r}?" if match else ""
+                notes.append(f"{source}: class {label!r} of '{self.column}' has only {int(count)} of {total} rows{hint}")
+        return notes[:6] + ([f"{source}: ... and {len(notes) - 6} more rare classes"] if len(notes) > 6 else [])

@@ -114,9 +114,13 @@ class Model:
         if not run_dir.is_dir():
             raise ArtifactError(f"{run_dir}: run directory not found")
         info = _read_info(run_dir / "model.json")
+        sizes, dtype = info.get("layer_sizes"), info.get("dtype")
+        if (not isinstance(sizes, list) or len(sizes) < 2 or dtype not in ("float32", "float64")
+                or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)):
+            raise ArtifactError(f"{run_dir / 'model.json'}: layer_sizes {sizes!r} or dtype {dtype!r} is not a model's")
         try:
             with np.load(run_dir / "model.npz", allow_pickle=False) as arrays:
-                params = Params.from_arrays(info["layer_sizes"], arrays, np.dtype(info["dtype"]))
+                params = Params.from_arrays(sizes, arrays, np.dtype(dtype))
         except FileNotFoundError:
             raise ArtifactError(f"{run_dir}: model.npz not found; the run did not finish") from None
         except ValueError as e:
@@ -128,10 +132,20 @@ class Model:
             raise ArtifactError(f"{run_dir / 'model.npz'}: unreadable or incomplete ({e})") from None
         try:
             prep = Preprocessor.from_dict(info["preprocessing"])
-            return cls(params, info["task"], info["loss"], info["hidden_activation"], prep,
-                       int(info.get("epoch_kept", 0)), info.get("train_file", ""), info.get("train_sha256", ""))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ArtifactError(f"{run_dir / 'model.json'}: incomplete ({e})") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ArtifactError(f"{run_dir / 'model.json'}: preprocessing is incomplete or invalid ({e})") from None
+        model = cls(params, info.get("task"), info.get("loss"), info.get("hidden_activation"), prep,
+                    info.get("epoch_kept", 0), info.get("train_file", ""), info.get("train_sha256", ""))
+        wrong = [(key, value) for key, value, ok in [
+            ("task", model.task, model.task == prep.task), ("loss", model.loss, model.loss in LOSSES),
+            ("hidden_activation", model.activation, model.activation in ACTIVATIONS),
+            ("epoch_kept", model.epoch_kept, isinstance(model.epoch_kept, int) and model.epoch_kept >= 0),
+            ("layer_sizes", params.sizes, params.sizes[0] == prep.n_features and params.sizes[-1] == prep.n_outputs)]
+            if not ok]
+        if wrong:
+            raise ArtifactError(f"{run_dir / 'model.json'}: {wrong[0][0]} is {wrong[0][1]!r}, which does not fit the "
+                                "rest of the model; retrain it")
+        return model
 
 
 def _read_info(path: Path) -> dict:

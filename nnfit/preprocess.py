@@ -9,6 +9,7 @@ units by target_values), class labels become indices (labels.Target). Everything
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -17,68 +18,7 @@ import pandas as pd
 from .csvfiles import first_row, is_numeric
 from .errors import DataError
 from .labels import Target
-
-_CHUNK = 65536  # values per column at a time when statistics need float64 copies (missing values)
-_GROUP = 16  # columns per group when turning pandas' columns into a row-major matrix
-
-
-@dataclass
-class Rows:
-    """Rows of a CSV, split once into what preprocessing needs."""
-
-    numeric: np.ndarray  # (n, p) the numeric feature columns, row-major; encode() works on it in place
-    categorical: pd.DataFrame  # (n, c) the other feature columns, as text (c may be 0)
-    target: pd.Series | None  # (n,) the target column, when there is one
-    lines: np.ndarray  # (n,) 0-based data-row number of each row in its file, for messages
-    source: str
-    stats: tuple | None = None  # numeric columns' (mean, std, count) of these rows, when extract_rows computed them
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
-    def subset(self, index) -> Rows:
-        """Rows selected by a slice (numeric stays a view) or by a boolean mask / index array (copies)."""
-        take = (lambda x: x[index]) if isinstance(index, slice) else (lambda x: x.iloc[index])
-        target = None if self.target is None else take(self.target)
-        return Rows(self.numeric[index], take(self.categorical), target, self.lines[index], self.source)
-
-
-def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], target: str | None,
-                 source: str, dtype, order: np.ndarray | None = None, stats_rows: int | None = None) -> Rows:
-    """The feature columns of df as Rows, in the row order `order` (default: as they are).
-
-    With stats_rows, Rows.stats also gets the numeric columns' (mean, std, count) over the first stats_rows
-    rows of that order (column_stats), computed while each column is still contiguous.
-    """
-    dtypes = df.dtypes
-    for c in numeric:
-        if not is_numeric(dtypes[c]):
-            bad = (pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()).to_numpy()
-            raise DataError(f"{source}: column '{c}' was numeric in training but holds text here "
-                            f"({df[c][bad].iloc[0]!r} in {first_row(df.index.to_numpy(), bad)})")
-    n = len(df) if order is None else len(order)
-    block = np.empty((n, len(numeric)), dtype)
-    m = 0 if stats_rows is None else min(stats_rows, n)
-    mean, std, count = np.zeros(len(numeric)), np.zeros(len(numeric)), np.zeros(len(numeric))
-    if numeric:  # pandas holds columns; copy them in groups through a small buffer, not a second full copy
-        group = np.empty((_GROUP, len(df)), dtype)
-        picked = group if order is None else np.empty((_GROUP, n), dtype)
-        for j in range(0, len(numeric), _GROUP):
-            names = numeric[j:j + _GROUP]
-            for k, c in enumerate(names):
-                group[k] = df[c].to_numpy(dtype, copy=False)
-            if order is not None:
-                np.take(group, order, axis=1, out=picked)
-            if m:  # while each column is contiguous
-                mean[j:j + len(names)], std[j:j + len(names)], count[j:j + len(names)] = \
-                    column_stats(picked[:len(names), :m])
-            block[:, j:j + len(names)] = picked[:len(names)].T  # each row gets len(names) adjacent values
-    pick = (lambda frame: frame) if order is None else (lambda frame: frame.iloc[order])
-    cats = pick(df[categorical])
-    lines = df.index.to_numpy() if order is None else df.index.to_numpy()[order]
-    stats = (mean, std, count) if m else None
-    return Rows(block, cats, None if target is None else pick(df[target]), lines, source, stats)
-
+from .rows import Rows, column_stats, extract_rows
 
 @dataclass
 class Preprocessor:
@@ -89,46 +29,71 @@ class Preprocessor:
     fill: list[float]  # per numeric column: the training mean, used to impute
     center: list[float]  # per numeric column: subtracted (the mean, or 0 without standardize)
     scale: list[float]  # per numeric column: divided by (the std, or 1 without standardize or when constant)
-    categories: dict[str, list[str]]  # per categorical column: categories seen in training, in one-hot order
+    categories: dict[str, list[str]]  # per categorical column: its categories with an input each, in one-hot order
     mode: dict[str, str]  # per categorical column: the most frequent category, used to impute
     missing: str  # impute | drop | error, as configured
     classes: list | None = None  # classification: labels by class index; binary: [negative, positive]
     target_center: float = 0.0  # regression: target = z * target_scale + target_center
     target_scale: float = 1.0
     feature_names: list[str] = field(default_factory=list)  # one per network input
+    other: dict[str, bool] = field(default_factory=dict)  # per categorical column: whether it has an 'other' input
+    sep: str = ","  # how the files write their fields (data.sep, data.decimal, data.types), for predict too
+    decimal: str = "."
+    types: dict[str, str] = field(default_factory=dict)
 
     # ---- fitting ----
 
     @classmethod
     def fit(cls, rows: Rows, numeric: list[str], categorical: list[str], data_cfg, task: str,
-            classes: list | None, target: np.ndarray | None) -> Preprocessor:
-        """Fit on the training split. target: (n,) regression values (for scale_target), else None."""
-        fill, center, scale = [], [], []
+            classes: list | None, target: np.ndarray | None) -> tuple[Preprocessor, list[str]]:
+        """Fit on the training split; returns it and notes (categories folded into 'other').
+        target: (n,) regression values (for scale_target), else None."""
+        fill, center, scale, notes = [], [], [], []
         if numeric:
             mean, std, count = rows.stats if rows.stats is not None else column_stats(rows.numeric.T)
-            for c, m, s, k in zip(numeric, mean, std, count):
+            for j, (c, m, s, k) in enumerate(zip(numeric, mean, std, count)):
                 if k == 0:
                     raise DataError(f"{rows.source}: column '{c}' has no values (all {len(rows)} rows are missing)")
+                if not (np.isfinite(m) and np.isfinite(s)) and not np.isinf(rows.numeric[:, j]).any():
+                    raise DataError(f"{rows.source}: column '{c}' has values too large to standardize (their squares "
+                                    "overflow float64); rescale the column")
                 fill.append(float(m))
                 center.append(float(m) if data_cfg.standardize else 0.0)
                 scale.append(float(s) if data_cfg.standardize and s > 0 else 1.0)
-        categories, mode = {}, {}
+        categories, mode, other = {}, {}, {}
+        most = data_cfg.max_categories
         for c in categorical:
             values = rows.categorical[c].dropna().astype(str)
             if values.empty:
                 raise DataError(f"{rows.source}: column '{c}' has no values (all {len(rows)} rows are missing)")
             counts = values.value_counts()
-            categories[c] = sorted(counts.index.tolist())
             mode[c] = str(counts[counts == counts.max()].index.sort_values()[0])
-        names = list(numeric) + [f"{c}={v}" for c in categorical for v in categories[c]]
+            other[c] = len(counts) > most
+            if other[c]:  # the most frequent keep an input each (ties by name), the rest share one
+                kept = sorted(counts.index, key=lambda v: (-counts[v], v))[:most]
+                share = 1 - counts[kept].sum() / counts.sum()
+                notes.append(f"{rows.source}: column '{c}' has {len(counts)} categories; the {most} most frequent "
+                             f"have an input each and the other {len(counts) - most} ({share:.0%} of the rows) share "
+                             f"one 'other' input (data.max_categories: {most})")
+                categories[c] = sorted(kept)
+            else:
+                categories[c] = sorted(counts.index.tolist())
+        names = list(numeric) + [f"{c}={v}" for c in categorical for v in categories[c] + (["<other>"] if other[c] else [])]
         t_center, t_scale = 0.0, 1.0
         if task == "regression" and data_cfg.scale_target:
-            t_center, t_scale = float(np.mean(target)), float(np.std(target))
+            with np.errstate(over="ignore", invalid="ignore"):
+                t_center, t_scale = float(np.mean(target)), float(np.std(target))
+            if not (math.isfinite(t_center) and math.isfinite(t_scale)):
+                row = int(np.argmax(np.abs(target)))
+                raise DataError(f"{rows.source}: target column '{data_cfg.target}' cannot be standardized in float64: "
+                                f"its values reach {target[row]:g} (in row {int(rows.lines[row]) + 1}); rescale the "
+                                "column (or divide it by a power of ten)")
             t_scale = t_scale if t_scale > 0 else 1.0
         return cls(task=task, target=data_cfg.target, numeric=list(numeric), categorical=list(categorical),
                    fill=fill, center=center, scale=scale, categories=categories, mode=mode,
                    missing=data_cfg.missing, classes=classes, target_center=t_center, target_scale=t_scale,
-                   feature_names=names)
+                   feature_names=names, other=other, sep=data_cfg.sep, decimal=data_cfg.decimal,
+                   types=dict(data_cfg.types)), notes
 
     @property
     def columns(self) -> list[str]:
@@ -177,20 +142,24 @@ class Preprocessor:
         offset = p
         for c in self.categorical:
             cats = self.categories[c]
+            folds = self.other.get(c, False)
             present = rows.categorical[c].notna().to_numpy()
             if not present.all():
                 self._missing_allowed(c, ~present, rows)
                 notes.append(f"{source}: imputed {int((~present).sum())} missing values in '{c}' with '{self.mode[c]}'")
             values = rows.categorical[c].astype(object).where(present, self.mode[c]).astype(str)
-            codes = pd.Index(cats).get_indexer(values)  # -1 for a category unseen in training
+            codes = pd.Index(cats).get_indexer(values)  # -1 for a category without an input of its own
             unseen = codes < 0
-            if unseen.any():
+            if folds:  # rare in training, or unseen: the 'other' input
+                codes[unseen] = len(cats)
+                unseen[:] = False
+            elif unseen.any():
                 examples = ", ".join(repr(v) for v in pd.unique(values[unseen])[:3])
                 notes.append(f"{source}: column '{c}': {int(unseen.sum())} rows have categories not seen in "
                              f"training ({examples}), encoded as all zeros")
             hit = np.flatnonzero(~unseen)
             X[hit, offset + codes[hit]] = 1
-            offset += len(cats)
+            offset += len(cats) + folds
         return X, notes
 
     def _missing_allowed(self, column: str, missing: np.ndarray, rows: Rows) -> None:
@@ -227,31 +196,33 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, d: dict) -> Preprocessor:
-        return cls(**d)
-
-
-def column_stats(columns: np.ndarray):
-    """Mean, standard deviation and count of the non-missing values of each row of columns (p, n): one row per
-    feature column. Sums in float64; the deviations of float32 values are squared in float32."""
-    p, n = columns.shape
-    with np.errstate(invalid="ignore", over="ignore"):  # infinite values are rejected by encode()
-        if not np.isnan(columns).any():  # the common case: one pass for the mean, one for the deviations
-            mean = columns.mean(axis=1, dtype=np.float64) if n else np.zeros(p)
-            d = columns - mean.astype(columns.dtype)[:, None]
-            d *= d  # a huge column's spread overflows to inf
-            return mean, np.sqrt(d.sum(axis=1, dtype=np.float64) / max(n, 1)), np.full(p, n)
-        total, count = np.zeros(p), np.zeros(p)
-        for s in range(0, n, _CHUNK):
-            chunk = columns[:, s:s + _CHUNK].astype(np.float64)
-            present = ~np.isnan(chunk)
-            count += present.sum(axis=1)
-            total += np.where(present, chunk, 0).sum(axis=1)
-        mean = total / np.maximum(count, 1)
-        squares = np.zeros(p)
-        for s in range(0, n, _CHUNK):
-            d = columns[:, s:s + _CHUNK].astype(np.float64) - mean[:, None]
-            squares += np.where(np.isnan(d), 0, d * d).sum(axis=1)
-    return mean, np.sqrt(squares / np.maximum(count, 1)), count
+        """What to_dict wrote; ValueError or TypeError, naming the field, for anything else (a model.json
+        edited by hand or written by another program)."""
+        prep = cls(**d)
+        names = lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)  # noqa: E731
+        numbers = lambda v, n: (isinstance(v, list) and len(v) == n and all(  # noqa: E731
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v))
+        checks = {
+            "task": prep.task in ("regression", "binary", "multiclass"), "target": isinstance(prep.target, str),
+            "numeric": names(prep.numeric), "categorical": names(prep.categorical),
+            "fill": numbers(prep.fill, len(prep.numeric)), "center": numbers(prep.center, len(prep.numeric)),
+            "scale": numbers(prep.scale, len(prep.numeric)) and all(x != 0 for x in prep.scale),
+            "categories": isinstance(prep.categories, dict) and all(names(prep.categories.get(c)) for c in prep.categorical),
+            "mode": isinstance(prep.mode, dict) and all(isinstance(prep.mode.get(c), str) for c in prep.categorical),
+            "classes": (prep.classes is None) == (prep.task == "regression") and (
+                prep.classes is None or (isinstance(prep.classes, list) and len(prep.classes) >= 2)),
+            "target_center": numbers([prep.target_center], 1),
+            "target_scale": numbers([prep.target_scale], 1) and prep.target_scale != 0,
+            "other": isinstance(prep.other, dict), "types": isinstance(prep.types, dict),
+            "sep": isinstance(prep.sep, str) and len(prep.sep) in (1, 4), "decimal": prep.decimal in (".", ","),
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"preprocessing.{bad[0]} is {getattr(prep, bad[0])!r}")
+        if len(prep.feature_names) != len(prep.numeric) + sum(len(prep.categories[c]) + bool(prep.other.get(c))
+                                                            for c in prep.categorical):
+            raise ValueError("preprocessing.feature_names does not match its columns and categories")
+        return prep
 
 
 def _names(cols: list[str]) -> str:

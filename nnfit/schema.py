@@ -153,9 +153,26 @@ def _class_weight(v):
     return {label: float(w) for label, w in v.items()}
 
 
+@_allows("auto | , | ; | tab | |")
+def _sep(v):
+    if v in ("tab", "\t"):
+        return "\t"
+    if v not in ("auto", ",", ";", "|"):
+        raise _Bad("", f"unknown separator {show(v)} (choose from: auto, ',', ';', tab, '|')")
+    return v
+
+
+@_allows("{column: numeric | categorical | date, ...}")
+def _types(v):
+    if not isinstance(v, dict):
+        raise _Bad("a mapping {column: numeric | categorical | date}, e.g. {amount: numeric, day: date}")
+    check = _choice("numeric", "categorical", "date")
+    return {_column(column): check(kind) for column, kind in v.items()}
+
+
 def _opt(default: Any, check: Callable | None, doc: str):
     """A key with a default; `doc` is its one-line description."""
-    factory = (lambda: list(default)) if isinstance(default, list) else None
+    factory = (lambda: type(default)(default)) if isinstance(default, (list, dict)) else None
     kw = {"default_factory": factory} if factory else {"default": default}
     return field(metadata={"check": check, "doc": doc}, **kw)
 
@@ -182,6 +199,10 @@ class DataConfig:
     scale_target: bool = _opt(True, _bool, "regression: fit on a standardized target, predict in original units")
     positive: Any = _opt(None, _optional(_label), "binary: the positive class; null = the last label in sorted order (1 of {-1, 1})")
     cache: bool = _opt(False, _bool, "keep the prepared arrays in .nnfit-cache/ beside the run directory; a repeated run with the same files and data settings skips CSV parsing")
+    sep: str = _opt("auto", _sep, "the field separator; auto = whichever of , ; tab | the header line holds most often")
+    decimal: str = _opt(".", _choice(".", ","), "the decimal mark of numbers in the files (with ',', thousands may be written 1.234,5)")
+    types: dict = _opt({}, _types, "declare columns' types: numeric accepts 1,234 and 12% (= 0.12); date becomes days since 1970-01-01; categorical keeps numbers as codes")
+    max_categories: int = _opt(100, _int(1), "a categorical column keeps its most frequent categories, this many at most; the rest share one 'other' input")
 
 
 @dataclass(frozen=True, kw_only=True)

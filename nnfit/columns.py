@@ -1,0 +1,94 @@
+"""What a CSV column holds, as users write it: numbers with thousands separators or percent signs, dates,
+separators and decimal commas; and when text looks like it should be one of those.
+
+data.types declares a column numeric, categorical or date; to_number and to_days turn such text into numbers
+the same way at training and at predict time. looks_numeric and looks_like_dates find the columns a user
+probably meant as numbers or dates, for a warning that names the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+
+SEPARATORS = (",", ";", "\t", "|")  # what data.sep: auto recognises, in order of preference on a tie
+TYPES = ("numeric", "categorical", "date")  # data.types values
+_EPOCH = pd.Timestamp("1970-01-01")
+_SPACES = re.compile(r"[\s\u00a0\u202f']")  # spaces, no-break and thin spaces, apostrophes as in 1'234
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+
+
+def detect_separator(head: bytes, decimal: str = ".") -> str:
+    """The separator of a CSV from its header line: whichever of , ; tab | occurs most outside quotes there
+    (a comma cannot be the separator when it is the decimal mark); ',' when the header has none."""
+    line = head.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff")
+    line = re.sub(r'"[^"]*"', "", line)  # what is inside quotes does not count
+    candidates = [s for s in SEPARATORS if not (s == "," and decimal == ",")]
+    best = max(candidates, key=line.count)
+    return best if line.count(best) else candidates[0]
+
+
+def separator_name(sep: str) -> str:
+    return {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}.get(sep, repr(sep))
+
+
+def other_separator_in(columns, sep: str) -> str | None:
+    """A likelier separator when a header was split into one column that holds one, else None."""
+    if len(columns) != 1:
+        return None
+    return next((s for s in SEPARATORS if s != sep and s in str(columns[0])), None)
+
+
+def to_number(series: pd.Series, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
+    """Text such as '1,234.5', '12%' or '-3' as float64 (n,), and a mask of the values that are not numbers
+    (missing values are NaN, not bad). Thousands separators (',' or '.' opposite the decimal mark, spaces,
+    apostrophes) are dropped; a trailing % divides by 100, so '12%' is 0.12."""
+    text = series.astype("string").str.strip()
+    percent = text.str.endswith("%").fillna(False).to_numpy(bool)
+    text = text.str.rstrip("%").str.replace(_SPACES, "", regex=True)
+    text = text.str.replace("." if decimal == "," else ",", "", regex=False)
+    if decimal == ",":
+        text = text.str.replace(",", ".", regex=False)
+    values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    values[percent] /= 100
+    bad = np.isnan(values) & series.notna().to_numpy() & (text.fillna("") != "").to_numpy(bool)
+    return values, bad
+
+
+def to_days(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Dates (ISO 8601, or other common forms) as days since 1970-01-01, float64 (n,), and a mask of the
+    values that are not dates. A time of day is a fraction of a day; a time zone is converted to UTC."""
+    text = series.astype("string").str.strip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' format inference warns about every guess
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+        if parsed.isna().sum() > series.isna().sum():
+            parsed = parsed.fillna(pd.to_datetime(text, errors="coerce", format="mixed", utc=True))
+    days = ((parsed.dt.tz_localize(None) - _EPOCH) / pd.Timedelta(days=1)).to_numpy(np.float64, na_value=np.nan)
+    bad = np.isnan(days) & series.notna().to_numpy() & (text.fillna("") != "").to_numpy(bool)
+    return days, bad
+
+
+def looks_numeric(values: pd.Series, decimal: str = ".") -> str | None:
+    """For a text column: the data.types / data.decimal setting that would read it as numbers, when nearly all
+    its values are numbers written with separators, percent signs or decimal commas; else None."""
+    sample = values.dropna().astype(str).head(2000)
+    if sample.empty:
+        return None
+    if decimal == "." and sample.str.match(_DECIMAL_COMMA).mean() >= 0.95:
+        return 'data.decimal: ","'
+    plain = pd.to_numeric(sample, errors="coerce").notna().mean()  # a stray word among plain numbers is not this
+    parsed, bad = to_number(sample, decimal)
+    if plain < 0.95 and (~bad).mean() >= 0.95 and not np.isnan(parsed).all():
+        return "data.types: {COLUMN: numeric}"
+    return None
+
+
+def looks_like_dates(values: pd.Series) -> bool:
+    """For a text column: whether nearly all its values are ISO 8601 dates (2024-01-31, 2024-01-31T08:00)."""
+    sample = values.dropna().astype(str).str.strip().head(2000)
+    return not sample.empty and sample.str.match(_ISO_DATE).mean() >= 0.95
