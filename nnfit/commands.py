@@ -23,7 +23,8 @@ from .errors import Interrupted, NnfitError, TrainingError, UsageError, display_
 from .gradcheck import check_gradients
 from .labels import label_values, sorted_labels
 from .model import Model
-from .rundir import RunDir, summarize
+from .rundir import RunDir
+from .summary import result_line, summarize
 from .training import Streams, Trainer, build_network, history_columns
 
 
@@ -52,12 +53,19 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
         raise UsageError("--resume and --force contradict each other: continue the run, or replace it")
     cfg = load_config(config_path, overrides)
     run = RunDir(out if out is not None else default_run_dir(config_path))
+    with run.locked():
+        return _train(cfg, run, started, force, resume, on_epoch, warn, on_start, should_stop)
+
+
+def _train(cfg, run: RunDir, started, force, resume, on_epoch, warn, on_start, should_stop) -> dict:
     run.check(force, resume)
     resuming = resume and run.started
     if resuming:
         summary = run.check_resumable(cfg)
-        if summary.get("state") == "finished":
-            warn(f"{run.path}: the run has already finished; nothing to resume")
+        more = summary.get("stop_reason") == "epochs" and cfg.train.epochs > summary.get("epochs_run", 0)
+        if summary.get("state") == "finished" and not more:
+            warn(f"{run.path}: the run has already finished ({summary.get('stop_reason')} after "
+                 f"{summary.get('epochs_run')} epochs); nothing to resume")
             return result_line(run.path, summary)
     streams = Streams.from_seed(cfg.train.seed)
     data = load_training_data(cfg, streams.split, cache_dir=run.path.parent / ".nnfit-cache")
@@ -104,18 +112,6 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
     finally:
         run.close_metrics()
     return result_line(run.path, stop("finished", loop=time.perf_counter() - loop_started))
-
-
-def result_line(run_dir: Path, summary: dict) -> dict:
-    """What `nnfit train` prints: the run directory, the epoch kept, its metrics.csv row (validation metrics)
-    and, without a validation set, the kept weights' metrics on the training rows (train_accuracy, ...)."""
-    line = {"run_dir": str(run_dir), "epoch": summary["epoch_kept"], "stop_reason": summary["stop_reason"]}
-    row = summary["best"] or summary["final"] or {}
-    line.update({k: v for k, v in row.items() if v is not None and k != "epoch"})
-    line.update({"train_" + k: v for k, v in (summary["train"] or {}).items() if k != "loss"})
-    if summary["test"]:
-        line.update({"test_" + k: v for k, v in summary["test"].items() if k not in ("confusion_matrix", "classes")})
-    return line
 
 
 def input_name(source) -> str:

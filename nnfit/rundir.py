@@ -6,7 +6,8 @@
   metrics.csv     one row per epoch, appended and flushed as each epoch ends
   summary.json    state (running, finished, interrupted, failed), the kept epoch and its metrics, stop reason,
                   test metrics, timing, notes
-  checkpoint.npz  while the run is unfinished: weights, optimizer and generator state, for --resume
+  checkpoint.npz  weights, optimizer and generator state, for --resume (a finished run's final state, to
+                  continue it with more epochs)
 
 Every file is written atomically (files.atomic_write); metrics.csv only grows, a whole line per write. The
 directory itself appears complete (create), so whenever it exists `predict` can read it, whatever instant the
@@ -16,6 +17,7 @@ reports each epoch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -32,7 +34,7 @@ from .config import Config, config_to_dict, dump_config, load_config
 from .dataset import Dataset
 from .errors import ArtifactError, DataError, UsageError, display_path
 from .files import UMASK, atomic_write, fsync_dir, npz_bytes, to_json
-from .training import FitResult, Trainer, history_columns
+from .training import Trainer, history_columns
 
 RUN_FILES = ("config.yaml", "model.npz", "model.json", "metrics.csv", "summary.json")
 CHECKPOINT = "checkpoint.npz"  # while a run is unfinished: everything --resume needs
@@ -46,6 +48,63 @@ class RunDir:
         self.path = Path(path)
         self._log = None  # metrics.csv, open for appending while training
         self._last_checkpoint = 0.0
+
+    @property
+    def lock_file(self) -> Path:
+        # beside the directory, not in it: creating a run replaces the directory as a whole
+        return self.path.parent / f".{self.path.name}.lock"
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the run directory for one nnfit process: a second train, --force or --resume on it is refused
+        while this one runs. The kernel releases the lock when the process ends, however it ends, so a killed
+        run never blocks the next one. (Where locks are not supported, nothing is held.)"""
+        import fcntl
+
+        made = [p for p in [self.path.parent, *self.path.parent.parents] if not p.exists()]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o666 & ~UMASK)
+        except OSError:
+            yield  # an unwritable folder: creating the run will say so
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                raise UsageError(f"{self.path}: in use by another nnfit process{f' (pid {holder})' if holder else ''}; "
+                                 "wait for it to finish, or choose another --out") from None
+            except OSError:
+                pass  # a filesystem without locks
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+            try:
+                yield
+            finally:
+                if not self.path.exists():  # the run was never created (bad data, say): leave nothing behind
+                    self.lock_file.unlink(missing_ok=True)
+                    for folder in made:
+                        with contextlib.suppress(OSError):
+                            folder.rmdir()
+        finally:
+            os.close(fd)
+
+    def in_use(self) -> bool:
+        """Whether an nnfit process is training in this run directory right now."""
+        import fcntl
+
+        try:
+            fd = os.open(self.lock_file, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
 
     @property
     def started(self) -> bool:
@@ -113,22 +172,29 @@ class RunDir:
             return {}
 
     def check_resumable(self, cfg: Config) -> dict:
-        """The run's summary.json, after checking that it was started with this very config."""
+        """The run's summary.json, after checking that it was started with this very config, but for
+        train.checkpoint_every (when to checkpoint does not change the result) and train.epochs (more epochs
+        continue the run; fewer than it has run are refused)."""
         saved = config_to_dict(load_config(self.path / "config.yaml"))
         now = config_to_dict(cfg)
         for section in (saved, now):
-            section["train"].pop("checkpoint_every", None)  # when to checkpoint does not change the result
+            section["train"].pop("checkpoint_every", None)
+            section["train"].pop("epochs", None)
         difference = _first_difference(saved, now)
         if difference:
             key, before, after = difference
             raise UsageError(f"{self.path}: cannot resume: the config changed since the run started ({key} was "
                              f"{before!r}, is {after!r}); start a new run with --force or another --out")
-        return self.summary()
+        summary = self.summary()
+        if cfg.train.epochs < (summary.get("epochs_run") or 0):
+            raise UsageError(f"{self.path}: cannot resume with train.epochs {cfg.train.epochs}: the run has already "
+                             f"run {summary['epochs_run']} epochs")
+        return summary
 
     def resume(self, trainer: Trainer, data: Dataset) -> None:
         """Put the trainer where the checkpoint left the run (or at the start, when the run was killed before
         its first one), after checking that the training data is the same; metrics.csv then holds exactly
-        the epochs the trainer has done."""
+        the epochs the trainer has done, and config.yaml the config it goes on with (more epochs, say)."""
         arrays = self._load_checkpoint()
         if arrays is not None:
             started_with = json.loads(bytes(arrays["meta"]).decode("utf-8")).get("train_sha256")
@@ -145,6 +211,7 @@ class RunDir:
         for p in self.path.glob(".*.tmp"):  # temporary files a killed process left behind
             p.unlink(missing_ok=True)
         atomic_write(self.path / "metrics.csv", metrics_text(history_columns(trainer.cfg.task), trainer.history))
+        atomic_write(self.path / "config.yaml", dump_config(trainer.cfg))
 
     def _load_checkpoint(self) -> dict[str, np.ndarray] | None:
         try:
@@ -188,41 +255,15 @@ class RunDir:
     # ---- the end ----
 
     def finish(self, trainer: Trainer, summary: dict, started: float) -> None:
-        """Save the kept weights and the summary; a finished run no longer needs its checkpoint."""
+        """Save the kept weights and the summary. A finished run keeps its final state in checkpoint.npz, so
+        `--resume` with a larger train.epochs can continue it."""
         t0 = time.perf_counter()
+        if summary["state"] == "finished":
+            atomic_write(self.path / CHECKPOINT, npz_bytes(trainer.state()))
         trainer.kept_model().save(self.path)
         summary["timing"]["write"] = time.perf_counter() - t0
         summary["wall_seconds"] = time.perf_counter() - started
         atomic_write(self.path / "summary.json", to_json(summary))
-        if summary["state"] == "finished":
-            (self.path / CHECKPOINT).unlink(missing_ok=True)
-
-
-def summarize(cfg: Config, data: Dataset, trainer: Trainer, result: FitResult, state: str, started: float,
-              notes: list[str], scores: bool = False) -> dict:
-    """summary.json. With scores, the kept weights are scored on the test set, and on the training rows when
-    there is no validation set (timing.evaluate)."""
-    by_epoch = {row["epoch"]: row for row in result.history}
-    summary = {
-        "state": state, "nnfit_version": __version__, "task": cfg.task, "stop_reason": result.stop_reason,
-        "epochs_run": len(result.history), "epoch_kept": result.epoch_kept,
-        "best": by_epoch.get(result.epoch_kept) if data.valid is not None else None,
-        "final": result.history[-1] if result.history else None,
-        "train": None,  # metrics of the kept weights on the training rows, when there is no validation set
-        "test": None,
-        "wall_seconds": time.perf_counter() - started,
-        "timing": {**data.timing, "train": result.seconds},  # seconds: read (hash, parse), preprocess, train, ...
-        "notes": [*data.notes, *notes],
-    }
-    if scores:
-        t0 = time.perf_counter()
-        model = trainer.kept_model()
-        if data.test is not None:
-            summary["test"] = {"n_rows": len(data.test.X), **model.score(data.test, confusion=True)}
-        if data.valid is None:
-            summary["train"] = model.score(data.train)
-        summary["timing"]["evaluate"] = time.perf_counter() - t0
-    return summary
 
 
 def metrics_text(columns: list[str], rows: list[dict]) -> str:

@@ -51,7 +51,8 @@ def test_run_directory_contents(tmp_path, tiny):
     result = run_cli("train", config, "--out", tmp_path / "run")
     assert result.exit_code == 0, result.stderr
     run = tmp_path / "run"
-    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "metrics.csv", "model.json", "model.npz", "summary.json"]
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz", "config.yaml", "metrics.csv", "model.json",
+                                                    "model.npz", "summary.json"]
     metrics = pd.read_csv(run / "metrics.csv")
     assert list(metrics.columns) == history_columns("multiclass")
     assert metrics["epoch"].tolist() == [1, 2, 3, 4, 5]
@@ -80,7 +81,10 @@ def test_train_prints_one_json_line_and_progress_stays_off_stdout(tmp_path, tiny
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count("\n") == 1
     line = json.loads(result.stdout)
-    assert line["run_dir"] == str(tmp_path / "run") and line["epoch"] >= 1 and "accuracy" in line
+    summary = json.loads((tmp_path / "run/summary.json").read_text())
+    assert line["run_dir"] == str(tmp_path / "run") and "accuracy" in line
+    assert (line["epoch_kept"], line["epochs_run"], line["stop_reason"]) == (summary["epoch_kept"], 5, "epochs")
+    assert line["seconds_total"] == summary["wall_seconds"] > 0 and "seconds" not in line and "epoch" not in line
 
 
 def test_predict_reproduces_in_memory_predictions(tmp_path):

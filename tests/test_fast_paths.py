@@ -371,8 +371,9 @@ def test_keeps_one_says_whether_phi_of_one_is_one(name):
 
 def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_rewrite(tmp_path, monkeypatch):
     import time
+    import types
 
-    from nnfit import cache, csvfiles
+    from nnfit import cache, csvfiles, data
     from nnfit.config import load_config
     from nnfit.data import load_training_data
 
@@ -380,7 +381,6 @@ def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_
     real_sha256, real_content_sha256 = csvfiles.file_sha256, csvfiles.content_sha256
     monkeypatch.setattr(csvfiles, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
     monkeypatch.setattr(csvfiles, "content_sha256", lambda b: hashed.append(b) or real_content_sha256(b))
-    monkeypatch.setattr(cache, "RECENT_SECONDS", 0.05)
     if cache._filesystem(os.path.realpath(tmp_path)) not in cache.LOCAL_FILESYSTEMS:
         pytest.skip("the temporary folder is not on a local Linux filesystem: every run hashes")
     rng = np.random.default_rng(7)
@@ -388,8 +388,12 @@ def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_
     write_csv(csv, pd.DataFrame(rng.normal(size=(50, 2)), columns=list("ab")).assign(y=rng.normal(size=50)))
     cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "d.csv", "target": "y",
                                                                                          "cache": True}}))
+    clock = [0.0]  # what the run takes as now: set relative to the file's change time, whatever the machine's speed
+    monkeypatch.setattr(data, "time", types.SimpleNamespace(time=lambda: clock[0], perf_counter=time.perf_counter))
+    long_after = lambda: csv.stat().st_ctime + 10 * cache.RECENT_SECONDS  # noqa: E731
+    just_after = lambda: csv.stat().st_ctime + cache.RECENT_SECONDS / 10  # noqa: E731
     load = lambda: load_training_data(cfg, np.random.default_rng(0), cache_dir=tmp_path / "cache")  # noqa: E731
-    time.sleep(0.1)
+    clock[0] = long_after()
     first = load()
     assert len(hashed) == 1 and first.timing["preprocess"] > 0.0
     second = load()
@@ -399,16 +403,17 @@ def test_cache_skips_hashing_a_file_whose_stat_is_unchanged_and_still_notices_a_
     # new bytes, the same size and modification time: the change time differs, so the file is hashed again
     # (it does not match the entry's sha256), then read and parsed, which hashes what was read
     text = rewrite_keeping_size_and_mtime(csv)
-    time.sleep(0.1)  # long enough ago that only the change time can tell
+    clock[0] = long_after()  # long enough ago that only the change time can tell
     changed = load()
     assert len(hashed) == 3 and changed.timing["preprocess"] > 0.0 and changed.train_sha256 != first.train_sha256
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 3
 
     # a file changed just before a run is hashed on every run until its stat can be trusted, then remembered
     csv.write_text(text)
+    clock[0] = just_after()
     assert load().timing["preprocess"] > 0.0 and len(hashed) == 4  # a new modification time: a new entry
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 5
-    time.sleep(0.1)
+    clock[0] = long_after()
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 6  # checked again, and now remembered
     assert load().timing["preprocess"] == 0.0 and len(hashed) == 6
 
