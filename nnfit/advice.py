@@ -45,11 +45,12 @@ def constant_loss(split: Split, loss_name: str, n_outputs: int) -> float:
     return float(LOSSES[loss_name].value(z, split.Y).mean(dtype=np.float64))
 
 
-def training_note(history: list[dict], stop_reason: str, constant: float, learning_rate: float) -> str | None:
+def training_note(history: list[dict], stop_reason: str, constant: float, learning_rate: float,
+                  outlier: str | None = None) -> str | None:
     """Advice on how a finished run went, from its validation losses; None when there is nothing to say.
 
     - Blown up: the loss went above 10 times what a constant prediction gives (`constant`), and its best is
-      still worse than that.
+      still worse than that: the learning rate, or, when the target has a far-off value (`outlier`), that.
     - Still falling: the epochs ran out while the loss was falling. The last epoch is the best, and it is
       more than 1% below the epoch a tenth of the run earlier (at least 5 epochs), or every epoch since then
       was better than the one before it.
@@ -59,9 +60,10 @@ def training_note(history: list[dict], stop_reason: str, constant: float, learni
     losses = [row["valid_loss"] for row in history]
     best = min(losses)
     if best > constant and max(losses) > 10 * constant:
+        cause = (f"the training target's {outlier} squeezes every other value towards its mean; fix or drop that "
+                 "row" if outlier else f"train.learning_rate (it is {learning_rate:g}) is probably too large")
         return (f"the validation loss reached {max(losses):.4g}, and its best, {best:.4g}, is worse than a "
-                f"constant prediction gives ({constant:.4g}): train.learning_rate (it is {learning_rate:g}) is "
-                f"probably too large")
+                f"constant prediction gives ({constant:.4g}): {cause}")
     window = max(len(losses) // 10, 5)
     if stop_reason != "epochs" or len(losses) <= window or losses[-1] > best:
         return None
@@ -78,5 +80,5 @@ def run_notes(cfg, data, result) -> list[str]:
     if data.valid is None:
         return []
     constant = constant_loss(data.valid, cfg.loss, data.prep.n_outputs)
-    note = training_note(result.history, result.stop_reason, constant, cfg.train.learning_rate)
+    note = training_note(result.history, result.stop_reason, constant, cfg.train.learning_rate, data.outlier)
     return [note] if note else []

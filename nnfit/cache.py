@@ -103,7 +103,7 @@ def load(folder: Path, key: str) -> tuple[Dataset, dict, dict] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, meta["train_sha256"],
-                   meta["notes"]), hashes, fingerprints
+                   meta["notes"], outlier=meta.get("outlier")), hashes, fingerprints
 
 
 def remember(folder: Path, key: str, fingerprints: dict) -> None:
@@ -200,7 +200,7 @@ def _write(folder: Path, key: str, data: Dataset, hashes: dict, fingerprints: di
                 if value is not None:
                     np.save(tmp / f"{role}_{name}.npy", value, allow_pickle=False)
         meta = {"splits": splits, "preprocessing": data.prep.to_dict(), "train_sha256": data.train_sha256,
-                "files_sha256": hashes, "files_stat": fingerprints, "notes": data.notes}
+                "files_sha256": hashes, "files_stat": fingerprints, "notes": data.notes, "outlier": data.outlier}
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         for f in tmp.iterdir():
             with open(f, "rb") as handle:

@@ -16,9 +16,21 @@ from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, NnfitError
 
 
 class NnfitGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """--debug is accepted anywhere on the line, as users put it: `nnfit train x.yaml --debug`."""
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug"] + [a for i, a in enumerate(args) if not (a == "--debug" and i < end)]
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
+        import warnings
+
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                if not ctx.params.get("debug"):  # messages are nnfit's own; a library's warning is noise here
+                    warnings.simplefilter("ignore")
+                return super().invoke(ctx)
         except NnfitError as e:
             if ctx.params.get("debug"):
                 raise
@@ -106,7 +118,8 @@ def train(config, out, overrides, force, resume, quiet):
         if show_bar:
             from tqdm import tqdm
 
-            bar = tqdm(total=cfg.train.epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True, leave=False)
+            bar = tqdm(total=cfg.train.epochs, initial=trainer.epoch, unit="epoch", file=sys.stderr,
+                       dynamic_ncols=True, leave=False)  # a resumed run counts from where it was
 
     def on_epoch(row):
         if bar is not None:
@@ -175,12 +188,14 @@ def predict(run_dir, input_csv, output, proba, keep, quiet):
 def evaluate(run_dir, input_csv, quiet):
     """Loss and metrics of the model in RUN_DIR on a labelled CSV, as one JSON object.
 
-    The names are those of metrics.csv (loss, accuracy, macro_f1, rmse, r2, ...), plus n_rows and, for
-    classification, the confusion matrix (rows: true class, columns: predicted class, in `classes` order).
+    Reads INPUT.csv, or stdin when it is '-'. The names are those of metrics.csv (loss, accuracy, macro_f1,
+    rmse, r2, ...), plus n_rows and, for classification, the confusion matrix (rows: true class, columns:
+    predicted class, in `classes` order).
 
     \b
     Example:
       nnfit evaluate runs/digits data/digits_test.csv | jq .accuracy
+      cat test.csv | nnfit evaluate runs/digits -
     """
     from . import commands
 

@@ -17,11 +17,11 @@ import pandas as pd
 from .advice import run_notes
 from .config import Config, load_config
 from .csvfiles import is_numeric, read_csv
-from .data import load_features, load_training_data
+from .data import load_features, load_training_data, reading
 from .dataset import Split
-from .errors import Interrupted, NnfitError, TrainingError, UsageError, display_path
+from .errors import DataError, Interrupted, NnfitError, TrainingError, UsageError, display_path
 from .gradcheck import check_gradients
-from .labels import label_values, sorted_labels
+from .labels import label_values, shorten, sorted_labels
 from .model import Model
 from .rundir import RunDir
 from .summary import result_line, summarize
@@ -68,7 +68,12 @@ def _train(cfg, run: RunDir, started, force, resume, on_epoch, warn, on_start, s
                  f"{summary.get('epochs_run')} epochs); nothing to resume")
             return result_line(run.path, summary)
     streams = Streams.from_seed(cfg.train.seed)
-    data = load_training_data(cfg, streams.split, cache_dir=run.path.parent / ".nnfit-cache")
+    try:
+        data = load_training_data(cfg, streams.split, cache_dir=run.path.parent / ".nnfit-cache")
+    except DataError as e:
+        for note in getattr(e, "notes", []):  # what was noticed before the data was refused, often the cause
+            warn(note)
+        raise
     for note in data.notes:
         warn(note)
     trainer = Trainer(cfg, data, streams.init, streams.shuffle)
@@ -128,8 +133,8 @@ def predict(run_dir, source, proba: bool = False, keep=(), warn: Callable[[str],
     for column in keep:
         if column in outputs:
             raise UsageError(f"--keep {column}: the output has its own '{column}' column; rename the input column")
-    if model.epoch_kept == 0:
-        warn(f"{run_dir}: the model holds its initial, untrained weights (the run stopped before its first epoch)")
+    for note in run_warnings(run_dir, model):
+        warn(note)
     df, X, notes = load_features(prep, source, input_name(source), model.dtype, keep=tuple(keep))
     for note in notes:
         warn(note)
@@ -142,9 +147,32 @@ def predict(run_dir, source, proba: bool = False, keep=(), warn: Callable[[str],
     return out
 
 
+def run_warnings(run_dir, model: Model) -> list[str]:
+    """What predict and evaluate say about the weights they use: untrained, or from a run that has not
+    finished (still training, interrupted, killed, failed)."""
+    if model.epoch_kept == 0:
+        return [f"{run_dir}: the model holds its initial, untrained weights (the run stopped before its first epoch)"]
+    run = RunDir(run_dir)
+    summary = run.summary()
+    state, epochs = summary.get("state"), summary.get("epochs_run")
+    kept = f"the best weights so far (epoch {model.epoch_kept})"
+    if state == "running" and run.in_use():
+        return [f"{run_dir}: the run is still training; these are {kept}"]
+    if state in ("running", "interrupted"):
+        how = "was interrupted" if state == "interrupted" else "stopped before it finished (killed?)"
+        return [f"{run_dir}: the run {how}{f' after {epochs} epochs' if epochs else ''}; these are {kept}; continue "
+                f"it with nnfit train {Path(run_dir) / 'config.yaml'} --out {run_dir} --resume"]
+    if state == "failed":
+        return [f"{run_dir}: the run failed ({summary.get('stop_reason')}); these are the weights of epoch "
+                f"{model.epoch_kept}, the last good ones"]
+    return []
+
+
 def evaluate(run_dir, source, warn: Callable[[str], None] = _ignore) -> dict:
     """Loss and the task's metrics of a trained model on a labelled CSV, named as in metrics.csv."""
     model = Model.load(run_dir)
+    for note in run_warnings(run_dir, model):
+        warn(note)
     name = input_name(source)
     df, X, notes = load_features(model.prep, source, name, model.dtype, need_target=True)
     target = model.prep.encode_target(df[model.prep.target], name)
@@ -167,7 +195,7 @@ def check_data(cfg: Config) -> tuple[list[str], list[str]]:
             continue
         name = display_path(path)
         try:
-            df = read_csv(path, name, np.dtype(cfg.train.dtype), exact=(d.target,), role=f"data.{key}")
+            df = read_csv(path, name, role=f"data.{key}", **reading(cfg))
         except NnfitError as e:
             problems.append(str(e))
             continue
@@ -183,7 +211,13 @@ def check_data(cfg: Config) -> tuple[list[str], list[str]]:
                 continue
             s = df[col]
             missing = int(s.isna().sum())
-            kind = "numeric" if is_numeric(s) else f"categorical, {s.nunique()} categories"
+            declared = " (data.types)" if col in d.types else ""
+            if is_numeric(s) and d.types.get(col) != "categorical":
+                kind = f"{d.types.get(col, 'numeric')}{declared}"
+            else:
+                kind = f"categorical{declared}, {s.nunique()} categories"
+                if s.nunique() > d.max_categories:
+                    kind += f" (the {d.max_categories} most frequent get an input each, the rest one 'other')"
             report.append(f"  {col}: {kind}" + (f", {missing} missing" if missing else ""))
             if missing and d.missing == "error":
                 problems.append(f"{name}: column '{col}' has {missing} missing values and data.missing is 'error'")
@@ -193,6 +227,7 @@ def check_data(cfg: Config) -> tuple[list[str], list[str]]:
         try:
             data = load_training_data(cfg, Streams.from_seed(cfg.train.seed).split)
         except NnfitError as e:
+            report += [f"note: {n}" for n in getattr(e, "notes", [])]
             problems.append(str(e))
         else:
             report += [f"note: {n}" for n in data.notes]
@@ -213,8 +248,7 @@ def _target_line(cfg: Config, df: pd.DataFrame) -> str:
     else:
         counts = pd.Series(label_values(s), dtype=object).value_counts()
         labels = sorted_labels(list(counts.index))
-        line += f", {len(labels)} classes: " + ", ".join(f"{v!r} ({counts[v]} rows)" for v in labels[:10])
-        line += ", ..." if len(labels) > 10 else ""
+        line += f", {len(labels)} classes: " + shorten([f"{v!r} ({counts[v]} rows)" for v in labels], 10)
     if len(s) < len(df):
         line += f"; {len(df) - len(s)} rows without a target"
     return line

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .columns import detect_separator, to_days, to_number
+from .columns import detect_separator, other_separator_in, separator_name, to_days, to_number
 from .errors import DataError, display_path
 
 def is_numeric(series) -> bool:
@@ -80,8 +80,12 @@ def _parse(buffer: io.BytesIO, name: str, **kw) -> pd.DataFrame:
             # index_col=False: a trailing comma on every row is an empty last field, not a row label
             return pd.read_csv(buffer, encoding="utf-8", index_col=False, **kw)
     except pd.errors.ParserWarning:
+        header = buffer.getvalue()[:65536].split(b"\n", 1)[0].decode("utf-8", "replace")
+        other = other_separator_in([header], kw.get("sep", ","))
+        hint = (f"the header's fields look separated by {separator_name(other)}: set data.sep" if other else
+                f"check for a stray {separator_name(kw.get('sep', ','))} or a missing header name")
         raise DataError(f"{name}: some rows have more fields than the header; their extra values would be "
-                        "lost (check for a stray comma or a missing header name)") from None
+                        f"lost ({hint})") from None
     except UnicodeDecodeError:
         raise DataError(f"{name}: not UTF-8 text ({_first_bad_byte(buffer)}); save the file as UTF-8") from None
     except pd.errors.EmptyDataError:

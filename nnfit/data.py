@@ -18,7 +18,7 @@ from .config import Config
 from .columns import other_separator_in, separator_name
 from .csvfiles import (changed_since, file_hashes, give_back_freed_memory, is_numeric, read_as_written, read_csv,
                        read_files, read_source)
-from .datanotes import check_memory, column_notes, target_notes, widest
+from .datanotes import check_memory, column_notes, target_outlier, widest
 from .dataset import Dataset, Split
 from .errors import DataError, closest, display_path
 from .labels import Target, shorten
@@ -165,9 +165,19 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
     """Check, split and preprocess data frames: frames[role] = (frame, name) for role in train, valid, test.
 
     Each frame becomes one row-major float matrix right away (the training file's rows already in
-    train-then-validation order, so both parts are views of it), and the frame is let go.
+    train-then-validation order, so both parts are views of it), and the frame is let go. A DataError carries
+    the notes found before it (error.notes): a column read as text is often why there are too many inputs.
     """
-    d, notes = cfg.data, []
+    notes: list[str] = []
+    try:
+        return _prepare(cfg, frames, rng, train_sha256, notes)
+    except DataError as e:
+        e.notes = notes
+        raise
+
+
+def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: str, notes: list[str]) -> Dataset:
+    d = cfg.data
     dtype = np.dtype(cfg.train.dtype)
     train_df, train_name = frames["train"]
     features = feature_columns(train_df, d, train_name)
@@ -207,9 +217,11 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
             if part is not None:
                 rows[role] = _drop_incomplete(part, notes)
     target = labels.encode(rows["train"].target, train_name)
-    if cfg.task == "regression":
-        notes += target_notes(target, rows["train"].lines, d.target, train_name)
-    else:
+    outlier = target_outlier(target, rows["train"].lines) if cfg.task == "regression" else None
+    if outlier:
+        notes.append(f"{train_name}: target column '{d.target}' has {outlier[0]}, {outlier[1]:.0f} standard deviations "
+                     "from the mean; one value like that dominates the loss and squeezes the rest: check it")
+    if cfg.task != "regression":
         notes += labels.notes(np.bincount(target, minlength=len(labels.classes)), train_name)
     prep, fit_notes = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, labels.classes, target)
     notes += fit_notes
@@ -228,7 +240,8 @@ def prepare_dataset(cfg: Config, frames: dict, rng: np.random.Generator, train_s
             splits[role] = Split(X, prep.target_array(t, dtype), t, part.source)
     if cfg.task != "regression":
         splits["train"].w = class_weights(cfg.train.class_weight, labels, target, train_name)
-    return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, train_sha256, notes)
+    return Dataset(splits["train"], splits.get("valid"), splits.get("test"), prep, train_sha256, notes,
+                   outlier=outlier[0] if outlier else None)
 
 
 def _drop_incomplete(rows: Rows, notes: list[str]) -> Rows:

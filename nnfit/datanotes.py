@@ -55,18 +55,15 @@ def column_notes(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
     return notes
 
 
-def target_notes(target: np.ndarray, lines: np.ndarray, column: str, name: str) -> list[str]:
-    """A regression target with a value so far from the rest that it dominates the scaling and the loss."""
+def target_outlier(target: np.ndarray, lines: np.ndarray) -> tuple[str, float] | None:
+    """A regression target's value so far from the rest that it dominates the scaling and the loss:
+    ("1e+30 in row 6", its distance from the mean in standard deviations), or None."""
     spread = float(np.std(target))
     if not spread > 0:
-        return []
+        return None
     z = np.abs(target - np.mean(target)) / spread
     row = int(np.argmax(z))
-    if z[row] < OUTLIER_SIGMAS:
-        return []
-    return [f"{name}: target column '{column}' has {target[row]:g} in row {int(lines[row]) + 1}, {z[row]:.0f} "
-            "standard deviations from the mean; one value like that dominates the loss and squeezes the rest: "
-            "check it"]
+    return (f"{target[row]:g} in row {int(lines[row]) + 1}", float(z[row])) if z[row] >= OUTLIER_SIGMAS else None
 
 
 def widest(prep) -> str:

@@ -29,3 +29,4 @@ class Dataset:
     train_sha256: str
     notes: list[str] = field(default_factory=list)  # things the user should know (dropped rows, imputed values)
     timing: dict[str, float] = field(default_factory=dict)  # seconds spent reading and preprocessing
+    outlier: str | None = None  # a regression target's far-off value ("1e+30 in row 6"), which advice names

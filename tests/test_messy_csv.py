@@ -1,0 +1,377 @@
+"""CSV files as users have them: ids and labels kept as written, numbers written as text, dates, separators,
+huge values, typos, two processes on one run directory, unfinished runs, and shell habits."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnfit import commands
+from nnfit.errors import DataError, UsageError
+
+from conftest import blobs, run_cli, run_process, write_config, write_csv
+
+
+def one_line_error(result, *parts):
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for part in parts:
+        assert part in result.stderr, result.stderr
+
+
+def regression_frame(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    frame["y"] = frame.a * 2 - frame.b + rng.normal(0, 0.1, n)
+    return frame
+
+
+# ---- 1. huge target values ----
+
+
+def test_a_target_that_cannot_be_scaled_is_refused_naming_the_column_and_row(tmp_path):
+    frame = regression_frame()
+    frame.loc[17, "y"] = 1e300
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "t.csv", "target": "y"}})
+    one_line_error(run_cli("train", config, "--out", tmp_path / "run"), "t.csv", "target column 'y'", "1e+300",
+                   "row 18")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_outlying_target_value_is_named(tmp_path):
+    frame = regression_frame(400)
+    frame.loc[5, "y"] = 1e30
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "t.csv", "target": "y"},
+                                                "train": {"epochs": 2}})
+    result = run_cli("train", config, "--out", tmp_path / "run")
+    assert result.exit_code == 0
+    assert "target column 'y' has 1e+30 in row 6, 18 standard deviations from the mean" in result.stderr
+    assert "learning_rate" not in result.stderr  # the advice blames the value, not the learning rate
+    assert "the training target's 1e+30 in row 6 squeezes every other value" in result.stderr
+
+
+@pytest.mark.parametrize("field,value", [("target_scale", None), ("target_scale", 0.0), ("fill", "x"),
+                                         ("classes", ["a", "b"]), ("numeric", [1, 2]), ("task", "binary")])
+def test_predict_and_evaluate_never_raise_a_traceback_whatever_model_json_holds(tmp_path, field, value):
+    frame = regression_frame()
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "t.csv", "target": "y"},
+                                                "train": {"epochs": 1}})
+    assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
+    info = json.loads((tmp_path / "run/model.json").read_text())
+    info["preprocessing"][field] = value
+    (tmp_path / "run/model.json").write_text(json.dumps(info))
+    for command in ("predict", "evaluate"):
+        one_line_error(run_process(command, tmp_path / "run", tmp_path / "t.csv"), "model.json", "preprocessing")
+
+
+# ---- 2. one process per run directory ----
+
+
+def slow_config(folder, epochs=400):
+    write_csv(folder / "train.csv", blobs(n=600, seed=11, classes=("a", "b", "c", "d"), d=6, noise=2.0))
+    return write_config(folder / "slow.yaml", {
+        "task": "multiclass", "data": {"train": "train.csv", "target": "label"}, "model": {"hidden": [64, 64]},
+        "train": {"epochs": epochs, "batch_size": 8, "optimizer": "adam", "learning_rate": 0.001,
+                  "checkpoint_every": 1}})
+
+
+def start_training(config, out):
+    process = subprocess.Popen([sys.executable, "-m", "nnfit.cli", "train", str(config), "--out", str(out),
+                                "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(600):  # until its first checkpoint: the run directory exists and the lock is held
+        if (out / "checkpoint.npz").exists():
+            return process
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("the training process never checkpointed")
+
+
+def test_a_run_directory_in_use_is_refused_and_a_killed_runs_lock_never_blocks(tmp_path):
+    config = slow_config(tmp_path)
+    running = start_training(config, tmp_path / "same")
+    try:
+        for extra in ([], ["--force"], ["--resume"]):
+            one_line_error(run_process("train", config, "--out", tmp_path / "same", *extra),
+                           "same: in use by another nnfit process (pid", "choose another --out")
+        warned = run_process("predict", tmp_path / "same", tmp_path / "train.csv")
+        assert warned.exit_code == 0 and "the run is still training; these are the best weights so far" in warned.stderr
+    finally:
+        running.send_signal(signal.SIGKILL)
+        running.wait()
+    evaluated = run_process("evaluate", tmp_path / "same", tmp_path / "train.csv")  # killed: no one holds the lock
+    assert evaluated.exit_code == 0 and "stopped before it finished (killed?)" in evaluated.stderr
+    done = json.loads((tmp_path / "same/summary.json").read_text())["epochs_run"]
+    resumed = run_process("train", config, "--out", tmp_path / "same", "--resume", "--set", f"train.epochs={done + 1}")
+    assert resumed.exit_code == 0, resumed.stderr
+
+
+def test_evaluate_warns_about_untrained_weights_as_predict_does(tmp_path):
+    config = slow_config(tmp_path, epochs=3)
+    calls = iter(range(100))
+    with pytest.raises(Exception):
+        commands.train(config, out=tmp_path / "run", should_stop=lambda: next(calls) >= 2)  # inside epoch 1
+    for command in ("predict", "evaluate"):
+        result = run_cli(command, tmp_path / "run", tmp_path / "train.csv")
+        assert result.exit_code == 0 and "holds its initial, untrained weights" in result.stderr
+
+
+# ---- 3. ids and labels as written ----
+
+
+def test_keep_columns_and_labels_come_back_exactly_as_written(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 120
+    lines = ["id,code,x1,x2,label"]
+    ids = ["00123", "0042", "1.10", "", "17", "a b", '"x,y"', "1e5"]
+    labels = ["01", "02", "10"]
+    for i in range(n):
+        label = labels[i % 3]
+        x1, x2 = rng.normal(size=2) + [0, 3, 6][i % 3]
+        lines.append(f"{ids[i % len(ids)]},{i % 7:03d},{x1:.3f},{x2:.3f},{label}")
+    text = "\n".join(lines) + "\n"
+    (tmp_path / "t.csv").write_text(text)
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "t.csv", "target": "label",
+                                                                               "ignore": ["id", "code"]},
+                                                "model": {"hidden": [8]}, "train": {"epochs": 20}})
+    assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
+    assert json.loads((tmp_path / "run/model.json").read_text())["preprocessing"]["classes"] == ["01", "02", 10]
+    out = run_process("predict", tmp_path / "run", tmp_path / "t.csv", "--keep", "id", "--keep", "code", "--proba")
+    assert out.exit_code == 0, out.stderr
+    header, *rows = out.stdout.splitlines()
+    assert header == "id,code,prediction,proba_01,proba_02,proba_10"
+    written = [line.split(",", 2)[:2] if not line.startswith('"') else None for line in lines[1:]]
+    for line, original in zip(rows, lines[1:]):
+        assert line.startswith(original.rsplit(",", 3)[0] + ",")  # id and code, byte for byte
+    predicted = [line.split(",")[-4] for line in rows]
+    assert set(predicted) <= {"01", "02", "10"} and predicted.count("01") > 30
+    assert written  # the rows were compared above
+
+
+def test_evaluate_matches_labels_written_another_way(tmp_path):
+    frame = blobs(n=150, seed=2, classes=("1", "2", "3"))
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "t.csv", "target": "label"},
+                                                "train": {"epochs": 3}})
+    assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
+    other = frame.assign(label=frame.label.astype(float))  # 1.0, 2.0, 3.0 as another program writes them
+    write_csv(tmp_path / "e.csv", other)
+    result = run_cli("evaluate", tmp_path / "run", tmp_path / "e.csv")
+    assert result.exit_code == 0 and result.json()["n_rows"] == 150
+
+
+# ---- 4, 5. numbers written as text, dates, codes, many categories ----
+
+
+def amounts_frame(n=600, seed=4):
+    rng = np.random.default_rng(seed)
+    amount = rng.uniform(0, 5000, n)
+    rate = rng.uniform(0, 30, n)
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    label = np.where(amount + 100 * rate > 4000, "high", "low")
+    return pd.DataFrame({"amount": [f"{v:,.0f}" for v in amount], "rate": [f"{v:.1f}%" for v in rate],
+                         "day": day.strftime("%Y-%m-%d"), "label": label}), amount, rate, day
+
+
+def test_numbers_written_as_text_are_named_with_their_fix_and_declared_types_read_them(tmp_path):
+    frame, amount, rate, day = amounts_frame()
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "binary", "data": {"train": "t.csv", "target": "label"},
+                                                "model": {"hidden": [16]}, "train": {"epochs": 3}})
+    checked = run_cli("check", config)
+    assert "column 'amount' is read as text categories but looks numeric" in checked.stdout
+    assert "data.types: {amount: numeric}" in checked.stdout and "data.types: {rate: numeric}" in checked.stdout
+    assert "column 'day' holds dates" in checked.stdout and "data.types: {day: date}" in checked.stdout
+    trained = run_cli("train", config, "--out", tmp_path / "as-text")
+    assert trained.exit_code == 0 and "data.types: {amount: numeric}" in trained.stderr
+    refused = run_cli("train", config, "--out", tmp_path / "wide", "--set", "data.max_categories=1000")
+    *warnings, error = refused.stderr.splitlines()  # what was noticed first, then the one error line
+    assert refused.exit_code == 2 and error.startswith("Error: ") and "most of them from amount (" in error
+    assert all(w.startswith("Warning: ") for w in warnings) and any("{amount: numeric}" in w for w in warnings)
+    declared = run_cli("train", config, "--out", tmp_path / "typed", "--set",
+                       "data.types={amount: numeric, rate: numeric, day: date}", "--set", "train.epochs=40",
+                       "--set", "train.optimizer=adam", "--set", "train.learning_rate=0.01")
+    assert declared.exit_code == 0, declared.stderr
+    prep = json.loads((tmp_path / "typed/model.json").read_text())["preprocessing"]
+    assert prep["numeric"] == ["amount", "rate", "day"] and prep["categorical"] == []
+    assert prep["fill"][0] == pytest.approx(amount.mean(), rel=0.03)  # 1,234 read as 1234 (the training rows' mean)
+    assert prep["fill"][1] == pytest.approx(rate.mean() / 100, rel=0.03)  # 12% read as 0.12
+    days = (day - pd.Timestamp("1970-01-01")).days.to_numpy()
+    assert prep["fill"][2] == pytest.approx(days.mean(), rel=1e-3)  # a date is days since 1970-01-01
+    assert declared.json()["accuracy"] > 0.9
+    predicted = run_cli("predict", tmp_path / "typed", tmp_path / "t.csv")
+    assert predicted.exit_code == 0
+
+
+def test_a_value_a_declared_type_cannot_read_is_named(tmp_path):
+    frame, *_ = amounts_frame(100)
+    frame.loc[9, "amount"] = "n/a?"
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "binary", "data": {"train": "t.csv", "target": "label",
+                                                                           "types": {"amount": "numeric"}}})
+    one_line_error(run_cli("train", config, "--out", tmp_path / "r"),
+                   "column 'amount' (data.types: numeric) has 'n/a?' in row 10, which is not a number")
+
+
+def test_many_categories_share_an_other_input_and_too_many_features_name_the_widest(tmp_path):
+    rng = np.random.default_rng(5)
+    n = 3000
+    zips = [f"Z{v:05d}" for v in rng.zipf(1.3, n) % 2000]
+    frame = pd.DataFrame({"zip": zips, "x": rng.normal(size=n), "label": rng.choice(["a", "b"], n)})
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "binary", "data": {"train": "t.csv", "target": "label"},
+                                                "model": {"hidden": [4]}, "train": {"epochs": 1}})
+    result = run_cli("train", config, "--out", tmp_path / "run")
+    assert result.exit_code == 0
+    distinct = len(set(zips[i] for i in range(n)))
+    assert f"column 'zip' has" in result.stderr and "the 100 most frequent have an input each" in result.stderr
+    prep = json.loads((tmp_path / "run/model.json").read_text())["preprocessing"]
+    assert len(prep["feature_names"]) == 1 + 100 + 1 and prep["feature_names"][-1] == "zip=<other>"
+    assert distinct > 100
+    unique = frame.assign(zip=[f"Z{v:06d}" for v in rng.choice(10**6, n, replace=False)])
+    write_csv(tmp_path / "u.csv", unique)
+    wide = run_cli("train", config, "--out", tmp_path / "wide", "--set", "data.max_categories=100000",
+                   "--set", f"data.train={tmp_path / 'u.csv'}")
+    assert wide.exit_code == 2 and "most of them from zip (2,400 inputs)" in wide.stderr
+
+
+def test_a_one_hot_matrix_that_would_not_fit_in_memory_is_refused_before_it_is_built(tmp_path, monkeypatch):
+    from nnfit import datanotes
+
+    monkeypatch.setattr(datanotes, "available_memory", lambda: 50_000)  # bytes
+    frame = blobs(n=300, seed=1, classes=("a", "b"))
+    frame["city"] = [f"c{i % 40}" for i in range(300)]
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "binary", "data": {"train": "t.csv", "target": "label"}})
+    with pytest.raises(DataError, match=r"300 rows x 42 inputs would take 0.0 GB, more than the 0.0 GB of memory "
+                                        r"available; most of them from city \(40 inputs\)"):
+        commands.train(config, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_whole_numbers_that_look_like_codes_are_named(tmp_path):
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"zip": rng.choice(np.arange(10000, 99999), 800, replace=False), "x": rng.normal(size=800),
+                          "label": rng.choice(["a", "b"], 800)})
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "binary", "data": {"train": "t.csv", "target": "label"}})
+    assert "column 'zip' holds 800 distinct whole numbers" in run_cli("check", config).stdout
+
+
+# ---- 6. separators and decimal commas ----
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_other_separators_are_detected_for_train_and_predict(tmp_path, sep):
+    frame = blobs(n=120, seed=7, classes=("Adelie", "Gentoo"))
+    frame.to_csv(tmp_path / "t.csv", sep=sep, index=False)
+    config = write_config(tmp_path / "c.yaml", {"task": "binary", "data": {"train": "t.csv", "target": "label"},
+                                                "train": {"epochs": 2}})
+    assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
+    out = run_cli("predict", tmp_path / "run", tmp_path / "t.csv")
+    assert out.exit_code == 0 and len(out.stdout.splitlines()) == 121
+
+
+def test_decimal_commas_and_a_wrong_separator(tmp_path):
+    frame = blobs(n=120, seed=8, classes=("x", "y"))
+    frame.to_csv(tmp_path / "t.csv", sep=";", decimal=",", index=False)
+    config = write_config(tmp_path / "c.yaml", {"task": "binary", "data": {"train": "t.csv", "target": "label"},
+                                                "train": {"epochs": 2}})
+    assert 'data.decimal: ","' in run_cli("check", config).stdout  # 1,5 read as text: the fix is named
+    assert run_cli("train", config, "--out", tmp_path / "run", "--set", "data.decimal=\",\"").exit_code == 0
+    prep = json.loads((tmp_path / "run/model.json").read_text())["preprocessing"]
+    assert prep["numeric"] == ["x0", "x1"] and prep["sep"] == "auto" and prep["decimal"] == ","
+    one_line_error(run_cli("train", config, "--out", tmp_path / "r2", "--set", "data.sep=\",\""),
+                   "some rows have more fields than the header", "fields look separated by ';': set data.sep")
+    frame.to_csv(tmp_path / "p.csv", sep=";", index=False)  # no decimal commas: the header is one column
+    one_line_error(run_cli("train", config, "--out", tmp_path / "r3", "--set", "data.sep=\",\"",
+                           "--set", f"data.train={tmp_path / 'p.csv'}"),
+                   "target column 'label' not found: the header is one column", "separated by ';'", "data.sep")
+
+
+# ---- 7. labels that look wrong ----
+
+
+def test_a_rare_label_is_named_with_its_closest_label_and_long_label_lists_are_cut(tmp_path):
+    frame = blobs(n=400, seed=9, classes=("Adelie", "Gentoo", "Chinstrap"))
+    frame.loc[13, "label"] = "Adelei"
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "t.csv", "target": "label"},
+                                                "train": {"epochs": 1}})
+    message = "class 'Adelei' of 'label' has only 1 of 320 rows; a typo of 'Adelie'?"
+    assert message in run_cli("check", config).stdout and message in run_cli("train", config, "--out",
+                                                                                tmp_path / "r").stderr
+    numbers = pd.DataFrame({"x": np.arange(600.0), "y": np.arange(600) % 200})
+    write_csv(tmp_path / "n.csv", numbers)
+    config = write_config(tmp_path / "n.yaml", {"task": "multiclass", "data": {"train": "n.csv", "target": "y",
+                                                                               "valid_fraction": 0},
+                                                "model": {"hidden": []}, "train": {"epochs": 1}})
+    result = run_cli("train", config, "--out", tmp_path / "n")
+    assert "has 200 classes, all numbers; if it is a quantity to predict, use task: regression" in result.stderr
+    (tmp_path / "e.csv").write_text("x,y\n" + "".join(f"{i},{1000 + i}\n" for i in range(30)))
+    unseen = run_cli("evaluate", tmp_path / "n", tmp_path / "e.csv")
+    one_line_error(unseen, "labels that the model has never seen: 1000, 1001, 1002 ... and 27 more",
+                   "(known: 0, 1, 2, 3, 4, 5, 6, 7 ... and 192 more)")
+
+
+# ---- 9. huge feature values, and no library warnings ----
+
+
+def test_a_feature_beyond_float32_says_so_and_no_library_warning_is_printed(tmp_path):
+    frame = regression_frame()
+    frame["a"] = frame["a"].astype(object)
+    frame.loc[3, "a"] = "1e50"
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "t.csv", "target": "y"}})
+    result = run_process("train", config, "--out", tmp_path / "run", "--quiet")
+    one_line_error(result, "column 'a' has 1e+50 in row 4, beyond the range of float32", "train.dtype: float64")
+    assert "RuntimeWarning" not in result.stderr
+    assert run_process("train", config, "--out", tmp_path / "run", "--set", "train.dtype=float64",
+                       "--set", "train.epochs=1", "--quiet").exit_code == 0
+
+
+# ---- 11. resume ----
+
+
+def test_resume_with_more_epochs_continues_to_the_run_a_larger_epochs_would_give(tmp_path):
+    config = slow_config(tmp_path, epochs=3)
+    commands.train(config, out=tmp_path / "short")
+    started_at = []
+    commands.train(config, out=tmp_path / "short", resume=True, overrides=["train.epochs=5"],
+                   on_start=lambda cfg, trainer: started_at.append(trainer.epoch))
+    assert started_at == [3]  # the progress bar starts at the run's own epoch
+    commands.train(config, out=tmp_path / "long", overrides=["train.epochs=5"])
+    assert (tmp_path / "short/model.npz").read_bytes() == (tmp_path / "long/model.npz").read_bytes()
+    short, long = (pd.read_csv(tmp_path / r / "metrics.csv").drop(columns="seconds") for r in ("short", "long"))
+    pd.testing.assert_frame_equal(short, long, check_exact=True)
+    assert "epochs: 5" in (tmp_path / "short/config.yaml").read_text()
+    with pytest.raises(UsageError, match="cannot resume with train.epochs 4: the run has already run 5 epochs"):
+        commands.train(config, out=tmp_path / "short", resume=True, overrides=["train.epochs=4"])
+
+
+# ---- 12. shell habits ----
+
+
+def test_a_header_only_input_gives_a_header_only_output(tmp_path, tiny):
+    config, csv = tiny
+    assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
+    header = csv.read_text().splitlines()[0]
+    result = run_cli("predict", tmp_path / "run", "--proba", input=header + "\n")
+    assert result.exit_code == 0 and result.stdout == "prediction,proba_a,proba_b,proba_c\n"
+
+
+def test_debug_is_accepted_after_the_command_and_evaluate_says_it_reads_stdin(tiny, tmp_path):
+    config, _ = tiny
+    result = run_process("train", config, "--out", tmp_path / "run", "--set", "train.epocs=3", "--debug")
+    assert result.exit_code == 1 and "Traceback" in result.stderr and "ConfigError" in result.stderr
+    assert "stdin when it is '-'" in run_cli("evaluate", "--help").stdout
