@@ -45,6 +45,7 @@ def feature_columns(df: pd.DataFrame, data_cfg, name: str) -> list[str]:
     """The configured features, or every column except the target and the ignored ones."""
     require_columns(df, [data_cfg.target], name, "target column")
     require_columns(df, data_cfg.ignore, name, "column (in data.ignore)")
+    require_columns(df, list(data_cfg.types), name, "column (in data.types)")
     if data_cfg.features is not None:
         require_columns(df, data_cfg.features, name, "feature column")
         return list(data_cfg.features)
