@@ -75,10 +75,60 @@ def training_note(history: list[dict], stop_reason: str, constant: float, learni
     return None
 
 
+EARLY_SHARE = 0.05  # "overfits early": the kept epoch in the first 5% of the run ...
+ROSE = 1.5  # ... and the validation loss then rose to 1.5 times its lowest or more
+
+
+def overfit_note(cfg, history: list[dict], epoch_kept: int) -> str | None:
+    """The network overfits almost at once: its best validation loss comes early and the loss then climbs."""
+    losses = [row["valid_loss"] for row in history]
+    if len(losses) < 20 or epoch_kept < 1 or epoch_kept > EARLY_SHARE * len(losses):
+        return None
+    best, last = losses[epoch_kept - 1], losses[-1]
+    if not last >= ROSE * best:
+        return None
+    hidden = cfg.model.hidden
+    smaller = f", or a smaller network (model.hidden is {hidden})" if hidden else ""
+    decay = cfg.train.weight_decay
+    return (f"the network overfits almost at once: the validation loss was lowest in epoch {epoch_kept} of "
+            f"{len(losses)} ({best:.4g}) and rose to {last:.4g} by the end; regularize it: train.weight_decay "
+            f"(it is {decay:g}; try {max(10 * decay, 1e-3):g} and up), model.dropout (it is {cfg.model.dropout:g}; "
+            f"try 0.2){smaller}")
+
+
+def linear_r2(data) -> float:
+    """Validation R² of a linear model fitted to the same training rows by least squares (closed form)."""
+    X = np.c_[data.train.X.astype(np.float64), np.ones(len(data.train.X))]
+    coef = np.linalg.lstsq(X, data.train.Y[:, 0].astype(np.float64), rcond=None)[0]
+    z = np.c_[data.valid.X.astype(np.float64), np.ones(len(data.valid.X))] @ coef
+    truth = data.valid.target
+    predicted = data.prep.target_values(z[:, None])
+    total = np.sum((truth - truth.mean()) ** 2)
+    return float(1 - np.sum((truth - predicted) ** 2) / total) if total > 0 else float("nan")
+
+
+def below_linear_note(cfg, data, history: list[dict], epoch_kept: int) -> str | None:
+    """A regression network whose validation R² is below that of a straight line through the same rows."""
+    if cfg.task != "regression" or not cfg.model.hidden or epoch_kept < 1:
+        return None
+    ours = history[epoch_kept - 1].get("r2")
+    line = linear_r2(data)
+    if ours is None or not line > ours + 0.01:
+        return None
+    return (f"the validation R² ({ours:.3f}) is below a linear model's on the same rows ({line:.3f}): the network "
+            "adds nothing yet; try model.hidden: [] (a linear model), or regularize it (train.weight_decay, "
+            "model.dropout)")
+
+
 def run_notes(cfg, data, result) -> list[str]:
-    """The advice about a finished run, from its validation losses (kept in summary.json's notes)."""
+    """The advice about a finished run (kept in summary.json's notes)."""
     if data.valid is None:
-        return []
+        return ["without validation rows nothing can tell when the network starts to overfit, and the metrics "
+                "shown are on the training rows it learned from: hold some rows out with data.valid_fraction "
+                "(e.g. 0.2), or give a file as data.valid"]
     constant = constant_loss(data.valid, cfg.loss, data.prep.n_outputs)
-    note = training_note(result.history, result.stop_reason, constant, cfg.train.learning_rate, data.outlier)
-    return [note] if note else []
+    notes = [training_note(result.history, result.stop_reason, constant, cfg.train.learning_rate, data.outlier)]
+    if result.stop_reason in ("epochs", "early_stopping") and result.history:
+        notes += [overfit_note(cfg, result.history, result.epoch_kept),
+                  below_linear_note(cfg, data, result.history, result.epoch_kept)]
+    return [note for note in notes if note]

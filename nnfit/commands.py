@@ -23,6 +23,7 @@ from .errors import DataError, Interrupted, NnfitError, TrainingError, UsageErro
 from .gradcheck import check_gradients
 from .labels import label_values, shorten, sorted_labels
 from .model import Model
+from .network import Workspace
 from .rundir import RunDir
 from .summary import result_line, summarize
 from .training import Streams, Trainer, build_network, history_columns
@@ -76,7 +77,7 @@ def _train(cfg, run: RunDir, started, force, resume, on_epoch, warn, on_start, s
         raise
     for note in data.notes:
         warn(note)
-    trainer = Trainer(cfg, data, streams.init, streams.shuffle)
+    trainer = Trainer(cfg, data, streams.init, streams.shuffle, streams.dropout)
     if should_stop is not None and should_stop():
         raise Interrupted("interrupted before training started; nothing was written")
     if resuming:
@@ -263,5 +264,8 @@ def gradcheck(cfg: Config, rows: int = 8) -> dict:
     params = build_network(cfg64, data, streams.init)
     X, Y = data.train.X[:rows], data.train.Y[:rows]
     w = None if data.train.w is None else data.train.w[:rows]
-    errors = check_gradients(params, X, Y, cfg.model.activation, cfg.loss, w, cfg.train.weight_decay)
+    masks = None
+    if cfg.model.dropout > 0:  # one draw of the masks, held fixed while the weights are moved
+        masks = Workspace(params.sizes, len(X), np.float64, dropout=True).draw_masks(cfg.model.dropout, streams.dropout)
+    errors = check_gradients(params, X, Y, cfg.model.activation, cfg.loss, w, cfg.train.weight_decay, masks=masks)
     return {"rows": len(X), "errors": errors, "max_relative_error": max(errors.values())}

@@ -99,8 +99,11 @@ def init_params(sizes: list[int], init: str, rng: np.random.Generator, dtype=np.
     return params
 
 
-def forward_plain(params: Params, X: np.ndarray, act: Activation):
-    """The textbook forward pass. X (n, d) -> (logits z_L (n, k), [h_1 ... h_{L-1}] each (n, width))."""
+def forward_plain(params: Params, X: np.ndarray, act: Activation, masks: list[np.ndarray] | None = None):
+    """The textbook forward pass. X (n, d) -> (logits z_L (n, k), [h_1 ... h_{L-1}] each (n, width)).
+
+    masks: dropout, one (n, width) array per hidden layer, 0 for a dropped unit and 1 / (1 - p) for a kept one:
+    the next layer sees h * mask (inverted dropout: the expected input is h, so predicting needs no mask)."""
     h, hs = X, []
     for l in range(params.n_layers):
         z = h @ params.W[l] + params.b[l]  # (n, fan_out)
@@ -108,54 +111,80 @@ def forward_plain(params: Params, X: np.ndarray, act: Activation):
             return z, hs
         h = act.fn(z.copy())  # phi(z)
         hs.append(h)
+        if masks is not None:
+            h = h * masks[l]
 
 
-def backward_plain(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray, act: Activation) -> Params:
-    """Textbook backpropagation: dL/dW_l and dL/db_l of every layer, from dz = dL/dz_L (n, k) of the batch mean."""
+def backward_plain(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray, act: Activation,
+                   masks: list[np.ndarray] | None = None) -> Params:
+    """Textbook backpropagation: dL/dW_l and dL/db_l of every layer, from dz = dL/dz_L (n, k) of the batch mean.
+    With dropout masks, layer l saw h * mask, and dL/dh is dL/d(h * mask) times the mask."""
     grads = Params(params.sizes, dz.dtype)
     delta = dz
     for l in range(params.n_layers - 1, -1, -1):
         h_prev = X if l == 0 else hs[l - 1]  # (n, fan_in)
-        grads.W[l][...] = h_prev.T @ delta  # (fan_in, fan_out)
+        seen = h_prev if l == 0 or masks is None else h_prev * masks[l - 1]  # what layer l multiplied
+        grads.W[l][...] = seen.T @ delta  # (fan_in, fan_out)
         grads.b[l][...] = delta.sum(axis=0)  # (fan_out,)
         if l > 0:
-            delta = act.grad(h_prev, delta @ params.W[l].T)  # (delta_l W_l^T) * phi'(z_{l-1}), (n, fan_in)
+            dh = delta @ params.W[l].T  # (n, fan_in)
+            if masks is not None:
+                dh = dh * masks[l - 1]
+            delta = act.grad(h_prev, dh)  # (delta_l W_l^T) * phi'(z_{l-1})
     return grads
 
 
 class Workspace:
     """Preallocated per-layer buffers for batches of n rows, reused from one batch to the next."""
 
-    def __init__(self, sizes: list[int], n: int, dtype):
+    def __init__(self, sizes: list[int], n: int, dtype, dropout: bool = False):
         # each hidden layer's z, then in place its activation h, with a column of ones after it: [h, 1]
         self.h1 = [np.ones((n, width + 1), dtype) for width in sizes[1:-1]]  # (n, width + 1)
         self.z = [h1[:, :-1] for h1 in self.h1] + [np.empty((n, sizes[-1]), dtype)]  # (n, width) views; logits
         self.dh1 = [np.empty((n, width + 1), dtype) for width in sizes[1:-1]]  # dL/d[h, 1]; the last column unused
+        if dropout:  # the masks, and what the next layer sees: [h * mask, 1]
+            self.masks = [np.empty((n, width), dtype) for width in sizes[1:-1]]
+            self.hm1 = [np.ones((n, width + 1), dtype) for width in sizes[1:-1]]
+
+    def draw_masks(self, p: float, rng: np.random.Generator) -> list[np.ndarray]:
+        """Fresh dropout masks for the next batch: each unit dropped with probability p, kept ones scaled."""
+        for mask in self.masks:
+            rng.random(out=mask, dtype=mask.dtype)
+            np.greater_equal(mask, p, out=mask, casting="unsafe")
+            mask *= 1.0 / (1.0 - p)
+        return self.masks
 
 
-def forward(params: Params, X: np.ndarray, act: Activation, ws: Workspace | None = None):
+def forward(params: Params, X: np.ndarray, act: Activation, ws: Workspace | None = None,
+            masks: list[np.ndarray] | None = None):
     """forward_plain, faster (see the module's speed-ups): logits and hidden activations.
 
     X: (n, d). Returns (z: (n, k) logits of the last layer, hs: [h_1 ... h_{L-1}] each (n, width)).
+    masks: dropout, as in forward_plain (then ws must have been made with dropout=True).
     The results live in the workspace's buffers until its next use; without one, forward makes its own.
     """
     if ws is None:
-        ws = Workspace(params.sizes, len(X), np.result_type(X.dtype, params.flat.dtype))
+        ws = Workspace(params.sizes, len(X), np.result_type(X.dtype, params.flat.dtype), masks is not None)
     z = np.matmul(X, params.W[0], out=ws.z[0])  # (n, fan_out)
     z += params.b[0]
     hs = []
     for l in range(1, params.n_layers):
         act.fn(ws.h1[l - 1] if act.keeps_one else z)  # in place: z's memory now holds h
         hs.append(z)
+        seen = ws.h1[l - 1]
+        if masks is not None:  # dropout: the next layer sees [h * mask, 1]
+            seen = ws.hm1[l - 1]
+            np.multiply(z, masks[l - 1], out=seen[:, :-1])
         # speed-up: [h, 1] @ [W; b] = h @ W + b in one product. np.dot has less overhead per call than np.matmul,
         # but writes only to C-contiguous memory: the logits, not a hidden layer's z beside its ones
         product = np.dot if l == params.n_layers - 1 else np.matmul
-        z = product(ws.h1[l - 1], params.Wb[l], out=ws.z[l])
+        z = product(seen, params.Wb[l], out=ws.z[l])
     return z, hs
 
 
 def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray, act: Activation,
-             grads: Params, ws: Workspace | None = None, step: bool = False) -> Params:
+             grads: Params, ws: Workspace | None = None, step: bool = False,
+             masks: list[np.ndarray] | None = None) -> Params:
     """backward_plain, faster (see the module's speed-ups): fills `grads` with dL/dW, dL/db of every layer.
 
     X, hs: forward's input and hidden activations; ws: the workspace forward used (None if it made its own).
@@ -167,20 +196,26 @@ def backward(params: Params, X: np.ndarray, hs: list[np.ndarray], dz: np.ndarray
     step: take the plain SGD step on the way instead, W_l <- W_l - h_{l-1}^T delta_l and b_l <- b_l -
     sum_rows delta_l, with dz already multiplied by the learning rate. Each layer's product and update are
     then one BLAS call (blas.gemm_tn), made after delta_l W_l^T has used the old W_l; grads is scratch.
+    masks: the dropout masks forward used.
     """
     if ws is None:
-        ws = Workspace(params.sizes, len(X), dz.dtype)
-        for h, h1 in zip(hs, ws.h1):
+        ws = Workspace(params.sizes, len(X), dz.dtype, masks is not None)
+        for l, (h, h1) in enumerate(zip(hs, ws.h1)):
             h1[:, :-1] = h
+            if masks is not None:
+                np.multiply(h, masks[l], out=ws.hm1[l][:, :-1])
     delta = dz
     for l in range(params.n_layers - 1, -1, -1):
         if l > 0:
             h1 = ws.h1[l - 1]  # [h_{l-1}, 1], (n, fan_in + 1)
+            seen = h1 if masks is None else ws.hm1[l - 1]  # what this layer multiplied: [h, 1] or [h * mask, 1]
             dh1 = np.dot(delta, params.Wb[l].T, out=ws.dh1[l - 1])  # (n, fan_in + 1): [delta W^T, delta b]
             if step:  # speed-up: the SGD step in the product's own BLAS call
-                gemm_tn(-1.0, h1, delta, 1.0, params.Wb[l], scratch=grads.Wb[l])  # [W; b] -= [h, 1]^T delta
+                gemm_tn(-1.0, seen, delta, 1.0, params.Wb[l], scratch=grads.Wb[l])  # [W; b] -= [h, 1]^T delta
             else:  # speed-up: [dL/dW; dL/db] = [h, 1]^T delta in one product
-                np.dot(h1.T, delta, out=grads.Wb[l])  # (fan_in + 1, fan_out)
+                np.dot(seen.T, delta, out=grads.Wb[l])  # (fan_in + 1, fan_out)
+            if masks is not None:
+                dh1[:, :-1] *= masks[l - 1]
             delta = act.grad(h1, dh1)[:, :-1]  # in place: dh * phi'(z_{l-1}); (n, fan_in), a view
         else:
             np.add.reduce(delta, axis=0, out=grads.b[0])  # (fan_out,); np.sum without its Python wrapper

@@ -20,18 +20,26 @@ class Optimizer:
     """
 
     grad_scale = 1.0
+    scales_by_rate = False  # SGD and momentum: grad_scale is the learning rate
     steps_in_backward = False  # plain SGD: backprop can take the step itself (network.backward's step)
 
     def __init__(self, n: int, dtype, learning_rate: float, weight_decay: float = 0.0,
                  decay_mask: np.ndarray | None = None):
-        self.learning_rate = learning_rate
         self.t = 0  # steps taken, where the update depends on it (Adam's bias correction)
-        self._decay = None
-        if weight_decay > 0:
-            mask = np.ones(n, dtype) if decay_mask is None else decay_mask.astype(dtype)
-            with np.errstate(over="ignore", invalid="ignore"):  # an absurd decay diverges, and is reported so
-                self._decay = mask * (weight_decay * self.grad_scale)  # on weights, 0 on biases
+        self.weight_decay = weight_decay
+        self._mask = None if weight_decay == 0 else (np.ones(n, dtype) if decay_mask is None else decay_mask.astype(dtype))
         self._tmp = np.empty(n, dtype)
+        self.set_learning_rate(learning_rate)
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """The rate of the steps from now on (a schedule changes it between epochs)."""
+        self.learning_rate = learning_rate
+        if self.scales_by_rate:
+            self.grad_scale = learning_rate  # g arrives as lr * dL/dp
+        self._decay = None
+        if self._mask is not None:
+            with np.errstate(over="ignore", invalid="ignore"):  # an absurd decay diverges, and is reported so
+                self._decay = self._mask * (self.weight_decay * self.grad_scale)  # on weights, 0 on biases
 
     def _add_decay(self, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         """g + grad_scale * weight_decay * W: the gradient of the L2 penalty (weight_decay / 2) ||W||^2."""
@@ -61,8 +69,9 @@ class SGD(Optimizer):
     the factor 1 - lr wd would round to float32's steps of 6e-8, so a small decay would be exaggerated or lost.
     """
 
+    scales_by_rate = True
+
     def __init__(self, n, dtype, learning_rate, weight_decay=0.0, **kw):
-        self.grad_scale = learning_rate  # g arrives as lr * dL/dp
         super().__init__(n, dtype, learning_rate, weight_decay=weight_decay, **kw)
         self.steps_in_backward = weight_decay == 0
 
@@ -73,8 +82,9 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     """Classical momentum: v <- mu * v - lr * g; theta <- theta + v."""
 
+    scales_by_rate = True
+
     def __init__(self, n, dtype, learning_rate, momentum=0.9, **kw):
-        self.grad_scale = learning_rate  # g arrives as lr * dL/dp
         super().__init__(n, dtype, learning_rate, **kw)
         self.momentum = momentum
         self.v = np.zeros(n, dtype)

@@ -210,6 +210,7 @@ class ModelConfig:
     hidden: list[int] = _opt([64, 64], _hidden, "hidden layer widths; [] = no hidden layer (a linear / logistic / softmax regression)")
     activation: str = _opt("relu", _choice(*ACTIVATION_NAMES), "hidden-unit activation")
     init: str = _opt("auto", _choice("auto", "he", "glorot"), "initial weights; auto = glorot (weights and biases ~ U(+-sqrt(6 / (fan_in + fan_out)))); he: W ~ U(+-sqrt(6 / fan_in)), b = 0")
+    dropout: float = _opt(0.0, _float(0, 1, hi_open=True), "share of hidden units dropped at random in each training step (the others scaled by 1 / (1 - dropout)); none when predicting")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,11 +220,22 @@ class EarlyStoppingConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScheduleConfig:
+    name: str = _opt("constant", _choice("constant", "step", "cosine", "plateau"), "how the learning rate changes from epoch to epoch (metrics.csv shows each epoch's)")
+    every: int = _opt(30, _int(1), "step: epochs between cuts")
+    factor: float = _opt(0.1, _float(0, 1, lo_open=True, hi_open=True), "step and plateau: each cut multiplies the rate by this")
+    patience: int = _opt(5, _int(1), "plateau: epochs without a new lowest validation loss before a cut")
+    min_rate: float = _opt(0.0, _float(0), "cosine: the rate it ends at; plateau: the lowest rate")
+    warmup: int = _opt(0, _int(0), "epochs at the start whose rate ramps up linearly to the schedule's")
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     epochs: int = _opt(100, _int(1), "passes over the training data")
     batch_size: int | str = _opt(32, _int_or("full"), 'rows per gradient step, or "full" for full-batch gradient descent')
     optimizer: str = _opt("sgd", _choice(*OPTIMIZER_NAMES), "sgd (plain mini-batch gradient descent), momentum, or adam")
     learning_rate: float = _opt(0.01, _float(0, lo_open=True), "step size")
+    schedule: ScheduleConfig = _opt(None, None, "the learning-rate schedule: constant, step, cosine or plateau")
     momentum: float = _opt(0.9, _float(0, 1, hi_open=True), "momentum optimizer: classical momentum, v = mu v - lr g; theta += v")
     weight_decay: float = _opt(0.0, _float(0), "L2 penalty (weight_decay / 2) ||W||^2 on the weights, not the biases")
     early_stopping: EarlyStoppingConfig | None = _opt(None, None, "null, or {patience, min_delta} on the validation loss")
@@ -247,6 +259,7 @@ SECTIONS = {  # fields whose value is a nested section, and whether null is allo
     (Config, "model"): (ModelConfig, False),
     (Config, "train"): (TrainConfig, False),
     (TrainConfig, "early_stopping"): (EarlyStoppingConfig, True),
+    (TrainConfig, "schedule"): (ScheduleConfig, False),
 }
 
 

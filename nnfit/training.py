@@ -29,6 +29,7 @@ from .metrics import METRICS
 from .model import Model
 from .network import Params, Workspace, backward, forward, init_params, layer_sizes
 from .optimizers import make_optimizer
+from .schedules import rate
 
 
 def history_columns(task: str) -> list[str]:
@@ -53,6 +54,7 @@ class Streams:
     split: np.random.Generator | None
     init: np.random.Generator
     shuffle: np.random.Generator
+    dropout: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: int) -> Streams:
@@ -62,8 +64,8 @@ class Streams:
 
     @classmethod
     def for_training(cls, rng: np.random.Generator, split: np.random.Generator | None = None) -> Streams:
-        init, shuffle = rng.spawn(2)
-        return cls(split, init, shuffle)
+        init, shuffle, dropout = rng.spawn(3)  # spawning a third child leaves the first two as they were
+        return cls(split, init, shuffle, dropout)
 
 
 def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Params:
@@ -76,7 +78,7 @@ def fit(cfg: Config, data: Dataset, rng: np.random.Generator,
     """Train a new network on data.train; rng seeds the initial weights and the shuffling (Streams.from_seed
     gives `nnfit train`'s streams)."""
     streams = Streams.for_training(rng)
-    return Trainer(cfg, data, streams.init, streams.shuffle).run(on_epoch)
+    return Trainer(cfg, data, streams.init, streams.shuffle, streams.dropout).run(on_epoch)
 
 
 class Trainer:
@@ -87,8 +89,10 @@ class Trainer:
     is checkpointed, stopped and resumed ends with the same weights, bit for bit, as one that never stopped.
     """
 
-    def __init__(self, cfg: Config, data: Dataset, init_rng: np.random.Generator, shuffle_rng: np.random.Generator):
+    def __init__(self, cfg: Config, data: Dataset, init_rng: np.random.Generator, shuffle_rng: np.random.Generator,
+                 dropout_rng: np.random.Generator | None = None):
         self.cfg, self.data, self.shuffle_rng = cfg, data, shuffle_rng
+        self.dropout_rng = dropout_rng if dropout_rng is not None else np.random.default_rng(0)
         self.params = build_network(cfg, data, init_rng)
         self.model = Model(self.params, cfg.task, cfg.loss, cfg.model.activation, data.prep,
                            train_file=cfg.data.train, train_sha256=data.train_sha256)  # the weights as they train
@@ -136,6 +140,8 @@ class Trainer:
         n = len(X)
         batch = n if cfg.train.batch_size == "full" else min(cfg.train.batch_size, n)
         t0 = time.perf_counter()
+        optimizer.set_learning_rate(rate(cfg.train, self.epoch + 1, self.history))  # this epoch's, from the run so far
+        dropout = cfg.model.dropout
         if self.position is None:  # a new epoch; a full batch sums the same rows in any order: no shuffle
             order = self.shuffle_rng.permutation(n) if batch < n else None
             self.position = {"order": order, "next": 0, "total": 0.0, "seconds": 0.0}
@@ -157,15 +163,16 @@ class Trainer:
             xb, yb = Xs[start:start + batch], Ys[start:start + batch]  # (B, d), (B, k): views, no copies
             space = workspaces.get(len(xb))
             if space is None:
-                space = workspaces[len(xb)] = Workspace(params.sizes, len(xb), params.flat.dtype)
-            z, hs = forward(params, xb, act, space)
+                space = workspaces[len(xb)] = Workspace(params.sizes, len(xb), params.flat.dtype, dropout > 0)
+            masks = space.draw_masks(dropout, self.dropout_rng) if dropout > 0 else None
+            z, hs = forward(params, xb, act, space, masks)
             loss_sum, dz = batch_loss_and_grad(loss, z, yb, None if ws is None else ws[start:start + batch],
                                                optimizer.grad_scale)
             total += loss_sum
             if in_backward:  # plain SGD: backprop updates the weights as it goes, one pass over them, not three
-                backward(params, xb, hs, dz, act, grads, space, step=True)
+                backward(params, xb, hs, dz, act, grads, space, step=True, masks=masks)
             else:
-                backward(params, xb, hs, dz, act, grads, space)
+                backward(params, xb, hs, dz, act, grads, space, masks=masks)
                 optimizer.step(params.flat, grads.flat)  # grads are grad_scale * dL/dp
             if should_stop is not None and should_stop() and start + batch < n:
                 elapsed = time.perf_counter() - t0
@@ -225,6 +232,7 @@ class Trainer:
             if self.position["order"] is not None:
                 arrays["order"] = self.position["order"]
         meta = {"format": 1, "epoch": self.epoch, "position": position, "rng": self.shuffle_rng.bit_generator.state,
+                "dropout_rng": self.dropout_rng.bit_generator.state,
                 "optimizer_t": self.optimizer.t, "history": self.history, "epoch_kept": self.epoch_kept,
                 "best_loss": self.best_loss, "patience_loss": self.patience_loss, "waited": self.waited,
                 "seconds": self.seconds,
@@ -240,6 +248,8 @@ class Trainer:
         self.optimizer.load_state(meta["optimizer_t"], {k[len("optimizer_"):]: arrays[k]
                                                         for k in arrays if k.startswith("optimizer_")})
         self.shuffle_rng.bit_generator.state = meta["rng"]
+        if "dropout_rng" in meta:  # checkpoints of nnfit 1.0 have none (and no dropout)
+            self.dropout_rng.bit_generator.state = meta["dropout_rng"]
         self.epoch, self.history, self.epoch_kept = meta["epoch"], meta["history"], meta["epoch_kept"]
         self.best_loss, self.waited, self.seconds = meta["best_loss"], meta["waited"], meta["seconds"]
         self.patience_loss = meta.get("patience_loss", self.best_loss)  # checkpoints of nnfit 1.0 lack it
