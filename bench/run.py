@@ -134,7 +134,46 @@ def torch_trainer(case: Case, X, y):
     return train
 
 
-TRAINERS = {"nnfit": nnfit_trainer, "scikit-learn": sklearn_trainer, "PyTorch": torch_trainer}
+def floor_trainer(case: Case, X, y):
+    """The floor: the step's matrix products alone, at the case's shapes and in float32, for an epoch's
+    mini-batches, on the same BLAS and threads. Forward: [h, 1] @ [W; b] for each layer (the first without the
+    column of ones, as nnfit does); backward: [h, 1]^T delta for each layer and delta [W; b]^T for every layer
+    but the first (the input's gradient is never needed). No activation, loss, update or shuffle: what no
+    implementation of this network can do without."""
+    sizes, batch = case.sizes, case.batch
+    rng = np.random.default_rng(0)
+    W = [rng.random((sizes[0], sizes[1]), dtype=np.float32)]
+    W += [rng.random((i + 1, o), dtype=np.float32) for i, o in zip(sizes[1:-1], sizes[2:])]
+    steps = [(start, min(start + batch, len(X))) for start in range(0, len(X), batch)]
+    spaces = {}
+    for start, end in steps:
+        n = end - start
+        if n not in spaces:
+            h1 = [np.ones((n, width + 1), np.float32) for width in sizes[1:-1]]  # [h, 1]
+            z = [h[:, :-1] for h in h1] + [np.empty((n, sizes[-1]), np.float32)]
+            delta = [np.ones((n, width), np.float32) * 0.01 for width in sizes[1:]]
+            dh = [np.empty((n, width + 1), np.float32) for width in sizes[1:-1]]
+            grads = [np.empty_like(w) for w in W]
+            spaces[n] = (h1, z, delta, dh, grads)
+
+    def train():
+        for _ in range(case.epochs):
+            for start, end in steps:
+                h1, z, delta, dh, grads = spaces[end - start]
+                xb = X[start:end]
+                np.matmul(xb, W[0], out=z[0])
+                for l in range(1, len(W)):
+                    np.matmul(h1[l - 1], W[l], out=z[l])
+                for l in range(len(W) - 1, 0, -1):
+                    np.matmul(h1[l - 1].T, delta[l], out=grads[l])
+                    np.matmul(delta[l], W[l].T, out=dh[l - 1])
+                np.matmul(xb.T, delta[0], out=grads[0])
+
+    return train
+
+
+TRAINERS = {"nnfit": nnfit_trainer, "scikit-learn": sklearn_trainer, "PyTorch": torch_trainer,
+            "matrix products alone (the floor)": floor_trainer}
 
 
 def available(name: str) -> str | None:
@@ -384,25 +423,30 @@ def main(argv=None) -> None:
         print(f"  repetition {rep + 1}/{reps} done", file=sys.stderr)
     for worker in workers.values():
         worker.close()
-    memory = {(case, name): training_memory(args.quick, all_cases.index(case), name) for case, name in times}
+    memory = {(case, name): training_memory(args.quick, all_cases.index(case), name) for case, name in times
+              if "floor" not in name}
     peak = statistics.median(peaks)
 
     print(f"\nnnfit benchmark, {time.strftime('%Y-%m-%d')}, {machine()}")
     print(f"numpy float32 matmul peak: {peak:.0f} GFLOP/s (median of {reps}); "
           f"{reps} interleaved repetitions, median reported\n")
-    print("| case | framework | samples/s | s/epoch | nnfit speed-up | GFLOP/s | % of matmul peak | training memory MB |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| case | framework | samples/s | s/epoch | nnfit speed-up | GFLOP/s | % of matmul peak | % of the floor "
+          "| training memory MB |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    floor_name = "matrix products alone (the floor)"
     for case in all_cases:
         base = statistics.median(times[(case, "nnfit")])
+        floor = statistics.median(times[(case, floor_name)])
         for name in TRAINERS:
             if skipped[name]:
-                print(f"| {case.name} | {name} | {skipped[name]} | | | | | |")
+                print(f"| {case.name} | {name} | {skipped[name]} | | | | | | |")
                 continue
             epoch = statistics.median(times[(case, name)])
             gflops = case.flops_per_sample * case.rows / epoch / 1e9
-            mem = memory[(case, name)]
+            mem = memory[(case, name)] if name != floor_name else None
+            share = "" if name == floor_name else f"{100 * floor / epoch:.0f}%"
             print(f"| {case.name} | {name} | {case.rows / epoch:,.0f} | {epoch:.3f} | {epoch / base:.2f}x | "
-                  f"{gflops:.1f} | {100 * gflops / peak:.0f}% | {'' if mem is None else f'{mem:.0f}'} |")
+                  f"{gflops:.1f} | {100 * gflops / peak:.0f}% | {share} | {'' if mem is None else f'{mem:.0f}'} |")
 
     print(f"\n`nnfit --help`: {help_time():.0f} ms (median of 9 new processes)")
     if not args.no_e2e:

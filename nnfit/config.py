@@ -86,7 +86,11 @@ def _check_combinations(cfg: Config) -> Config:
     # auto = glorot for every activation, He included: on tabular data (9 data sets, 10 seeds, against
     # scikit-learn's MLP) He's larger initial weights cost 2.5 accuracy points on average; see README
     init = "glorot" if cfg.model.init == "auto" else cfg.model.init
-    return dataclasses.replace(cfg, loss=loss, model=dataclasses.replace(cfg.model, init=init))
+    rate = train.learning_rate
+    if rate == "auto":  # each optimizer's usual step: Adam's steps are already scaled by its own running averages
+        rate = 0.001 if train.optimizer == "adam" else 0.01
+    return dataclasses.replace(cfg, loss=loss, model=dataclasses.replace(cfg.model, init=init),
+                               train=dataclasses.replace(train, learning_rate=rate))
 
 
 # ---- YAML: safe loading only, duplicate keys refused, 1e-3 read as a number ----

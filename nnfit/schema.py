@@ -69,6 +69,11 @@ def _float(lo: float, hi: float | None = None, lo_open=False, hi_open=False) -> 
     return check
 
 
+def _auto_or(check: Callable) -> Callable:
+    """The keyword "auto" (resolved by config.py from the other keys), or what check allows."""
+    return _allows(f"auto | {check.allowed}")(lambda v: v if v == "auto" else check(v))
+
+
 def _choice(*names: str) -> Callable:
     @_allows(" | ".join(names))
     def check(v):
@@ -233,8 +238,8 @@ class ScheduleConfig:
 class TrainConfig:
     epochs: int = _opt(100, _int(1), "passes over the training data")
     batch_size: int | str = _opt(32, _int_or("full"), 'rows per gradient step, or "full" for full-batch gradient descent')
-    optimizer: str = _opt("sgd", _choice(*OPTIMIZER_NAMES), "sgd (plain mini-batch gradient descent), momentum, or adam")
-    learning_rate: float = _opt(0.01, _float(0, lo_open=True), "step size")
+    optimizer: str = _opt("adam", _choice(*OPTIMIZER_NAMES), "adam, sgd (the lecture's plain mini-batch gradient descent), or momentum")
+    learning_rate: float | str = _opt("auto", _auto_or(_float(0, lo_open=True)), "step size; auto = 0.001 for adam, 0.01 for sgd and momentum")
     schedule: ScheduleConfig = _opt(None, None, "the learning-rate schedule: constant, step, cosine or plateau")
     momentum: float = _opt(0.9, _float(0, 1, hi_open=True), "momentum optimizer: classical momentum, v = mu v - lr g; theta += v")
     weight_decay: float = _opt(0.0, _float(0), "L2 penalty (weight_decay / 2) ||W||^2 on the weights, not the biases")

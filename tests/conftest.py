@@ -74,6 +74,6 @@ def tiny(tmp_path):
         "task": "multiclass",
         "data": {"train": "train.csv", "target": "label"},
         "model": {"hidden": [8]},
-        "train": {"epochs": 5, "batch_size": 16, "learning_rate": 0.1},
+        "train": {"epochs": 5, "batch_size": 16, "optimizer": "sgd", "learning_rate": 0.1},
     })
     return config, csv

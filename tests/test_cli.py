@@ -124,7 +124,7 @@ def test_predict_regression_and_binary_labels(tmp_path):
     write_csv(tmp_path / "d.csv", frame)
     reg = write_config(tmp_path / "reg.yaml", {"task": "regression", "data": {"train": "d.csv", "target": "y",
                                                                               "ignore": ["sign"]},
-                                               "model": {"hidden": []}, "train": {"epochs": 50}})
+                                               "model": {"hidden": []}, "train": {"epochs": 50, "optimizer": "sgd"}})
     assert run_cli("train", reg, "--out", tmp_path / "reg").exit_code == 0
     out = pd.read_csv(io.StringIO(run_cli("predict", tmp_path / "reg", tmp_path / "d.csv").stdout))
     np.testing.assert_allclose(out["prediction"], frame["y"], atol=0.05)  # in original units
@@ -132,7 +132,8 @@ def test_predict_regression_and_binary_labels(tmp_path):
 
     binary = write_config(tmp_path / "bin.yaml", {"task": "binary", "data": {"train": "d.csv", "target": "sign",
                                                                               "ignore": ["y"]},
-                                                  "model": {"hidden": []}, "train": {"epochs": 50, "learning_rate": 0.5}})
+                                                  "model": {"hidden": []},
+                                                  "train": {"epochs": 50, "optimizer": "sgd", "learning_rate": 0.5}})
     assert run_cli("train", binary, "--out", tmp_path / "bin").exit_code == 0
     result = run_cli("predict", tmp_path / "bin", tmp_path / "d.csv", "--proba", "-o", tmp_path / "p.csv")
     assert result.exit_code == 0 and result.stdout == ""

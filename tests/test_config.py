@@ -15,9 +15,12 @@ MINIMAL = {"task": "regression", "data": {"train": "d/train.csv", "target": "y"}
 def test_defaults_are_the_documented_ones(tmp_path):
     cfg = load_config(write_config(tmp_path / "c.yaml", MINIMAL))
     assert cfg.model.hidden == [64, 64] and cfg.model.activation == "relu" and cfg.model.init == "glorot"
-    assert cfg.loss == "mse"
+    assert cfg.loss == "mse" and cfg.model.dropout == 0.0
     t = cfg.train
-    assert (t.epochs, t.batch_size, t.optimizer, t.learning_rate, t.momentum) == (100, 32, "sgd", 0.01, 0.9)
+    assert (t.epochs, t.batch_size, t.optimizer, t.learning_rate, t.momentum) == (100, 32, "adam", 0.001, 0.9)
+    assert t.schedule.name == "constant"
+    sgd = load_config(write_config(tmp_path / "s.yaml", {**MINIMAL, "train": {"optimizer": "sgd"}}))
+    assert sgd.train.learning_rate == 0.01  # auto: each optimizer's usual rate
     assert (t.weight_decay, t.early_stopping, t.class_weight, t.seed, t.dtype) == (0.0, None, None, 0, "float32")
     d = cfg.data
     assert (d.valid, d.valid_fraction, d.test, d.features, d.ignore) == (None, 0.2, None, None, [])

@@ -95,7 +95,7 @@ def test_fast_loop_matches_a_textbook_implementation(task, sizes, batch, weight_
     cfg = from_dict({"task": task, "data": {"train": "-", "target": "y", "valid_fraction": 0, "standardize": False,
                                             "scale_target": False},
                      "model": {"hidden": sizes[1:-1], "activation": activation, "init": "glorot"},
-                     "train": {"epochs": 3, "batch_size": batch, "learning_rate": 0.05, "dtype": "float64",
+                     "train": {"epochs": 3, "batch_size": batch, "optimizer": "sgd", "learning_rate": 0.05, "dtype": "float64",
                                "weight_decay": weight_decay}})
     data = dataset_from_arrays(cfg, X, y)
     result = fit(cfg, data, np.random.default_rng(7))
@@ -123,7 +123,7 @@ def test_class_weights_with_mini_batches_match_a_textbook_weighted_sgd(task, cla
     y = labels[rng.choice(len(labels), n, p=[0.7, 0.3] if task == "binary" else [0.6, 0.3, 0.1])]
     cfg = from_dict({"task": task, "data": {"train": "-", "target": "y", "valid_fraction": 0, "standardize": False},
                      "model": {"hidden": sizes[1:-1], "init": "glorot"},
-                     "train": {"epochs": 3, "batch_size": 7, "learning_rate": 0.1, "dtype": "float64",
+                     "train": {"epochs": 3, "batch_size": 7, "optimizer": "sgd", "learning_rate": 0.1, "dtype": "float64",
                                "class_weight": class_weight}})
     data = dataset_from_arrays(cfg, X, y)
     if class_weight == "balanced":  # computed here from the labels, not by nnfit
@@ -206,7 +206,8 @@ def test_a_small_weight_decay_is_not_lost_in_float32(tmp_path, monkeypatch):
     def weights(weight_decay):
         cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y", "valid_fraction": 0},
                          "model": {"hidden": [16, 16]},
-                         "train": {"epochs": 3, "batch_size": 8, "learning_rate": 0.001, "weight_decay": weight_decay}})
+                         "train": {"epochs": 3, "batch_size": 8, "optimizer": "sgd", "learning_rate": 0.001,
+                                   "weight_decay": weight_decay}})
         return fit(cfg, dataset_from_arrays(cfg, X, y), np.random.default_rng(0)).params.flat
 
     plain, decayed, more = weights(0.0), weights(1e-5), weights(2.5e-5)

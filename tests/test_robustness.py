@@ -132,7 +132,7 @@ def test_resume_refuses_a_changed_config_or_changed_data(tmp_path):
     calls = iter(range(100))
     with pytest.raises(Interrupted):
         api.train(config, out=tmp_path / "run", should_stop=lambda: next(calls) > 3)
-    with pytest.raises(UsageError, match=r"the config changed since the run started \(train.learning_rate was 0.01, is 0.5\)"):
+    with pytest.raises(UsageError, match=r"the config changed since the run started \(train.learning_rate was 0.001, is 0.5\)"):
         api.train(config, out=tmp_path / "run", resume=True, overrides=["train.learning_rate=0.5"])
     write_csv(tmp_path / "train.csv", blobs(n=200, seed=3))
     with pytest.raises(DataError, match="the training data changed since the run started"):
@@ -246,7 +246,7 @@ def test_divergence_exits_1_and_keeps_the_best_weights(tmp_path, monkeypatch):
     write_csv(tmp_path / "train.csv", pd.DataFrame(X, columns=list("abc")).assign(y=X.sum(axis=1)))
     config = write_config(tmp_path / "c.yaml", {
         "task": "regression", "data": {"train": "train.csv", "target": "y", "standardize": False, "scale_target": False},
-        "model": {"hidden": [4]}, "train": {"epochs": 50, "learning_rate": 1.0}})
+        "model": {"hidden": [4]}, "train": {"epochs": 50, "optimizer": "sgd", "learning_rate": 1.0}})
     result = run_cli("train", config, "--out", "run")
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1

@@ -136,7 +136,7 @@ def test_divergence_is_a_training_error_that_keeps_the_last_good_weights(tmp_pat
     with pytest.raises(TrainingError, match="diverged.*epoch.*learning_rate") as info:
         train(tmp_path, frame, {"task": "regression", "data": {"target": "y", "standardize": False,
                                                                  "scale_target": False},
-                                "model": {"hidden": [4]}, "train": {"epochs": 50, "learning_rate": 1.0}})
+                                "model": {"hidden": [4]}, "train": {"epochs": 50, "optimizer": "sgd", "learning_rate": 1.0}})
     assert np.isfinite(info.value.result.params.flat).all()
 
 
