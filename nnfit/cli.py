@@ -238,8 +238,7 @@ def check(config, overrides, no_data):
 
 @cli.command()
 @click.argument("runs", nargs=-1, required=True, metavar="RUN [RUN ...]")
-@click.option("--out", "-o", metavar="DIR", help="Folder for the pictures [default: RUN/plots/; for several runs, "
-              "plots/ beside them].")
+@click.option("--out", "-o", metavar="DIR", help="Folder to write to [default: RUN/plots/, or plots/ beside the RUNs].")
 @click.option("--data", metavar="CSV", help="Rows for the fit pictures, target included [default: the run's "
               "validation rows, else its training rows].")
 @click.option("--format", "fmt", default="png", show_default=True, metavar="png|svg|pdf", help="File format.")
