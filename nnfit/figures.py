@@ -22,6 +22,7 @@ from .style import BLUE, GREY, VERMILLION, class_colours, class_labels, class_ma
 
 GRID = 200  # the decision regions' grid: GRID x GRID points, each one model output
 CURVE_POINTS = 400  # points along a fitted curve
+LEGEND_CLASSES = 40  # the most classes a legend lists in the figure's height (two columns of 20)
 
 
 @dataclass(frozen=True)
@@ -177,10 +178,13 @@ def decision_regions(fig, fit: Fit) -> None:
         ax.scatter(x[rows], y[rows], s=18, color=colours[k], marker=class_marker(k), edgecolors="black",
                    linewidths=0.4, label=label)
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=xname, ylabel=yname)
-    # beside the axes, never over a point; ordered as the classes, one column up to 20 of them
-    fig.legend(title=f"actual {target}", loc="outside right center", fontsize=9, ncols=1 if len(classes) <= 20 else 2)
     accuracy = np.mean(fit.predicted == fit.target)
-    set_title(fig, fit.run.name, what, f"{_shown(fit)}; accuracy {accuracy:.3f}")
+    detail = f"{_shown(fit)}; accuracy {accuracy:.3f}"
+    if len(classes) <= LEGEND_CLASSES:  # beside the axes, never over a point; one column up to 20 classes
+        fig.legend(title=f"actual {target}", loc="outside right center", fontsize=9, ncols=1 + (len(classes) > 20))
+    else:
+        detail += f"; {len(classes)} classes, too many to list"
+    set_title(fig, fit.run.name, what, detail)
 
 
 def probability_colours() -> LinearSegmentedColormap:
