@@ -239,19 +239,17 @@ def check(config, overrides, no_data):
 @cli.command()
 @click.argument("runs", nargs=-1, required=True, metavar="RUN [RUN ...]")
 @click.option("--out", "-o", metavar="DIR", help="Folder to write to [default: RUN/plots/, or plots/ beside the RUNs].")
-@click.option("--data", metavar="CSV", help="Rows for the fit pictures, target included [default: the run's "
-              "validation rows, else its training rows].")
+@click.option("--data", metavar="CSV", help="Rows for the fit pictures, target included [default: validation rows].")
 @click.option("--format", "fmt", default="png", show_default=True, metavar="png|svg|pdf", help="File format.")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings.")
 def plot(runs, out, data, fmt, quiet):
     """Draw the learning curves and the fit of the run in RUN; with several RUNs, overlay their learning curves.
 
-    Writes the learning curves and the pictures that fit the task (predicted against actual, residuals, the
-    fitted curve; confusion matrix, ROC curve, decision regions), printing each path. Needs 'nnfit[plot]'.
+    Prints each file's path, one per line. Needs matplotlib: pip install 'nnfit[plot]'.
 
     \b
     Example:
-      nnfit plot runs/sine
+      nnfit plot runs/sine                     # learning curves, predicted vs actual, residuals, fitted curve
       nnfit plot runs/digits --data data/digits_test.csv --format svg
       nnfit plot runs/lr-0.01 runs/lr-0.1 --out comparison/
     """

@@ -18,7 +18,9 @@ def status(run: RunView) -> str:
     """How far the run got, in words: '300 epochs', 'still training: 12 of 300 epochs', ..."""
     n, total = len(run.history), run.cfg.train.epochs
     if run.state == "running":
-        return f"still training: {n} of {total} epochs done"
+        if run.training_now:
+            return f"still training: {n} of {total} epochs done"
+        return f"stopped unfinished (killed?) after {n} of {total} epochs"
     if run.stop_reason == "diverged":
         return f"diverged in epoch {n + 1}"
     if run.state == "interrupted":
@@ -123,7 +125,7 @@ def _label_axes(ax_loss, ax_metric, runs: list[RunView], loss_label: str) -> Non
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if not any(len(r.history) for r in runs):
         for ax in (ax_loss, ax_metric):
-            _note(ax, "no epoch has finished yet" if any(r.state == "running" for r in runs) else "no epoch finished")
+            _note(ax, "no epoch has finished yet" if any(r.training_now for r in runs) else "no epoch finished")
             ax.set_xlim(1, max(r.cfg.train.epochs for r in runs))
         return
     if not any(r.has_validation for r in runs):

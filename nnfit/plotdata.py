@@ -24,7 +24,9 @@ from .config import Config, config_to_dict, load_config
 from .data import load_features, load_training_data
 from .errors import ArtifactError, DataError, NnfitError, display_path
 from .metrics import METRICS, predicted_classes
+from .commands import run_warnings
 from .model import Model
+from .rundir import RunDir
 from .training import Streams
 
 MAIN_METRIC = {"regression": "r2", "binary": "accuracy", "multiclass": "accuracy"}  # the learning curves' 2nd panel
@@ -42,6 +44,7 @@ class RunView:
     history: pd.DataFrame  # metrics.csv: one row per finished epoch (none yet, while the first one runs)
     summary: dict  # summary.json ({} when unreadable)
     epoch_kept: int  # whose weights model.npz holds (0 = the initial ones)
+    training_now: bool = False  # an nnfit process holds the run (state 'running' without one: it was killed)
 
     @property
     def task(self) -> str:
@@ -90,7 +93,8 @@ def read_run(path) -> RunView:
         epoch_kept = int(json.loads((path / "model.json").read_text(encoding="utf-8"))["epoch_kept"])
     except (OSError, ValueError, KeyError, TypeError):
         raise ArtifactError(f"{shown}/model.json: unreadable or incomplete") from None
-    return RunView(path, path.resolve().name, cfg, history, summary if isinstance(summary, dict) else {}, epoch_kept)
+    summary = summary if isinstance(summary, dict) else {}
+    return RunView(path, path.resolve().name, cfg, history, summary, epoch_kept, RunDir(path).in_use())
 
 
 @dataclass
@@ -170,6 +174,8 @@ def load_fit(run: RunView, data=None, warn: Callable[[str], None] = lambda messa
     """The run's model and its outputs on the rows of the CSV `data` (which must hold the target), or by
     default on the run's validation rows (its training rows when it has none)."""
     model = Model.load(run.path)
+    for note in run_warnings(display_path(run.path), model):  # untrained weights, an unfinished run: as predict says
+        warn(note)
     if data is not None:
         X, target, source = _file_rows(model, data, display_path(data), warn)
     else:

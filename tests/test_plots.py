@@ -16,6 +16,7 @@ import pytest
 from nnfit import figures, plotdata
 from nnfit.dataset import Split
 from nnfit.plots import render
+from nnfit.rundir import RunDir
 from nnfit.style import class_colours, class_labels, lighter
 
 from conftest import REPO, blobs, run_cli, write_config, write_csv
@@ -281,12 +282,16 @@ def test_learning_curves_of_a_run_still_training(tmp_path, example):
     (run / "summary.json").write_text(json.dumps({"state": "running"}))
     for epochs in (2, 0):
         (run / "metrics.csv").write_text("".join(lines[:1 + epochs]))
-        fit = plotdata.load_fit(plotdata.read_run(run))
+        with RunDir(run).locked():  # as `nnfit train` holds it
+            fit = plotdata.load_fit(plotdata.read_run(run))
         _, fig = render(figures.FIGURES["learning-curves"], fit)
         assert f"still training: {epochs} of 3 epochs done" in fig.get_suptitle()
         assert max(len(line.get_xdata()) for line in fig.axes[0].lines) == epochs
+    _, fig = render(figures.FIGURES["learning-curves"], plotdata.load_fit(plotdata.read_run(run)))
+    assert "stopped unfinished (killed?) after 0 of 3 epochs" in fig.get_suptitle()  # no process holds it
     result = run_cli("plot", run)  # with the header of metrics.csv alone
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 0, result.stdout
+    assert "the run stopped before it finished (killed?)" in result.stderr  # predict's warning
     check_png(run / "plots/learning-curves.png", "learning-curves")
 
 
