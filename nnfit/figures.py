@@ -103,7 +103,7 @@ def confusion(fig, fit: Fit) -> None:
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     ax.grid(False)
     if K <= 25:  # beyond that, no number fits in a cell: the colours tell
-        size = 9 if K <= 6 else 8 if K <= 12 else 6
+        size = 12 if K <= 4 else 9 if K <= 6 else 8 if K <= 12 else 6
         for i in range(K):
             for j in range(K):
                 text = f"{counts[i, j]}\n{share[i, j]:.0%}" if K <= 12 and counts[i, j] else f"{counts[i, j]}"
