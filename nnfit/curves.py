@@ -32,9 +32,13 @@ def status(run: RunView) -> str:
 
 def settings_text(run: RunView) -> str:
     """The training settings a reader compares runs by."""
-    t, hidden = run.cfg.train, run.cfg.model.hidden
-    layers = f"hidden layers {hidden}, {run.cfg.model.activation}" if hidden else "no hidden layer"
-    return f"{layers}; {t.optimizer}, learning rate {t.learning_rate:g}, batch size {t.batch_size}"
+    t, model = run.cfg.train, run.cfg.model
+    layers = f"hidden layers {model.hidden}, {model.activation}" if model.hidden else "no hidden layer"
+    layers += f", dropout {model.dropout:g}" if model.dropout else ""
+    schedule = t.schedule
+    rate = f"learning rate {t.learning_rate:g}"
+    rate += f" ({schedule.name} schedule)" if schedule is not None and schedule.name != "constant" else ""
+    return f"{layers}; {t.optimizer}, {rate}, batch size {t.batch_size}"
 
 
 def learning_curves(fig, fit) -> None:
