@@ -83,6 +83,7 @@ def cli(debug):
       nnfit train configs/digits.yaml            # writes runs/digits/
       nnfit predict runs/digits data/digits_test.csv > predictions.csv
       nnfit evaluate runs/digits data/digits_test.csv
+      nnfit plot runs/digits                     # pictures in runs/digits/plots/
     """
 
 
@@ -233,6 +234,29 @@ def check(config, overrides, no_data):
         for problem in problems:
             click.echo("Error: " + " ".join(problem.split()), err=True)
         sys.exit(2)
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, metavar="RUN [RUN ...]")
+@click.option("--out", "-o", metavar="DIR", help="Folder to write to [default: RUN/plots/, or plots/ beside the RUNs].")
+@click.option("--data", metavar="CSV", help="Rows for the fit pictures, target included [default: validation rows].")
+@click.option("--format", "fmt", default="png", show_default=True, metavar="png|svg|pdf", help="File format.")
+@click.option("--quiet", "-q", is_flag=True, help="No warnings.")
+def plot(runs, out, data, fmt, quiet):
+    """Draw the learning curves and the fit of the run in RUN; with several RUNs, overlay their learning curves.
+
+    Prints each file's path, one per line. Needs matplotlib: pip install 'nnfit[plot]'.
+
+    \b
+    Example:
+      nnfit plot runs/sine                     # learning curves, predicted vs actual, residuals, fitted curve
+      nnfit plot runs/digits --data data/digits_test.csv --format svg
+      nnfit plot runs/lr-0.01 runs/lr-0.1 --out comparison/
+    """
+    from .plots import plot as draw
+
+    for path in draw(runs, out=out, data=data, fmt=fmt, warn=_warn(quiet)):
+        click.echo(str(path))
 
 
 @cli.command()

@@ -38,6 +38,10 @@ class UsageError(NnfitError):
     """A command-line argument does not make sense (an existing run without --force, say)."""
 
 
+class MissingDependency(NnfitError):
+    """An optional package that a command needs is not installed (matplotlib for `nnfit plot`)."""
+
+
 class Interrupted(NnfitError):
     """Training stopped on request (Ctrl-C, SIGTERM) after a mini-batch; the run can be resumed."""
 

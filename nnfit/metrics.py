@@ -70,6 +70,23 @@ def roc_auc(y, proba) -> float:
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
+def roc_curve(y, proba) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(false positive rates, true positive rates, thresholds), each (m + 1,) for m distinct scores: the point
+    i calls positive every row scoring >= thresholds[i]; the first point (threshold inf) calls none. Rows with
+    tied scores move together, so the curve goes diagonally through ties and its trapezoid area is roc_auc."""
+    y = np.asarray(y)
+    scores = proba[:, 0]
+    order = np.argsort(-scores, kind="stable")
+    s, positive = scores[order], (y[order] == 1)
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last row of each group of equal scores
+    tp = np.cumsum(positive)[last]
+    fp = (last + 1) - tp
+    n_pos, n_neg = int(positive.sum()), len(y) - int(positive.sum())
+    tpr = np.r_[0.0, tp / n_pos] if n_pos else np.full(len(last) + 1, np.nan)
+    fpr = np.r_[0.0, fp / n_neg] if n_neg else np.full(len(last) + 1, np.nan)
+    return fpr, tpr, np.r_[np.inf, s[last]]
+
+
 def macro_f1(y, proba) -> float:
     """Unweighted mean of per-class F1 over the classes that occur in y or in the predictions."""
     pred = predicted_classes(proba)

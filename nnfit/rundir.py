@@ -8,6 +8,7 @@
                   test metrics, timing, notes
   checkpoint.npz  weights, optimizer and generator state, for --resume (a finished run's final state, to
                   continue it with more epochs)
+  plots/          pictures, when `nnfit plot` drew them (plots.py)
 
 Every file is written atomically (files.atomic_write); metrics.csv only grows, a whole line per write. The
 directory itself appears complete (create), so whenever it exists `predict` can read it, whatever instant the
@@ -38,6 +39,7 @@ from .training import Trainer, history_columns
 
 RUN_FILES = ("config.yaml", "model.npz", "model.json", "metrics.csv", "summary.json")
 CHECKPOINT = "checkpoint.npz"  # while a run is unfinished: everything --resume needs
+PLOTS = "plots"  # the folder `nnfit plot` draws a run's pictures into; --force replaces it with the run
 CHECKPOINT_SECONDS = 2.0  # train.checkpoint_every: auto checkpoints once this much time has passed since the last
 
 
@@ -127,7 +129,7 @@ class RunDir:
             raise UsageError(f"{path}: run directory exists and is not empty; pass --force to overwrite it, "
                              "--resume to continue it, or choose another --out")
         others = sorted(p.name for p in path.iterdir()
-                        if p.name not in RUN_FILES + (CHECKPOINT,) and not p.name.startswith("."))
+                        if p.name not in RUN_FILES + (CHECKPOINT, PLOTS) and not p.name.startswith("."))
         if others:
             raise UsageError(f"{path}: holds files that are not part of an nnfit run ({', '.join(others[:3])}); "
                              "--force only replaces run directories, so choose another --out")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from nnfit.metrics import METRICS, confusion_matrix, predicted_classes
+from nnfit.metrics import METRICS, confusion_matrix, predicted_classes, roc_curve
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -19,6 +19,20 @@ def test_binary_metrics_match_sklearn(seed):
     assert m["recall"](y, p) == pytest.approx(sk.recall_score(y, pred))
     assert m["f1"](y, p) == pytest.approx(sk.f1_score(y, pred))
     assert m["roc_auc"](y, p) == pytest.approx(sk.roc_auc_score(y, p[:, 0]), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_roc_curve_matches_sklearn_and_its_area_is_roc_auc(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 300)
+    p = np.round(np.clip(y * 0.3 + rng.uniform(0, 0.7, 300), 0, 1), 1)[:, None]  # rounded: many tied scores
+    fpr, tpr, thresholds = roc_curve(y, p)
+    sk_fpr, sk_tpr, sk_thresholds = sk.roc_curve(y, p[:, 0], drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr, atol=1e-15)
+    np.testing.assert_allclose(tpr, sk_tpr, atol=1e-15)
+    np.testing.assert_array_equal(thresholds[1:], sk_thresholds[1:])  # the first is inf, or max + 1 in older sklearn
+    area = np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)  # the trapezoids under the curve
+    assert area == pytest.approx(METRICS["binary"]["roc_auc"](y, p), abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -1,0 +1,224 @@
+"""The pictures of one run, one function each, and FIGURES: the table that plots.py draws from.
+
+A new kind of picture is one function and one entry: draw(fig, subject) fills a matplotlib Figure of the
+entry's size (inches, at style.DPI dots per inch), and shows(subject) says whether the picture applies. A
+run's pictures (FIGURES) get a plotdata.Fit: the run (fit.run), its kept model and the model's outputs on the
+rows drawn; pictures of several runs (COMPARISONS) get a plotdata.Comparison. The learning curves, alone and
+overlaid, live in curves.py; colours and labels in style.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from matplotlib.colors import LinearSegmentedColormap
+
+from .curves import compare_learning_curves, learning_curves
+from .metrics import METRICS, confusion_matrix, roc_auc, roc_curve
+from .plotdata import Fit, outputs_at
+from .style import BLUE, GREY, VERMILLION, class_colours, class_labels, class_marker, lighter, network_text, set_title
+
+GRID = 200  # the decision regions' grid: GRID x GRID points, each one model output
+CURVE_POINTS = 400  # points along a fitted curve
+LEGEND_CLASSES = 40  # the most classes a legend lists in the figure's height (two columns of 20)
+
+
+@dataclass(frozen=True)
+class Picture:
+    draw: Callable  # draw(fig, subject): fill the figure
+    size: tuple[float, float]  # (width, height) in inches; in pixels, times style.DPI
+    shows: Callable = lambda subject: True  # shows(subject): whether the picture applies
+
+
+def _points(ax, fit: Fit, x, y, **style) -> None:
+    idx = fit.sample()
+    alpha = 0.8 if len(idx) <= 500 else 0.5
+    ax.scatter(x[idx], y[idx], s=14, alpha=alpha, edgecolors="none", **style)
+
+
+def _shown(fit: Fit) -> str:
+    n, shown = len(fit.target), len(fit.sample())
+    return fit.source if shown == n else f"{fit.source}, {shown:,} of them drawn"
+
+
+def _margin(lo: float, hi: float, share: float = 0.05) -> tuple[float, float]:
+    pad = (hi - lo) * share if hi > lo else max(abs(lo), 1.0) * share
+    return lo - pad, hi + pad
+
+
+# ---- regression ----
+
+
+def predicted_vs_actual(fig, fit: Fit) -> None:
+    """Each row's prediction against its actual value, both in the target's own units, with the diagonal."""
+    target, y, yhat = fit.model.prep.target, fit.target, fit.outputs
+    ax = fig.subplots()
+    _points(ax, fit, y, yhat, color=BLUE, label="a row")
+    lo, hi = _margin(min(y.min(), yhat.min()), max(y.max(), yhat.max()))
+    ax.plot([lo, hi], [lo, hi], color=GREY, linestyle="--", linewidth=1, label="predicted = actual")
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal", xlabel=f"actual {target}", ylabel=f"predicted {target}")
+    ax.legend(loc="upper left")
+    r2, rmse = METRICS["regression"]["r2"](y, yhat), METRICS["regression"]["rmse"](y, yhat)
+    set_title(fig, fit.run.name, "predicted against actual", f"{_shown(fit)}; R² {r2:.3f}, RMSE {rmse:.4g}")
+
+
+def residuals(fig, fit: Fit) -> None:
+    """Actual minus predicted against the prediction: what the model misses, and where."""
+    target, yhat = fit.model.prep.target, fit.outputs
+    residual = fit.target - yhat
+    ax = fig.subplots()
+    _points(ax, fit, yhat, residual, color=BLUE)
+    ax.axhline(0, color=GREY, linestyle="--", linewidth=1)
+    ax.set(xlabel=f"predicted {target}", ylabel=f"residual: actual − predicted {target}")
+    set_title(fig, fit.run.name, "residuals against predicted",
+              f"{_shown(fit)}; mean residual {residual.mean():.3g}, RMSE {np.sqrt(np.mean(residual ** 2)):.4g}")
+
+
+def fitted_curve(fig, fit: Fit) -> None:
+    """The network's prediction over its one input column, through the rows' points: the course's demo."""
+    column, target = fit.numeric[0], fit.model.prep.target
+    x = fit.inputs[:, 0]
+    ax = fig.subplots()
+    _points(ax, fit, x, fit.target, color=BLUE, label=f"rows: actual {target}")
+    grid = np.linspace(*_margin(x.min(), x.max()), CURVE_POINTS)
+    ax.plot(grid, outputs_at(fit, grid[:, None]), color=VERMILLION, linewidth=2, label="the network's prediction")
+    ax.set(xlabel=column, ylabel=target)
+    ax.legend(loc="best")
+    set_title(fig, fit.run.name, "the fitted curve", f"{network_text(fit.model)}; points: {_shown(fit)}")
+
+
+# ---- classification ----
+
+
+def confusion(fig, fit: Fit) -> None:
+    """Counts of actual (rows) against predicted (columns) classes, coloured by each row's share."""
+    classes, target = fit.model.prep.classes, fit.model.prep.target
+    K = len(classes)
+    counts = np.array(confusion_matrix(fit.target, fit.outputs, K))  # (K, K) [actual][predicted]
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    ax = fig.subplots()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.grid(False)
+    if K <= 25:  # beyond that, no number fits in a cell: the colours tell
+        size = 12 if K <= 4 else 9 if K <= 6 else 8 if K <= 12 else 6
+        for i in range(K):
+            for j in range(K):
+                text = f"{counts[i, j]}\n{share[i, j]:.0%}" if K <= 12 and counts[i, j] else f"{counts[i, j]}"
+                colour = "white" if share[i, j] > 0.6 else "black" if counts[i, j] else "#999999"  # zeros recede
+                ax.text(j, i, text, ha="center", va="center", fontsize=size, linespacing=1.1, color=colour)
+    step = max(1, -(-K // 30))  # at most 30 tick labels per axis
+    labels = class_labels(classes)
+    ticks = np.arange(0, K, step)
+    long_labels = max(len(lab) for lab in labels) > 3
+    ax.set_xticks(ticks, [labels[t] for t in ticks], rotation=45 if long_labels else 0,
+                  ha="right" if long_labels else "center", rotation_mode="anchor")
+    ax.set_yticks(ticks, [labels[t] for t in ticks])
+    ax.set(xlabel=f"predicted {target}", ylabel=f"actual {target}")
+    fig.colorbar(image, ax=ax, label="share of the actual class's rows", shrink=0.8)
+    accuracy = np.trace(counts) / counts.sum()
+    set_title(fig, fit.run.name, "confusion matrix", f"{fit.source}; accuracy {accuracy:.3f}")
+
+
+def roc(fig, fit: Fit) -> None:
+    """The ROC curve over every threshold, its area, and where the predictions (P >= 0.5) sit on it."""
+    negative, positive = class_labels(fit.model.prep.classes)
+    target = fit.model.prep.target
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=1, label="chance (AUC 0.5)")
+    auc = roc_auc(fit.target, fit.outputs)
+    if np.isnan(auc):
+        ax.text(0.5, 0.6, f"the rows hold one class only:\nno ROC curve", ha="center", va="center")
+    else:
+        fpr, tpr, _ = roc_curve(fit.target, fit.outputs)
+        ax.plot(fpr, tpr, color=BLUE, linewidth=2, label=f"the network (AUC {auc:.3f})")
+        called = fit.outputs[:, 0] >= 0.5
+        ax.plot(called[fit.target == 0].mean(), called[fit.target == 1].mean(), "o", color=VERMILLION,
+                markersize=8, label="its predictions (P ≥ 0.5)")
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), aspect="equal",
+           xlabel=f"false positive rate: share of {target} = {negative} called {positive}",
+           ylabel=f"true positive rate: share of {target} = {positive} found")
+    ax.legend(loc="lower right")
+    set_title(fig, fit.run.name, "ROC curve", fit.source)
+
+
+def decision_regions(fig, fit: Fit) -> None:
+    """The model's output over a grid of its two input columns (binary: P(positive); else the predicted
+    class), with the rows' points on top in their actual class's colour and marker."""
+    (xname, yname), target, classes = fit.numeric, fit.model.prep.target, class_labels(fit.model.prep.classes)
+    x, y = fit.inputs[:, 0], fit.inputs[:, 1]
+    (x0, x1), (y0, y1) = _margin(x.min(), x.max()), _margin(y.min(), y.max())
+    # cell centres; the image's extent is the cells' outer edges, so each cell is drawn where it was computed
+    gx = x0 + (np.arange(GRID) + 0.5) * (x1 - x0) / GRID
+    gy = y0 + (np.arange(GRID) + 0.5) * (y1 - y0) / GRID
+    out = outputs_at(fit, np.column_stack([np.tile(gx, GRID), np.repeat(gy, GRID)]))  # row-major: [iy, ix]
+    ax = fig.subplots()
+    colours = class_colours(len(classes))
+    extent = (x0, x1, y0, y1)
+    if fit.model.task == "binary":
+        p = out[:, 0].reshape(GRID, GRID)
+        image = ax.imshow(p, cmap=probability_colours(), vmin=0, vmax=1, origin="lower", extent=extent,
+                          aspect="auto", interpolation="nearest")
+        ax.contour(gx, gy, p, levels=[0.5], colors="black", linewidths=1)
+        fig.colorbar(image, ax=ax, label=f"P({target} = {classes[1]}); black line: 0.5", shrink=0.8)
+        what = f"P({target} = {classes[1]}) over the inputs"
+    else:
+        predicted = out.argmax(axis=1).reshape(GRID, GRID)  # (G, G) [iy, ix]
+        region = np.array([lighter(c) for c in colours])[predicted]  # (G, G, 3)
+        ax.imshow(region, origin="lower", extent=extent, aspect="auto", interpolation="nearest")
+        for k in np.unique(predicted):  # the borders too: past 8 classes two regions may share a colour
+            ax.contour(gx, gy, (predicted == k).astype(float), levels=[0.5], colors=GREY, linewidths=0.6)
+        what = "decision regions"
+    ax.grid(False)
+    idx = fit.sample()
+    for k, label in enumerate(classes):
+        rows = idx[fit.target[idx] == k]
+        ax.scatter(x[rows], y[rows], s=18, color=colours[k], marker=class_marker(k), edgecolors="black",
+                   linewidths=0.4, label=label)
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=xname, ylabel=yname)
+    accuracy = np.mean(fit.predicted == fit.target)
+    detail = f"{_shown(fit)}; accuracy {accuracy:.3f}"
+    if len(classes) <= LEGEND_CLASSES:  # beside the axes, never over a point; one column up to 20 classes
+        fig.legend(title=f"actual {target}", loc="outside right center", fontsize=9, ncols=1 + (len(classes) > 20))
+    else:
+        detail += f"; {len(classes)} classes, too many to list"
+    set_title(fig, fit.run.name, what, detail)
+
+
+def probability_colours() -> LinearSegmentedColormap:
+    """P(positive) from 0 to 1: the negative class's light colour, white at 0.5, the positive class's."""
+    negative, positive = class_colours(2)
+    return LinearSegmentedColormap.from_list("nnfit_probability", [lighter(negative), (1, 1, 1), lighter(positive)])
+
+
+# ---- the table ----
+
+
+def _regression(fit: Fit) -> bool:
+    return fit.model.task == "regression"
+
+
+def _classification(fit: Fit) -> bool:
+    return fit.model.task != "regression"
+
+
+def _numeric_inputs(count: int) -> Callable[[Fit], bool]:
+    return lambda fit: fit.only_numeric_inputs and len(fit.numeric) == count
+
+
+FIGURES = {  # file name (without extension) -> picture, in the order they are drawn and printed
+    "learning-curves": Picture(learning_curves, (11, 4.5)),
+    "predicted-vs-actual": Picture(predicted_vs_actual, (6.5, 6.5), _regression),
+    "residuals": Picture(residuals, (8, 5), _regression),
+    "fitted-curve": Picture(fitted_curve, (8, 5), lambda fit: _regression(fit) and _numeric_inputs(1)(fit)),
+    "confusion-matrix": Picture(confusion, (7.5, 6.5), _classification),
+    "roc": Picture(roc, (6.5, 6.5), lambda fit: fit.model.task == "binary"),
+    "decision-regions": Picture(decision_regions, (8.5, 6.5),
+                                lambda fit: _classification(fit) and _numeric_inputs(2)(fit)),
+}
+
+COMPARISONS = {  # pictures of several runs: file name -> picture
+    "learning-curves": Picture(compare_learning_curves, (11, 4.5)),
+}

@@ -1,0 +1,124 @@
+"""`nnfit plot`: draw a run's pictures, or several runs' learning curves overlaid, and write them as files.
+
+    plot(["runs/sine"])                   -> [runs/sine/plots/learning-curves.png, ...]
+    plot(["runs/a", "runs/b"], out="cmp") -> [cmp/learning-curves.png]
+
+matplotlib is imported on the first call, here and in the modules that draw (figures.py, curves.py), never by
+the other commands; without it, MissingDependency says how to install it. Figures are drawn on matplotlib's
+Agg canvas, never on a display, with matplotlib's defaults plus style.RC (a user's matplotlibrc does not
+apply), and saved without a date or a software version, so the same run gives the same file, byte for byte.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Callable
+
+from .errors import MissingDependency, UsageError, closest, display_path
+from .files import atomic_write
+from .plotdata import MAIN_METRIC, compare, load_fit, read_run
+from .rundir import PLOTS
+from .style import DPI, PALETTE, RC
+
+FORMATS = ("png", "svg", "pdf")
+METADATA = {  # what each format would otherwise stamp with the date or matplotlib's version
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+}
+
+
+def _ignore(_message: str) -> None:
+    pass
+
+
+def plot(paths, out=None, data=None, fmt: str = "png", warn: Callable[[str], None] = _ignore) -> list[Path]:
+    """Draw and write the pictures; returns the files written, in order.
+
+    One run directory: its learning curves and the pictures of its fit (figures.FIGURES) on the rows of the
+    CSV `data`, by default the run's validation rows, into out or RUN/plots/. Several runs: their learning
+    curves overlaid (figures.COMPARISONS), into out or plots/ in the folder that holds them. Every picture
+    is drawn before the first file is written, so an error leaves nothing half-done.
+    """
+    if fmt not in FORMATS:
+        match = closest(fmt, FORMATS)
+        raise UsageError(f"--format: unknown '{fmt}' (choose from: {', '.join(FORMATS)}"
+                         f"{f'; did you mean {match!r}?' if match else ''})")
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise UsageError("no run directory given: nnfit plot RUN [RUN ...]")
+    figures = _figures()
+    folder, jobs = _plan(paths, out, data, warn, figures)
+    files = {folder / f"{name}.{fmt}": render(picture, subject, fmt)[0] for name, picture, subject in jobs}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, content in files.items():
+            atomic_write(path, content)
+    except OSError as e:
+        hint = "" if out is not None else "; choose another folder with --out"
+        raise UsageError(f"{display_path(folder)}: cannot write the pictures: {e.strerror or e}{hint}") from None
+    return list(files)
+
+
+def _figures():
+    """The drawing modules, once matplotlib is known to be there."""
+    try:
+        import matplotlib  # noqa: F401  (the optional extra 'plot')
+    except ImportError:
+        raise MissingDependency("nnfit plot needs matplotlib: pip install 'nnfit[plot]'") from None
+    from . import figures
+
+    return figures
+
+
+def _plan(paths: list[Path], out, data, warn, figures) -> tuple[Path, list[tuple]]:
+    """(the folder to write to, [(file name, picture, subject)]) for the paths given: one run's pictures, or
+    the comparison of several runs. A new kind of subject (a sweep's folder, say) is one more branch here."""
+    if len(paths) == 1:
+        run = read_run(paths[0])
+        fit = load_fit(run, data, warn)
+        folder = Path(out) if out is not None else paths[0] / PLOTS
+        return folder, [(name, picture, fit) for name, picture in figures.FIGURES.items() if picture.shows(fit)]
+    if data is not None:
+        raise UsageError("--data: chooses the rows of one run's fit pictures; several runs get their learning "
+                         "curves overlaid, which need no rows: leave --data out, or give one RUN")
+    seen = {}
+    for p in paths:
+        key = os.path.realpath(p)
+        if key in seen:
+            same = f"{p}: given twice" if p == seen[key] else f"{seen[key]} and {p}: the same run, given twice"
+            raise UsageError(f"{same}; give each run once")
+        seen[key] = p
+    runs = [read_run(p) for p in paths]
+    for run in runs[1:]:
+        if MAIN_METRIC[run.task] != MAIN_METRIC[runs[0].task]:
+            raise UsageError(f"{display_path(runs[0].path)} is a {runs[0].task} run and {display_path(run.path)} a "
+                             f"{run.task} one: their learning curves cannot share axes; draw them separately")
+    if out is not None:
+        folder = Path(out)
+    else:
+        common = os.path.commonpath([os.path.abspath(p) for p in paths])  # the folder holding the runs
+        relative = not any(p.is_absolute() for p in paths)
+        folder = Path(os.path.relpath(common) if relative else common) / PLOTS  # printed as the runs were given
+    comparison = compare(runs)
+    return folder, [(name, picture, comparison) for name, picture in figures.COMPARISONS.items()
+                    if picture.shows(comparison)]
+
+
+def render(picture, subject, fmt: str = "png"):
+    """(the file's bytes, the matplotlib Figure): the picture drawn and saved in memory, in the format fmt."""
+    import matplotlib
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    buffer = io.BytesIO()
+    with matplotlib.style.context("default"), matplotlib.rc_context({**RC, "axes.prop_cycle":
+                                                                      matplotlib.cycler(color=PALETTE)}):
+        fig = Figure(figsize=picture.size, dpi=DPI, layout="constrained")
+        FigureCanvasAgg(fig)  # the non-interactive canvas: no display, no pyplot and its global state
+        picture.draw(fig, subject)
+        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=METADATA[fmt])
+    return buffer.getvalue(), fig

@@ -1,0 +1,85 @@
+"""How nnfit's pictures look: the palette, the size of a dot, the fonts, and the words for what they show.
+
+Colours are Okabe and Ito's palette (2008), which readers with any common colour-vision deficiency can tell
+apart; classes also differ in marker shape, and the confusion matrix's map varies in lightness alone.
+"""
+
+from __future__ import annotations
+
+BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY, BLACK, YELLOW = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+PALETTE = (BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY, BLACK, YELLOW)  # yellow last: faint on white
+GREY = "#555555"
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # with the 8 colours, 64 classes look different (class_marker)
+LINESTYLES = ("-", (0, (5, 1.5)), (0, (1, 1)), (0, (3, 1, 1, 1)))  # runs beyond 8 also differ in dash pattern
+DPI = 100  # dots per inch: a figure of w x h inches is 100 w x 100 h pixels
+
+# matplotlib settings on top of its defaults (a user's matplotlibrc does not apply: the same run, the same file);
+# plots.py adds the colour cycle, PALETTE
+RC = {
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.framealpha": 0.9,
+    "svg.hashsalt": "nnfit",  # SVG ids from a fixed salt instead of a random one
+    "svg.fonttype": "path",  # text as shapes: the file looks the same without the fonts
+    "pdf.fonttype": 42,  # TrueType in PDF, so text stays text
+}
+
+LOSS_NAMES = {"mse": "mean squared error", "mae": "mean absolute error", "huber": "Huber loss",
+              "binary_cross_entropy": "binary cross-entropy", "cross_entropy": "cross-entropy"}
+METRIC_NAMES = {"r2": "R²", "accuracy": "accuracy"}
+
+
+def class_colours(k: int) -> list[str]:
+    """k colours, one per class, repeating after 8 (the markers then still differ)."""
+    return [PALETTE[i % len(PALETTE)] for i in range(k)]
+
+
+def class_marker(k: int) -> str:
+    """Class k's marker: past 8 classes the colours repeat, so the marker moves on by one each round."""
+    return MARKERS[(k + k // len(PALETTE)) % len(MARKERS)]
+
+
+def lighter(colour: str, keep: float = 0.45) -> tuple[float, float, float]:
+    """The colour mixed with white, keeping `keep` of it: for areas under darker points."""
+    rgb = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    return tuple(keep * c + (1 - keep) for c in rgb)
+
+
+def class_labels(labels, width: int = 20) -> list[str]:
+    """Class labels as text, each at most `width` characters so that ticks and legends stay apart, and still
+    telling the classes apart: cut at the end, else in the middle, else numbered."""
+    texts = [str(label) for label in labels]
+    cuts = (lambda t, w: t if len(t) <= w else t[:w - 1] + "…",
+            lambda t, w: t if len(t) <= w else t[:(w - 1) // 2] + "…" + t[len(t) - (w - 1 - (w - 1) // 2):])
+    for cut in cuts:
+        short = [cut(t, width) for t in texts]
+        if len(set(short)) == len(short):
+            return short
+    return [f"{i}: {cuts[0](t, width - len(str(i)) - 2)}" for i, t in enumerate(texts)]
+
+
+def loss_text(cfg) -> str:
+    """The loss as the learning curves' axis names it: its name, and the units it is measured in."""
+    name = LOSS_NAMES.get(cfg.loss, cfg.loss)
+    if cfg.task == "regression" and cfg.data.scale_target:
+        return f"{name} (standardized {cfg.data.target})"
+    return name
+
+
+def network_text(model) -> str:
+    """'network 1-32-32-1, relu' or 'network 10-1, no hidden layer' from the layer sizes."""
+    sizes = "-".join(str(s) for s in model.params.sizes)
+    return f"network {sizes}, " + (model.activation if len(model.params.sizes) > 2 else "no hidden layer")
+
+
+def set_title(fig, run_name: str, what: str, detail: str | None = None) -> None:
+    """The figure's title: the run and what the picture shows, then a line of detail (where the rows come
+    from, the score). A suptitle, so that the layout keeps it clear of the axes."""
+    fig.suptitle(f"{run_name}: {what}" + (f"\n{detail}" if detail else ""), fontsize=11)

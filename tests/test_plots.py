@@ -1,0 +1,404 @@
+"""`nnfit plot`: the files and the paths printed, valid images of the stated sizes, the same bytes twice, the
+pictures drawing what the model predicts (XOR's quadrants pixel by pixel), the overlay of runs, and every
+mistake a user can make as one `Error:` line with nothing written."""
+
+import json
+import re
+import shutil
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnfit import figures, plotdata
+from nnfit.dataset import Split
+from nnfit.plots import render
+from nnfit.rundir import RunDir
+from nnfit.style import class_colours, class_labels, lighter
+
+from conftest import REPO, blobs, run_cli, write_config, write_csv
+
+# the sizes docs/plots.md states, in pixels
+SIZES = {"learning-curves": (1100, 450), "predicted-vs-actual": (650, 650), "residuals": (800, 500),
+         "fitted-curve": (800, 500), "confusion-matrix": (750, 650), "roc": (650, 650),
+         "decision-regions": (850, 650)}
+EXAMPLES = {  # config, --set overrides that keep the suite quick, the pictures expected
+    "digits": (["train.epochs=3"], ["learning-curves", "confusion-matrix"]),
+    "sine": (["train.epochs=30"], ["learning-curves", "predicted-vs-actual", "residuals", "fitted-curve"]),
+    "xor": ([], ["learning-curves", "confusion-matrix", "roc", "decision-regions"]),
+    "linear": ([], ["learning-curves", "predicted-vs-actual", "residuals"]),
+}
+
+
+def train(config, out, *overrides):
+    args = ["train", config, "--out", out, "--quiet"]
+    for item in overrides:
+        args += ["--set", item]
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """The run directory of a shipped example, trained once for the module."""
+    folder, runs = tmp_path_factory.mktemp("examples"), {}
+
+    def get(name):
+        if name not in runs:
+            runs[name] = train(REPO / f"configs/{name}.yaml", folder / name, *EXAMPLES[name][0])
+        return runs[name]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def plotted(example):
+    """`nnfit plot` of a shipped example, run once for the module: (run directory, result)."""
+    results = {}
+
+    def get(name):
+        if name not in results:
+            run = example(name)
+            results[name] = run, run_cli("plot", run)
+        return results[name]
+
+    return get
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, content) of every chunk, after checking the signature and each chunk's CRC."""
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, i = [], 8
+    while i < len(data):
+        (n,), kind = struct.unpack(">I", data[i:i + 4]), data[i + 4:i + 8]
+        content = data[i + 8:i + 8 + n]
+        assert struct.unpack(">I", data[i + 8 + n:i + 12 + n])[0] == zlib.crc32(kind + content)
+        chunks.append((kind, content))
+        i += 12 + n
+    assert chunks[0][0] == b"IHDR" and chunks[-1][0] == b"IEND"
+    return chunks
+
+
+def check_png(path, name):
+    """A whole PNG of the stated size, with no text or time in it, that decodes to a picture (not a blank)."""
+    from matplotlib.image import imread
+
+    chunks = png_chunks(path.read_bytes())
+    assert struct.unpack(">II", chunks[0][1][:8]) == SIZES[name]
+    assert not {kind for kind, _ in chunks} & {b"tEXt", b"iTXt", b"zTXt", b"tIME"}
+    pixels = (imread(path) * 255).round().astype(np.uint32)  # (height, width, 4) RGBA
+    assert pixels.shape == (*SIZES[name][::-1], 4)
+    packed = pixels[..., 0] << 24 | pixels[..., 1] << 16 | pixels[..., 2] << 8 | pixels[..., 3]
+    assert len(np.unique(packed)) > 50  # a picture, not a blank
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_each_example_gets_its_pictures_and_the_paths_are_printed(plotted, name):
+    run, result = plotted(name)
+    assert result.exit_code == 0, result.stderr
+    expected = [run / "plots" / f"{picture}.png" for picture in EXAMPLES[name][1]]
+    assert result.stdout == "".join(f"{p}\n" for p in expected)
+    assert sorted(p.name for p in (run / "plots").iterdir()) == sorted(p.name for p in expected)
+    for path in expected:
+        check_png(path, path.stem)
+
+
+def test_the_same_run_gives_the_same_bytes(plotted, tmp_path):
+    run, first = plotted("xor")
+    again = run_cli("plot", run, "--out", tmp_path)
+    assert again.exit_code == 0, again.stderr
+    for path in first.stdout.split():
+        assert open(path, "rb").read() == (tmp_path / path.rsplit("/", 1)[1]).read_bytes(), path
+
+
+@pytest.mark.parametrize("fmt", ["svg", "pdf"])
+def test_svg_and_pdf_are_the_same_bytes_too_and_of_the_stated_size(example, fmt):
+    fit = plotdata.load_fit(plotdata.read_run(example("xor")))
+    picture = figures.FIGURES["decision-regions"]
+    data = render(picture, fit, fmt)[0]
+    assert data == render(picture, fit, fmt)[0]
+    width, height = (v * 72 / 100 for v in SIZES["decision-regions"])  # points
+    if fmt == "svg":
+        assert data.startswith(b"<?xml") and f'width="{width:g}pt" height="{height:g}pt"'.encode() in data
+    else:
+        assert data.startswith(b"%PDF-") and f"/MediaBox [ 0 0 {width:g} {height:g} ]".encode() in data
+
+
+def test_without_matplotlib_one_line_and_nothing_written(example, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    result = run_cli("plot", example("linear"), "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: nnfit plot needs matplotlib: pip install 'nnfit[plot]'\n"
+    assert result.stdout == "" and not (tmp_path / "out").exists()
+
+
+def test_other_commands_never_import_matplotlib(tiny, tmp_path):
+    config, csv = tiny
+    commands = [["--help"], ["plot", "--help"], ["check", str(config)],
+                ["train", str(config), "--out", str(tmp_path / "run"), "-q"],
+                ["predict", str(tmp_path / "run"), str(csv), "-o", str(tmp_path / "p.csv")],
+                ["evaluate", str(tmp_path / "run"), str(csv)]]
+    code = ("import sys\nfrom nnfit.cli import cli\n"
+            f"for args in {commands!r}:\n"
+            "    try:\n        cli.main(args, prog_name='nnfit')\n"
+            "    except SystemExit as e:\n        assert not e.code, (args, e.code)\n"
+            "    assert 'matplotlib' not in sys.modules, args\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=tmp_path)
+
+
+def pixel(image, fig, point):
+    """The RGB colour at a data point of the figure's first axes in the saved image."""
+    x, y = fig.axes[0].transData.transform(point)
+    return image[int(round(image.shape[0] - y)), int(round(x)), :3]
+
+
+def probes(fit, fig, candidates, clearance=12.0):
+    """The candidate points whose pixel is at least `clearance` pixels from every row's marker."""
+    ax = fig.axes[0]
+    shown = ax.transData.transform(fit.inputs)
+    at = ax.transData.transform(candidates)
+    far = np.min(np.linalg.norm(at[:, None, :] - shown[None, :, :], axis=2), axis=1) > clearance
+    return candidates[far]
+
+
+def test_xor_decision_regions_show_the_models_predictions_in_each_quadrant(plotted):
+    from matplotlib.image import imread
+
+    run, result = plotted("xor")
+    assert result.exit_code == 0, result.stderr
+    image = imread(run / "plots/decision-regions.png")
+    fit = plotdata.load_fit(plotdata.read_run(run))
+    data, fig = render(figures.FIGURES["decision-regions"], fit)
+    assert data == (run / "plots/decision-regions.png").read_bytes()  # the figure measured is the file's
+    colours = figures.probability_colours()
+    negative, positive = (np.array(lighter(c)) for c in class_colours(2))
+    steps = np.linspace(0.5, 1.6, 12)
+    for sx, sy in [(1, 1), (-1, -1), (1, -1), (-1, 1)]:
+        grid = np.array([(sx * a, sy * b) for a in steps for b in steps])
+        points = probes(fit, fig, grid)
+        assert len(points) >= 5, (sx, sy)
+        frame = pd.DataFrame(points, columns=["x1", "x2"])
+        X, _ = fit.model.prep.transform(frame, "probes", fit.model.dtype)
+        labels, proba = fit.model.predict(X)  # as `nnfit predict` gives them
+        assert set(labels) == {1 if sx == sy else -1}  # the network learned XOR
+        for point, label, p in zip(points, labels, proba[:, 1]):
+            seen = pixel(image, fig, point)
+            np.testing.assert_allclose(seen, colours(p)[:3], atol=0.03, err_msg=str(point))
+            nearer = positive if np.abs(seen - positive).sum() < np.abs(seen - negative).sum() else negative
+            assert nearer is (positive if label == 1 else negative), point
+
+
+def test_multiclass_decision_regions_colour_each_place_by_its_predicted_class(tmp_path):
+    """Probes all over the picture, on a problem with no symmetry, so a flipped or transposed grid shows."""
+    from matplotlib.image import imread
+
+    write_csv(tmp_path / "b.csv", blobs(n=300, seed=3, noise=0.8))
+    config = write_config(tmp_path / "b.yaml", {"task": "multiclass", "data": {"train": "b.csv", "target": "label"},
+                                                "model": {"hidden": [8]}, "train": {"epochs": 30, "learning_rate": 0.1}})
+    run = train(config, tmp_path / "run")
+    fit = plotdata.load_fit(plotdata.read_run(run))
+    data, fig = render(figures.FIGURES["decision-regions"], fit)
+    (tmp_path / "d.png").write_bytes(data)
+    image = imread(tmp_path / "d.png")
+    (x0, x1), (y0, y1) = fig.axes[0].get_xlim(), fig.axes[0].get_ylim()
+    rng = np.random.default_rng(0)
+    inner = rng.uniform(0.05, 0.95, size=(400, 2))  # clear of the axes' edges, where the spines are drawn
+    points = probes(fit, fig, np.array([x0, y0]) + inner * np.array([x1 - x0, y1 - y0]))
+    d = 0.02 * np.array([x1 - x0, y1 - y0])  # a probe's neighbours, to stay off the borders
+    around = np.concatenate([points + np.array(o) * d for o in [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]])
+    X, _ = fit.model.prep.transform(pd.DataFrame(around, columns=["x0", "x1"]), "probes", fit.model.dtype)
+    labels = fit.model.predict(X)[0].reshape(5, -1)
+    inside = (labels == labels[0]).all(axis=0)
+    assert inside.sum() > 100 and len(set(labels[0][inside])) == 3
+    palette = {label: np.array(lighter(c)) for label, c in zip(fit.model.prep.classes, class_colours(3))}
+    for point, label in zip(points[inside], labels[0][inside]):
+        np.testing.assert_allclose(pixel(image, fig, point), palette[label], atol=0.02, err_msg=str(point))
+
+
+def tiny_run(tmp_path, name, **train_settings):
+    if not (tmp_path / "d.csv").exists():
+        write_csv(tmp_path / "d.csv", blobs(n=200, seed=1))
+    config = write_config(tmp_path / f"{name}.yaml", {
+        "task": "multiclass", "data": {"train": "d.csv", "target": "label"}, "model": {"hidden": [8]},
+        "train": {"epochs": 8, "batch_size": 16, "learning_rate": 0.1, **train_settings}})
+    return train(config, tmp_path / "runs" / name)
+
+
+def test_two_runs_overlaid_in_one_figure_labelled_by_run(tmp_path):
+    slow, fast = tiny_run(tmp_path, "slow", learning_rate=0.01), tiny_run(tmp_path, "fast", learning_rate=0.3)
+    result = run_cli("plot", slow, fast)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{tmp_path / 'runs/plots/learning-curves.png'}\n"  # beside the runs
+    check_png(tmp_path / "runs/plots/learning-curves.png", "learning-curves")
+    runs = [plotdata.read_run(slow), plotdata.read_run(fast)]
+    data, fig = render(figures.COMPARISONS["learning-curves"], plotdata.compare(runs))
+    assert data == (tmp_path / "runs/plots/learning-curves.png").read_bytes()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["slow (learning_rate 0.01)", "fast (learning_rate 0.3)"]
+    assert "train.learning_rate" in fig.get_suptitle()
+    loss_axes, metric_axes = fig.axes[:2]
+    for run in runs:  # each run's own numbers, validation solid and training dashed, in one colour
+        h = run.history
+        own = [line for line in loss_axes.lines if len(line.get_xdata()) == len(h)
+               and np.array_equal(line.get_ydata(), h.valid_loss)]
+        assert len(own) == 1 and own[0].get_linestyle() == "-"
+        dashed = [line for line in loss_axes.lines if np.array_equal(line.get_ydata(), h.train_loss)]
+        assert len(dashed) == 1 and dashed[0].get_linestyle() == "--"
+        assert dashed[0].get_color() == own[0].get_color()
+        assert any(np.array_equal(line.get_ydata(), h.accuracy) for line in metric_axes.lines)
+    colours = {line.get_color() for line in loss_axes.lines}
+    assert len(colours) == 2
+
+
+def test_learning_curves_mark_the_kept_epoch_and_the_early_stop_and_use_a_log_scale_when_needed(tmp_path):
+    run = tiny_run(tmp_path, "es", epochs=200, learning_rate=0.5, early_stopping={"patience": 3})
+    view = plotdata.read_run(run)
+    assert view.stop_reason == "early_stopping" and len(view.history) < 200
+    fit = plotdata.load_fit(view)
+    _, fig = render(figures.FIGURES["learning-curves"], fit)
+    loss_axes = fig.axes[0]
+    legend = [t.get_text() for t in loss_axes.get_legend().get_texts()]
+    assert f"weights kept: epoch {view.summary['epoch_kept']}" in legend
+    assert "early stop: 3 epochs without improvement" in legend
+    vertical = {line.get_label(): line.get_xdata()[0] for line in loss_axes.lines if len(set(line.get_xdata())) == 1
+                and len(line.get_xdata()) == 2}
+    assert vertical[f"weights kept: epoch {view.epoch_kept}"] == view.history.valid_loss.idxmin() + 1
+    assert vertical["early stop: 3 epochs without improvement"] == len(view.history)
+    losses = np.r_[view.history.train_loss, view.history.valid_loss]
+    assert loss_axes.get_yscale() == ("log" if losses.max() > 100 * losses.min() else "linear")
+    assert "stopped early after" in fig.get_suptitle()
+
+
+def test_learning_curves_of_a_run_still_training(tmp_path, example):
+    run = tmp_path / "partial"
+    shutil.copytree(example("digits"), run, ignore=shutil.ignore_patterns("plots"))
+    lines = (run / "metrics.csv").read_text().splitlines(keepends=True)
+    (run / "summary.json").write_text(json.dumps({"state": "running"}))
+    for epochs in (2, 0):
+        (run / "metrics.csv").write_text("".join(lines[:1 + epochs]))
+        with RunDir(run).locked():  # as `nnfit train` holds it
+            fit = plotdata.load_fit(plotdata.read_run(run))
+        _, fig = render(figures.FIGURES["learning-curves"], fit)
+        assert f"still training: {epochs} of 3 epochs done" in fig.get_suptitle()
+        assert max(len(line.get_xdata()) for line in fig.axes[0].lines) == epochs
+    _, fig = render(figures.FIGURES["learning-curves"], plotdata.load_fit(plotdata.read_run(run)))
+    assert "stopped unfinished (killed?) after 0 of 3 epochs" in fig.get_suptitle()  # no process holds it
+    result = run_cli("plot", run)  # with the header of metrics.csv alone
+    assert result.exit_code == 0, result.stdout
+    assert "the run stopped before it finished (killed?)" in result.stderr  # predict's warning
+    check_png(run / "plots/learning-curves.png", "learning-curves")
+
+
+def test_default_rows_are_the_runs_validation_rows_and_data_chooses_others(example):
+    run = plotdata.read_run(example("digits"))
+    fit = plotdata.load_fit(run)
+    split = Split(fit.X, fit.model.prep.target_array(fit.target, fit.model.dtype), fit.target, "")
+    kept = run.history.set_index("epoch").loc[run.epoch_kept]
+    assert fit.model.score(split)["loss"] == kept.valid_loss  # exactly the rows the run validated on
+    assert fit.source.startswith("287 validation rows (the hold-out) of ") and fit.source.endswith("digits_train.csv")
+    other = plotdata.load_fit(run, REPO / "data/digits_test.csv")
+    assert len(other.target) == 360 and other.source.startswith("360 rows of ")
+    assert np.mean(other.predicted == other.target) == pytest.approx(json.loads(
+        (run.path / "summary.json").read_text())["test"]["accuracy"])
+
+
+def test_fitted_curve_of_a_network_without_hidden_layers_is_a_straight_line(tmp_path):
+    x = np.linspace(-2, 3, 60)
+    write_csv(tmp_path / "l.csv", pd.DataFrame({"dose_mg": x, "effect": 2 * x + np.sin(3 * x)}))
+    config = write_config(tmp_path / "l.yaml", {"task": "regression", "data": {"train": "l.csv", "target": "effect"},
+                                                "model": {"hidden": []}, "train": {"epochs": 20}})
+    fit = plotdata.load_fit(plotdata.read_run(train(config, tmp_path / "run")))
+    _, fig = render(figures.FIGURES["fitted-curve"], fit)
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("dose_mg", "effect")
+    curve = [line for line in ax.lines if line.get_label() == "the network's prediction"][0]
+    xs, ys = curve.get_xdata(), curve.get_ydata()
+    slope = np.diff(ys) / np.diff(xs)
+    np.testing.assert_allclose(slope, slope[0], rtol=1e-4)
+    frame = pd.DataFrame({"dose_mg": xs[[0, -1]]})
+    predicted, _ = fit.model.predict(fit.model.prep.transform(frame, "ends", fit.model.dtype)[0])
+    np.testing.assert_allclose(ys[[0, -1]], predicted, rtol=1e-5)  # the line is the model's
+
+
+def test_class_labels_stay_short_and_tell_the_classes_apart():
+    assert class_labels([0, 1, "b"]) == ["0", "1", "b"]
+    long = [f"species_{i}_with_a_long_name" for i in range(3)]
+    short = class_labels(long, width=14)
+    assert len(set(short)) == 3 and all(len(s) <= 14 for s in short)
+    assert class_labels(["x" * 30 + "a", "x" * 30 + "b"], width=10) == ["xxxx…xxxxa", "xxxx…xxxxb"]
+
+
+def test_plot_then_train_force_replaces_the_run_and_its_pictures(tmp_path):
+    run = tiny_run(tmp_path, "again")
+    assert run_cli("plot", run).exit_code == 0
+    result = run_cli("train", tmp_path / "again.yaml", "--out", run, "--force", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert not (run / "plots").exists()
+
+
+def error_cases(tmp_path):
+    """(arguments, the one line expected, the folder that must not appear)."""
+    reg = tiny_run(tmp_path, "cls")
+    write_csv(tmp_path / "r.csv", pd.DataFrame({"x": np.arange(30.0), "y": np.arange(30.0) ** 0.5}))
+    regression = train(write_config(tmp_path / "r.yaml", {"task": "regression", "data": {"train": "r.csv", "target": "y"},
+                                                         "train": {"epochs": 2}}), tmp_path / "runs/reg")
+    write_csv(tmp_path / "no_target.csv", blobs(n=20, seed=2).drop(columns="label"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    moved = tmp_path / "moved"
+    shutil.copytree(reg, moved)
+    changed = tmp_path / "changed"
+    shutil.copytree(reg, changed)
+    cfg = (moved / "config.yaml").read_text()
+    (moved / "config.yaml").write_text(cfg.replace(str(tmp_path / "d.csv"), str(tmp_path / "gone.csv")))
+    write_csv(tmp_path / "d2.csv", blobs(n=200, seed=9))
+    (changed / "config.yaml").write_text(cfg.replace(str(tmp_path / "d.csv"), str(tmp_path / "d2.csv")))
+    return [
+        (["missing"], "missing: run directory not found", "missing"),
+        (["empty"], "empty: config.yaml not found; is this an nnfit run directory?", "empty/plots"),
+        ([reg, "--data", "no_target.csv"], "no_target.csv: target column 'label' not found", "runs/cls/plots"),
+        ([reg, "--format", "jpeg"], "--format: unknown 'jpeg' (choose from: png, svg, pdf", "runs/cls/plots"),
+        ([moved], "moved: its training file cannot be read again: gone.csv: file not found (data.train in the "
+                  "config); choose the rows to draw with --data CSV", "moved/plots"),
+        ([changed], "changed: the training file d2.csv changed since the run (its sha256 differs from "
+                    "model.json's), so the rows the run validated on cannot be rebuilt; choose the rows to draw "
+                    "with --data CSV", "changed/plots"),
+        ([reg, regression], "runs/cls is a multiclass run and runs/reg a regression one: their learning curves "
+                            "cannot share axes; draw them separately", "runs/plots"),
+        ([reg, moved, "--data", "no_target.csv"], "--data: chooses the rows of one run's fit pictures", "plots"),
+        ([reg, "runs/cls/"], "runs/cls: given twice; give each run once", "runs/cls/plots"),
+        ([reg, "--out", "file.txt"], "file.txt: cannot write the pictures: ", "file.txt/learning-curves.png"),
+    ]
+
+
+def test_mistakes_get_one_line_and_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args, expected, absent in error_cases(tmp_path):
+        args = [str(a).replace(str(tmp_path) + "/", "") for a in args]
+        result = run_cli("plot", *args)
+        assert result.exit_code == 2, (args, result.stdout, result.stderr)
+        assert result.stdout == ""
+        assert re.fullmatch(r"Error: [^\n]+\n", result.stderr) and expected in result.stderr, (args, result.stderr)
+        assert not (tmp_path / absent).exists(), args
+
+
+def test_docs_state_every_picture_and_its_size():
+    text = (REPO / "docs/plots.md").read_text()
+    rows = dict(re.findall(r"^\| `([a-z-]+)\.png` \| .* \| (\d+ x \d+) \|$", text, re.M))
+    assert rows == {name: f"{w} x {h}" for name, (w, h) in SIZES.items()}
+    from nnfit.style import DPI
+
+    assert {name: tuple(round(s * DPI) for s in p.size) for name, p in figures.FIGURES.items()} == SIZES
+    assert {name: tuple(round(s * DPI) for s in p.size) for name, p in figures.COMPARISONS.items()} == {
+        "learning-curves": SIZES["learning-curves"]}
+
+
+def test_help_names_the_pictures_and_the_extra():
+    result = run_cli("plot", "--help")
+    assert result.exit_code == 0 and "Example:" in result.stdout and "nnfit[plot]" in result.stdout
