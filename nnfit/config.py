@@ -65,7 +65,16 @@ def _check_combinations(cfg: Config) -> Config:
         raise ConfigError(f"data.positive: only used by task 'binary', but task is '{task}'", "data.positive")
     if train.class_weight is not None and task == "regression":
         raise ConfigError("train.class_weight: only used by classification, but task is 'regression'", "train.class_weight")
-    if train.early_stopping is not None and data.valid is None and data.valid_fraction == 0:
+    if (data.folds is None) != (data.fold is None):
+        key = "data.fold" if data.fold is None else "data.folds"
+        raise ConfigError(f"{key}: data.folds and data.fold go together: the number of folds and the fold that validates", key)
+    if data.folds is not None:
+        if data.fold > data.folds:
+            raise ConfigError(f"data.fold: expected a fold from 1 to data.folds = {data.folds}, found {data.fold}", "data.fold")
+        if data.valid is not None:
+            raise ConfigError("data.folds: the folds take the validation rows from data.train, but data.valid is set too; "
+                              "remove one of them", "data.folds")
+    if train.early_stopping is not None and data.valid is None and data.valid_fraction == 0 and data.folds is None:
         raise ConfigError("train.early_stopping: needs a validation set (set data.valid or data.valid_fraction > 0)", "train.early_stopping")
     if data.features is not None:
         if data.target in data.features:

@@ -174,6 +174,8 @@ class DataConfig:
     valid: str | None = _opt(None, _optional(_path), "validation CSV; null = hold out valid_fraction of the training rows")
     valid_fraction: float = _opt(0.2, _float(0, 1, hi_open=True), "share of training rows held out for validation when valid is null (stratified for classification); 0 = none")
     test: str | None = _opt(None, _optional(_path), "held-out CSV, scored once at the end (summary.json)")
+    folds: int | None = _opt(None, _optional(_int(2)), "k-fold cross-validation: deal the training rows into k folds (stratified for classification, drawn from train.seed) and validate on fold data.fold instead of valid_fraction")
+    fold: int | None = _opt(None, _optional(_int(1)), "with data.folds: the fold (1 to k) that validates; the other k - 1 train")
     target: str = _req(_column, "the column to predict")
     features: list[str] | None = _opt(None, _optional(_columns), "feature columns; null = every column except target and ignore")
     ignore: list[str] = _opt([], _columns, "columns to drop (ids, free text, ...)")
