@@ -114,11 +114,7 @@ class RunDir:
 
     def check_resumable(self, cfg: Config) -> dict:
         """The run's summary.json, after checking that it was started with this very config."""
-        saved = config_to_dict(load_config(self.path / "config.yaml"))
-        now = config_to_dict(cfg)
-        for section in (saved, now):
-            section["train"].pop("checkpoint_every", None)  # when to checkpoint does not change the result
-        difference = _first_difference(saved, now)
+        difference = config_difference(load_config(self.path / "config.yaml"), cfg)
         if difference:
             key, before, after = difference
             raise UsageError(f"{self.path}: cannot resume: the config changed since the run started ({key} was "
@@ -235,6 +231,15 @@ def _cell(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def config_difference(saved: Config, now: Config) -> tuple[str, object, object] | None:
+    """(dotted key, saved value, new value) where two configs first differ in a way that changes the run's
+    result, or None; when to checkpoint does not."""
+    saved, now = config_to_dict(saved), config_to_dict(now)
+    for section in (saved, now):
+        section["train"].pop("checkpoint_every", None)
+    return _first_difference(saved, now)
 
 
 def _first_difference(a, b, prefix: str = ""):
