@@ -155,18 +155,23 @@ def apply_overrides(raw: dict, overrides) -> list[str]:
         if not sep or not key or any(not p for p in key.split(".")):
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.learning_rate=0.001")
         value = parse_yaml(text, f"--set {key}") if text.strip() else None
-        node = raw
-        *parents, last = key.split(".")
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        if isinstance(value, dict) and isinstance(node.get(last), dict):
-            node[last] = {**node[last], **value}  # --set train={epochs: 5} changes epochs, not the whole section
-        else:
-            node[last] = value
+        set_key(raw, key, value)
         keys.append(key)
     return keys
+
+
+def set_key(raw: dict, key: str, value) -> None:
+    """Set the dotted key 'a.b.c' to value in the nested dict, making the sections it needs."""
+    node = raw
+    *parents, last = key.split(".")
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    if isinstance(value, dict) and isinstance(node.get(last), dict):
+        node[last] = {**node[last], **value}  # --set train={epochs: 5} changes epochs, not the whole section
+    else:
+        node[last] = copy.deepcopy(value)
 
 
 def load_config(path: str | os.PathLike, overrides=()) -> Config:
@@ -201,6 +206,15 @@ def from_dict(raw: Any, source: str = "config", overrides=(), base: str | os.Pat
     absolute = {k: str((base / v).resolve()) if isinstance(v, str) else v
                 for k, v in (("train", cfg.data.train), ("valid", cfg.data.valid), ("test", cfg.data.test))}
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **absolute))
+
+
+def validate_keys(cls, raw: dict, source: str):
+    """Validate a mapping against another schema dataclass (the sweep file's, say) as strictly as a config:
+    unknown keys with a "did you mean", wrong types and values; errors name source and the key."""
+    try:
+        return _build(cls, raw, "")
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}", e.key) from None
 
 
 def config_to_dict(cfg: Config) -> dict:
