@@ -5,10 +5,11 @@ Nothing here trains; tests/test_sweep_run.py runs sweeps."""
 import numpy as np
 import pytest
 
+from nnfit.reference import sweep_reference
 from nnfit.sweep import load_sweep
 from nnfit.sweepspace import trial_names
 
-from conftest import blobs, run_cli, write_config, write_csv
+from conftest import REPO, blobs, run_cli, write_config, write_csv
 
 BASE = {"task": "multiclass", "data": {"train": "train.csv", "target": "label"}, "model": {"hidden": [8]},
         "train": {"epochs": 3, "batch_size": 16, "learning_rate": 0.1}}
@@ -167,3 +168,6 @@ def test_out_must_be_a_sweep_folder_and_resume_needs_one(tmp_path, base, monkeyp
     result = run_cli("sweep", "sweep.yaml", "--out", "new", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1")
     assert result.exit_code == 2 and result.stderr.startswith("Error: --workers: the Dask cluster's workers")
     assert not (tmp_path / "new").exists() and (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+def test_sweep_keys_are_documented_from_the_schema():
+    text = (REPO / "docs" / "sweep.md").read_text()
+    assert sweep_reference() in text, "docs/sweep.md is stale: python -m nnfit.reference sweep"
