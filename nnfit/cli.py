@@ -193,25 +193,21 @@ def evaluate(run_dir, input_csv, quiet):
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="The sweep folder.")
 @click.option("--workers", "-j", type=click.IntRange(1), help="Runs at once on this machine [default: one per core].")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on this Dask cluster (tcp://HOST:8786); needs nnfit[dask].")
-@click.option("--resume", is_flag=True, help="Continue the sweep in --out, which must exist (a second run without it also continues).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a key of the base config in every trial; VALUE is YAML. Repeatable.")
+@click.option("--resume", is_flag=True, help="Continue the sweep in --out, which must hold one.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a base config key. Repeatable.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no warnings.")
 def sweep(sweep_file, out, workers, scheduler, resume, overrides, quiet):
-    """Train every trial of SWEEP.yaml (a grid or random search, k-fold cross-validation) into --out.
+    """Train every trial of SWEEP.yaml (grid or random search, k-fold cross-validation) into --out.
 
-    Writes OUT/trials/NAME/ (a run directory per trial, or per fold), OUT/results.csv (a row per trial, as
-    each ends), OUT/best (the best trial so far) and OUT/sweep.yaml (the resolved sweep). Prints one JSON line
-    at the end: the best trial, its parameters and metric, and how many trials finished and failed. Exit
-    status 1 when a trial failed. Ctrl-C or SIGTERM: no new trial starts, the running ones stop with a
-    checkpoint, exit 130; running the same command again (or with --resume) keeps the finished trials and
-    resumes the others.
+    Writes OUT/trials/NAME/ (run directories), OUT/results.csv (a row per trial as it ends), OUT/best and
+    OUT/sweep.yaml; prints one JSON line: the best trial, its parameters and metric, the trials finished and
+    failed. Exit 1 when a trial failed. Ctrl-C: no new trial, the running ones checkpoint, exit 130. Running
+    it again (or with --resume) keeps the finished trials and resumes the rest. See docs/sweep.md.
 
     \b
     Example:
       nnfit sweep search.yaml --out sweeps/search --set train.epochs=20
       nnfit sweep search.yaml --out sweeps/search --scheduler tcp://10.0.0.1:8786
-      nnfit predict sweeps/search/best new.csv
     """
     from .errors import UsageError
     from .sweep import load_sweep
