@@ -140,7 +140,8 @@ class DaskPool:
         return {f for f in futures if f.done()}
 
     def cancel(self, futures) -> None:
-        self.client.cancel(list(futures))
+        """Nothing: Dask cannot tell a queued task from a running one, and cancelling a running one would lose
+        its outcome. A queued run starts, reads the stop in the session file and returns at once."""
 
     def lost(self, future) -> None:
         pass  # the scheduler replaces lost workers itself

@@ -7,13 +7,14 @@ results.csv and moves `best` as trials end, stops on request, then refits the be
 
 from __future__ import annotations
 
+import os
 import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import UsageError
+from .errors import DataError, UsageError, display_path
 from .pools import DaskPool, LocalPool, default_workers
 from .sweep import Sweep, Trial
 from .sweepdir import SweepDir, finished_with, ranked, trial_row
@@ -49,6 +50,11 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
     status, stale = folder.check(sweep)
     done = {t.name for t in sweep.trials if all(status[run] == "finished" for run, _ in t.runs())}
     jobs = [(t, run, cfg) for t in sweep.trials for run, cfg in t.runs() if status[run] != "finished"]
+    for t, run, cfg in jobs:  # a missing file would fail every trial: say it once, before anything starts
+        for role in ("train", "valid", "test"):
+            path = getattr(cfg.data, role)
+            if path is not None and not os.path.isfile(path):
+                raise DataError(f"{display_path(path)}: file not found (data.{role} of trial {t.name})")
     if scheduler is not None:
         pool = DaskPool(scheduler)
     else:

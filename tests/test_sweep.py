@@ -130,6 +130,7 @@ ERRORS = [  # (sweep file keys, --set overrides, the error line)
     ({"parameters": {"train.learning_rate": [0.1]}}, ["train.learning_rate=0.2"],
      "--set train.learning_rate: sweep.yaml sweeps parameters.train.learning_rate; change its values there instead"),
     ({}, ["train.epocs=2"], "--set train.epocs: unknown key (did you mean 'epochs'?)"),
+    ({}, ["data.train=nothere.csv"], "nothere.csv: file not found (data.train of trial 001)"),
     ({"parameters": {"task": ["multiclass", "regression"]}}, [],
      "sweep.yaml: trial 002-task=regression: loss: 'cross_entropy' does not fit task 'regression' (choose from: "
      "auto, mse, mae, huber)"),
