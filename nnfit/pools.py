@@ -29,6 +29,8 @@ def default_workers() -> int:
 
 @contextmanager
 def _environment(values: dict):
+    """These environment variables for the processes started meanwhile; this process's own BLAS, loaded
+    already, keeps its threads, and the variables are restored after."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -61,7 +63,9 @@ class LocalPool:
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
                 initargs=(os.getpid(),))
-        with _environment(BLAS_THREADS):  # ProcessPoolExecutor starts its processes in submit
+        # a spawn-context ProcessPoolExecutor starts its processes in submit (tests/test_sweep_run.py reads a
+        # worker's /proc/PID/environ to keep it so)
+        with _environment(BLAS_THREADS):
             future = self._pool.submit(run_job, job)
         self._owner[future] = self._pool
         return future

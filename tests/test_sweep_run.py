@@ -208,6 +208,8 @@ def test_a_worker_process_that_dies_mid_trial_is_replaced_and_its_run_resumes(he
     wait_for(lambda: (here / "lost" / "trials" / "001-learning_rate=0.03" / "config.yaml").exists())
     victims = []
     wait_for(lambda: victims.extend(holding(p.pid, lock)) or victims)
+    # the environment it was started with (before it imported numpy) limits its BLAS to one thread
+    assert b"OPENBLAS_NUM_THREADS=1" in Path(f"/proc/{victims[0]}/environ").read_bytes().split(b"\0")
     os.kill(victims[0], signal.SIGKILL)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0, err
