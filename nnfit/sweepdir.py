@@ -8,9 +8,10 @@
   final/        with refit: the best trial's config trained on every training row
   .sweep/       the driver's lock, the session file, each run's lock and start count (see sweepjob.py)
 
-The folder is the source of truth. A new session reads every run directory's config.yaml and summary.json:
-a finished trial is kept (after checking that neither its config nor its training data changed), an
-unfinished one is resumed from its checkpoint, or started again when its config changed.
+The folder is the source of truth. A new session reads every run directory's config.yaml and summary.json
+and matches runs to the planned ones by config (renaming a run whose trial got another number): a finished run
+is kept (after checking that its training data did not change), an unfinished one resumed from its checkpoint;
+a finished run that no trial matches any more stops the sweep, an unfinished one is deleted.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import json
 import math
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from .config import load_config
+from .config import config_to_dict, load_config
 from .csvfiles import file_sha256
 from .errors import NnfitError, UsageError, display_path
 from .files import atomic_write, fsync_dir
@@ -37,16 +39,23 @@ from .sweep import Sweep, Trial
 RESULTS = "results.csv"
 
 
+@dataclass
+class Plan:
+    status: dict[str, str]  # each planned run: finished, resume or new
+    moves: list[tuple[Path, str]]  # run directories kept under another name: (where it is, the planned run)
+    stale: list[Path]  # unfinished run directories that no planned run has the config of: started again
+
+
 class SweepDir:
     def __init__(self, path):
         self.path = Path(path)
         self.state = self.path / ".sweep"
         self._lock = None
 
-    def check(self, sweep: Sweep) -> tuple[dict[str, str], list[Path]]:
-        """(each planned run's status: finished, resume or new; the unfinished run folders to delete because
-        their config changed or they are no trial of this sweep). Refuses a folder that is no sweep, and any
-        change to a finished trial. Reads only."""
+    def check(self, sweep: Sweep) -> Plan:
+        """What to do with each planned run and each run directory found; refuses a folder that is no sweep,
+        and any change to a finished run. A run directory whose config is a planned run's under another name
+        (a grid that grew renumbers its trials) is kept and moved there. Reads only."""
         path = self.path
         if path.exists() and not path.is_dir():
             raise UsageError(f"{path}: exists and is not a folder; choose another --out")
@@ -54,35 +63,50 @@ class SweepDir:
                 and not (path / "sweep.yaml").is_file():
             raise UsageError(f"{path}: exists and is not an nnfit sweep folder (no sweep.yaml); choose another --out")
         planned = {run: cfg for t in sweep.trials for run, cfg in t.runs()}
-        status, stale, hashes = {run: "new" for run in planned}, [], {}
+        keys = {run: _key(cfg) for run, cfg in planned.items()}
+        plan = Plan({run: "new" for run in planned}, [], [])
+        found = {}  # run directory -> (its config or None when unreadable, finished)
         for run_dir in self._run_dirs():
-            run = run_dir.relative_to(path).as_posix()
-            summary = _read_json(run_dir / "summary.json")
-            finished = summary.get("state") == "finished"
-            if run not in planned:
-                if finished:
-                    raise UsageError(f"{path}: cannot continue: {run} finished, but is no trial of this sweep (did "
-                                     "the parameters change?); start the sweep in another --out")
-                stale.append(run_dir)
+            try:
+                saved = load_config(run_dir / "config.yaml")
+            except NnfitError:
+                saved = None
+            found[run_dir] = (saved, _read_json(run_dir / "summary.json").get("state") == "finished")
+        kept = {d for d, (saved, _) in found.items()
+                if saved is not None and keys.get(d.relative_to(path).as_posix()) == _key(saved)}
+        free: dict[str, list[str]] = {}  # config -> the planned runs that have no directory yet
+        for run_dir in kept:
+            plan.status[run_dir.relative_to(path).as_posix()] = "finished" if found[run_dir][1] else "resume"
+        for run, key in keys.items():
+            if plan.status[run] == "new":
+                free.setdefault(key, []).append(run)
+        for run_dir, (saved, finished) in sorted(found.items(), key=lambda item: not item[1][1]):  # finished first
+            if run_dir in kept:
                 continue
-            difference = _difference(run_dir, planned[run])
-            if difference and finished:
-                key, before, after = difference
+            run = run_dir.relative_to(path).as_posix()
+            if saved is not None and free.get(_key(saved)):
+                target = free[_key(saved)].pop(0)
+                plan.moves.append((run_dir, target))
+                plan.status[target] = "finished" if finished else "resume"
+            elif not finished:
+                plan.stale.append(run_dir)
+            elif run in planned and saved is not None:
+                key, before, after = config_difference(saved, planned[run])
                 raise UsageError(f"{path}: cannot continue: the sweep changes {run}, which finished ({key} was "
                                  f"{before!r}, is {after!r}); start the sweep in another --out")
-            if difference:
-                stale.append(run_dir)
-            elif finished:
+            else:
+                raise UsageError(f"{path}: cannot continue: {run} finished, but no trial of this sweep has its "
+                                 "config (did the parameters change?); start the sweep in another --out")
+        hashes = {}
+        for run_dir, run in [(d, d.relative_to(path).as_posix()) for d in kept] + plan.moves:
+            if found[run_dir][1]:  # finished: on the same training data?
                 train = planned[run].data.train
                 if train not in hashes:
                     hashes[train] = file_sha256(train) if os.path.isfile(train) else None
                 if _read_json(run_dir / "model.json").get("train_sha256") != hashes[train]:
                     raise UsageError(f"{path}: cannot continue: {display_path(train)} changed since {run} finished "
                                      "(its sha256 differs); start the sweep in another --out")
-                status[run] = "finished"
-            else:
-                status[run] = "resume"
-        return status, stale
+        return plan
 
     def _run_dirs(self) -> list[Path]:
         """Every run directory under trials/ (a trial's, or its folds')."""
@@ -95,9 +119,8 @@ class SweepDir:
 
     # ---- a session ----
 
-    def start(self, sweep: Sweep, session: str, rows: list[dict]) -> None:
-        """Take the folder (one driver at a time), write sweep.yaml and the session, and results.csv with the
-        rows of the trials kept."""
+    def start(self, sweep: Sweep, session: str) -> None:
+        """Take the folder (one driver at a time), write sweep.yaml and the session."""
         try:
             self.state.mkdir(parents=True, exist_ok=True)
             (self.path / "trials").mkdir(exist_ok=True)
@@ -112,7 +135,6 @@ class SweepDir:
                              "choose another --out") from None
         atomic_write(self.path / "sweep.yaml", sweep.resolved())
         self.set_session(session)
-        self.rewrite(sweep, rows)
 
     def set_session(self, text: str) -> None:
         """The session file: the running driver's id, which every job compares with its own, or 'stop ID'."""
@@ -142,12 +164,32 @@ class SweepDir:
         os.replace(tmp, link)
         fsync_dir(self.path)
 
+    def apply(self, plan: Plan, session: str, warn) -> None:
+        """Delete the stale runs, then move the kept ones to their planned names, through a temporary name
+        each (two may swap); a killed move leaves a run directory that the next session matches again."""
+        for run_dir in plan.stale:
+            warn(f"{run_dir}: started with a config that is no longer in the sweep; deleted")
+            self.remove(run_dir)
+        staged = []
+        for k, (run_dir, target) in enumerate(plan.moves):
+            temporary = self.path / "trials" / f"moving-{session[:8]}-{k}"
+            os.replace(run_dir, temporary)
+            self._prune(run_dir.parent)
+            staged.append((run_dir, temporary, target))
+        for run_dir, temporary, target in staged:
+            (self.path / target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, self.path / target)
+            warn(f"{run_dir.relative_to(self.path)}: kept as {target}, the trial with its config now")
+        fsync_dir(self.path / "trials")
+
     def remove(self, folder: Path) -> None:
         """Delete an unfinished run folder that this sweep no longer plans, and its trial folder if emptied."""
         shutil.rmtree(folder, ignore_errors=True)
-        parent = folder.parent
-        if parent != self.path / "trials" and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
+        self._prune(folder.parent)
+
+    def _prune(self, folder: Path) -> None:
+        if folder != self.path / "trials" and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
     def close(self) -> None:
         if self._lock is not None:
@@ -202,6 +244,13 @@ def ranked(sweep: Sweep, rows: list[dict]) -> list[dict]:
     sign = 1 if sweep.minimize else -1
     scored = [r for r in rows if r["state"] == "finished" and r.get(sweep.spec.metric) is not None]
     return sorted(scored, key=lambda r: (sign * r[sweep.spec.metric], order[r["trial"]]))
+
+
+def _key(cfg) -> str:
+    """A config as text, for matching runs: everything that changes the result (checkpoint_every does not)."""
+    settings = config_to_dict(cfg)
+    settings["train"].pop("checkpoint_every", None)
+    return json.dumps(settings, sort_keys=True, default=str)
 
 
 def finished_with(run_dir: Path, cfg) -> bool:

@@ -47,9 +47,9 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
     folder = SweepDir(out)
     if resume and not (folder.path / "sweep.yaml").is_file():
         raise UsageError(f"{out}: holds no sweep to resume (no sweep.yaml); leave out --resume to start one")
-    status, stale = folder.check(sweep)
-    done = {t.name for t in sweep.trials if all(status[run] == "finished" for run, _ in t.runs())}
-    jobs = [(t, run, cfg) for t in sweep.trials for run, cfg in t.runs() if status[run] != "finished"]
+    plan = folder.check(sweep)
+    done = {t.name for t in sweep.trials if all(plan.status[run] == "finished" for run, _ in t.runs())}
+    jobs = [(t, run, cfg) for t in sweep.trials for run, cfg in t.runs() if plan.status[run] != "finished"]
     for t, run, cfg in jobs:  # a missing file would fail every trial: say it once, before anything starts
         for role in ("train", "valid", "test"):
             path = getattr(cfg.data, role)
@@ -63,13 +63,12 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
         paths = sorted({p for _, _, cfg in jobs for p in (cfg.data.train, cfg.data.valid, cfg.data.test) if p})
         pool.check_workers(paths, Path(out).resolve())
         driver = _Driver(sweep, folder, pool, uuid.uuid4().hex, warn, should_stop)
+        folder.start(sweep, driver.session)
+        folder.apply(plan, driver.session, warn)
         rows = {t.name: trial_row(sweep, t, folder.path, {}) for t in sweep.trials if t.name in done}
-        folder.start(sweep, driver.session, list(rows.values()))
+        folder.rewrite(sweep, list(rows.values()))
         if done:
             warn(f"{out}: keeping the {len(done)} finished trials of {len(sweep.trials)}")
-        for run_dir in stale:
-            warn(f"{run_dir}: started with another config; starting it again")
-            folder.remove(run_dir)
         folder.set_best(_best_name(sweep, rows))
         try:
             result = driver.trials(jobs, rows, on_trial)

@@ -132,6 +132,26 @@ def test_a_second_run_keeps_finished_trials_and_refuses_changes_to_them(searched
     assert {p: v for p, v in files(folder).items() if "/003-" not in str(p)} == before
 
 
+def test_a_grid_that_grows_keeps_its_finished_trials_under_their_new_numbers(here):
+    write_config(here / "grow.yaml", {"base": "base.yaml", "parameters": {"train.learning_rate": [0.1, 0.3]}})
+    run_sweep(load_sweep(here / "grow.yaml", ["train.epochs=3"]), here / "grow", workers=2)
+    before = {p.relative_to(here / "grow"): v for p, v in files(here / "grow").items()}
+    rows = {r["train.learning_rate"]: r for r in results(here / "grow")}
+    write_config(here / "grow.yaml", {"base": "base.yaml", "parameters": {"train.learning_rate": [0.03, 0.1, 0.2, 0.3]}})
+    warnings = []
+    result = run_sweep(load_sweep(here / "grow.yaml", ["train.epochs=3"]), here / "grow", workers=2, warn=warnings.append)
+    assert result.line["finished"] == 4
+    assert "trials/001-learning_rate=0.1: kept as trials/002-learning_rate=0.1, the trial with its config now" in warnings
+    after = {p.relative_to(here / "grow"): v for p, v in files(here / "grow").items()}
+    renamed = {Path(str(p).replace("001-learning_rate=0.1", "002-learning_rate=0.1")
+                    .replace("002-learning_rate=0.3", "004-learning_rate=0.3")): v for p, v in before.items()}
+    assert {p: after[p] for p in renamed} == renamed  # the same bytes and times, not trained again
+    for row in results(here / "grow"):
+        if row["train.learning_rate"] in rows:
+            assert {k: v for k, v in row.items() if k not in ("trial", "run_dir")} == \
+                {k: v for k, v in rows[row["train.learning_rate"]].items() if k not in ("trial", "run_dir")}
+
+
 def test_cross_validation_sweep(here):
     write_config(here / "cv.yaml", {"base": "base.yaml", "folds": 3, "metric": "accuracy"})
     result = run_sweep(load_sweep(here / "cv.yaml"), here / "cv", workers=2)
