@@ -8,6 +8,7 @@ results.csv and moves `best` as trials end, stops on request, then refits the be
 from __future__ import annotations
 
 import os
+import shutil
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -178,12 +179,13 @@ class _Driver:
             return
         trial = next(t for t in self.sweep.trials if t.name == best[0]["trial"])
         cfg = self.sweep.refit_config(trial, round(best[0]["epoch"]))
-        final = self.folder.path / "final"
-        if final.exists() and not finished_with(final, cfg):
-            self.folder.remove(final)
-        outcome = {}
-        self.run([Job("final", cfg, str(self.folder.path.resolve()), self.session)],
-                 lambda job, o: outcome.update(o))
+        final, outcome = self.folder.path / "final", {}
+        if not finished_with(final, cfg):
+            if final.exists():  # the best trial changed (more samples, say), or the refit never finished
+                self.warn(f"{final}: refitting the best trial, {trial.name}")
+                shutil.rmtree(final)
+            self.run([Job("final", cfg, str(self.folder.path.resolve()), self.session)],
+                     lambda job, o: outcome.update(o))
         if finished_with(final, cfg):
             result.line["final"] = str(final)
         elif outcome.get("state") == "interrupted" or self.stopping:
