@@ -44,7 +44,8 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
           should_stop: Callable[[], bool] | None = None) -> dict:
     """Train the configured network and write a run directory. Returns the line `nnfit train` prints.
 
-    Config and data problems raise before the run directory is touched. With resume, an unfinished run in
+    config_path may also be a Config already loaded (a sweep's trial). Config and data problems raise before
+    the run directory is touched. With resume, an unfinished run in
     the directory continues from its checkpoint (or from the start when it has none) and ends exactly as an
     uninterrupted run would; a missing directory starts a new run. should_stop() is checked after every
     mini-batch: when it turns true, training stops, saves a checkpoint and raises Interrupted.
@@ -52,7 +53,7 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
     started = time.perf_counter()
     if resume and force:
         raise UsageError("--resume and --force contradict each other: continue the run, or replace it")
-    cfg = load_config(config_path, overrides)
+    cfg = config_path if isinstance(config_path, Config) else load_config(config_path, overrides)
     run = RunDir(out if out is not None else default_run_dir(config_path))
     with run.locked():
         return _train(cfg, run, started, force, resume, on_epoch, warn, on_start, should_stop)

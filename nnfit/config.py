@@ -65,7 +65,16 @@ def _check_combinations(cfg: Config) -> Config:
         raise ConfigError(f"data.positive: only used by task 'binary', but task is '{task}'", "data.positive")
     if train.class_weight is not None and task == "regression":
         raise ConfigError("train.class_weight: only used by classification, but task is 'regression'", "train.class_weight")
-    if train.early_stopping is not None and data.valid is None and data.valid_fraction == 0:
+    if (data.folds is None) != (data.fold is None):
+        key = "data.fold" if data.fold is None else "data.folds"
+        raise ConfigError(f"{key}: data.folds and data.fold go together: the number of folds and the fold that validates", key)
+    if data.folds is not None:
+        if data.fold > data.folds:
+            raise ConfigError(f"data.fold: expected a fold from 1 to data.folds = {data.folds}, found {data.fold}", "data.fold")
+        if data.valid is not None:
+            raise ConfigError("data.folds: the folds take the validation rows from data.train, but data.valid is set too; "
+                              "remove one of them", "data.folds")
+    if train.early_stopping is not None and data.valid is None and data.valid_fraction == 0 and data.folds is None:
         raise ConfigError("train.early_stopping: needs a validation set (set data.valid or data.valid_fraction > 0)", "train.early_stopping")
     if data.features is not None:
         if data.target in data.features:
@@ -156,18 +165,23 @@ def apply_overrides(raw: dict, overrides) -> list[str]:
         if not sep or not key or any(not p for p in key.split(".")):
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.learning_rate=0.001")
         value = parse_yaml(text, f"--set {key}") if text.strip() else None
-        node = raw
-        *parents, last = key.split(".")
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        if isinstance(value, dict) and isinstance(node.get(last), dict):
-            node[last] = {**node[last], **value}  # --set train={epochs: 5} changes epochs, not the whole section
-        else:
-            node[last] = value
+        set_key(raw, key, value)
         keys.append(key)
     return keys
+
+
+def set_key(raw: dict, key: str, value) -> None:
+    """Set the dotted key 'a.b.c' to value in the nested dict, making the sections it needs."""
+    node = raw
+    *parents, last = key.split(".")
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    if isinstance(value, dict) and isinstance(node.get(last), dict):
+        node[last] = {**node[last], **value}  # --set train={epochs: 5} changes epochs, not the whole section
+    else:
+        node[last] = copy.deepcopy(value)
 
 
 def load_config(path: str | os.PathLike, overrides=()) -> Config:
@@ -202,6 +216,15 @@ def from_dict(raw: Any, source: str = "config", overrides=(), base: str | os.Pat
     absolute = {k: str((base / v).resolve()) if isinstance(v, str) else v
                 for k, v in (("train", cfg.data.train), ("valid", cfg.data.valid), ("test", cfg.data.test))}
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **absolute))
+
+
+def validate_keys(cls, raw: dict, source: str):
+    """Validate a mapping against another schema dataclass (the sweep file's, say) as strictly as a config:
+    unknown keys with a "did you mean", wrong types and values; errors name source and the key."""
+    try:
+        return _build(cls, raw, "")
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}", e.key) from None
 
 
 def config_to_dict(cfg: Config) -> dict:

@@ -77,6 +77,17 @@ def stratified_split(n: int, labels: np.ndarray | None, fraction: float, rng: np
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
 
 
+def kfold(n: int, labels: np.ndarray | None, k: int, rng: np.random.Generator) -> np.ndarray:
+    """The fold (0 to k-1) of each of n rows. Each class's rows (all rows for regression) are shuffled and dealt
+    round the folds in turn, the next class going on where the last one stopped: each fold gets its share of
+    every class to within one row, and the folds' sizes differ by one row at most."""
+    groups = [np.arange(n)] if labels is None else [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    order = np.concatenate([rows[rng.permutation(len(rows))] for rows in groups])
+    fold = np.empty(n, np.int64)
+    fold[order] = np.arange(n) % k
+    return fold
+
+
 def class_weights(cfg_weight, labels: Target, target: np.ndarray, name: str) -> np.ndarray | None:
     """Per-row weights (n,) from train.class_weight: 'balanced' = n / (K * count of the row's class)."""
     if cfg_weight is None:
@@ -197,9 +208,15 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
             df = drop_missing_target(df, d.target, name, notes)
             rows[role] = extract_rows(df, numeric, categorical, d.target, name, dtype)
     order, n_train = None, len(train_df)
-    if rows["valid"] is None and d.valid_fraction > 0:
+    if rows["valid"] is None and (d.valid_fraction > 0 or d.folds is not None):
         strata = None if cfg.task == "regression" else labels.encode(train_df[d.target], train_name)
-        rows_train, rows_valid = stratified_split(len(train_df), strata, d.valid_fraction, rng)
+        if d.folds is not None:
+            if len(train_df) < d.folds:
+                raise DataError(f"{train_name}: {len(train_df)} rows cannot be dealt into data.folds = {d.folds} folds")
+            fold = kfold(len(train_df), strata, d.folds, rng)
+            rows_train, rows_valid = np.flatnonzero(fold != d.fold - 1), np.flatnonzero(fold == d.fold - 1)
+        else:
+            rows_train, rows_valid = stratified_split(len(train_df), strata, d.valid_fraction, rng)
         if len(rows_valid) == 0:
             notes.append(f"{train_name}: too few rows to hold out {d.valid_fraction:g} for validation; training without")
         order, n_train = np.concatenate([rows_train, rows_valid]), len(rows_train)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from .errors import ConfigError, did_you_mean
-from .schema import SECTIONS, Config
+from .schema import SECTIONS, Config, SweepConfig
 
 
 def keys(cls=Config, prefix: str = ""):
@@ -58,6 +58,13 @@ def reference() -> str:
     return "\n".join(lines)
 
 
+def sweep_reference() -> str:
+    """The table of the sweep file's keys (docs/sweep.md), from schema.SweepConfig."""
+    rows = [f"| `{key}` | `{_default(f)}` | {_cell(f.metadata['check'].allowed)} | {_cell(f.metadata['doc'])} |"
+            for key, f, _ in keys(SweepConfig)]
+    return "\n".join(["| key | default | allowed | what it does |", "|---|---|---|---|", *rows]) + "\n"
+
+
 def explain(key: str | None = None) -> str:
     """One key's entry (or the whole reference when key is None), as plain text for the terminal."""
     if key is None:
@@ -73,4 +80,6 @@ def explain(key: str | None = None) -> str:
 
 
 if __name__ == "__main__":
-    print(reference(), end="")
+    import sys
+
+    print(sweep_reference() if sys.argv[1:] == ["sweep"] else reference(), end="")

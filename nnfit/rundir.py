@@ -177,12 +177,7 @@ class RunDir:
         """The run's summary.json, after checking that it was started with this very config, but for
         train.checkpoint_every (when to checkpoint does not change the result) and train.epochs (more epochs
         continue the run; fewer than it has run are refused)."""
-        saved = config_to_dict(load_config(self.path / "config.yaml"))
-        now = config_to_dict(cfg)
-        for section in (saved, now):
-            section["train"].pop("checkpoint_every", None)
-            section["train"].pop("epochs", None)
-        difference = _first_difference(saved, now)
+        difference = config_difference(load_config(self.path / "config.yaml"), cfg, epochs=False)
         if difference:
             key, before, after = difference
             raise UsageError(f"{self.path}: cannot resume: the config changed since the run started ({key} was "
@@ -278,6 +273,17 @@ def _cell(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def config_difference(saved: Config, now: Config, epochs: bool = True) -> tuple[str, object, object] | None:
+    """(dotted key, saved value, new value) where two configs first differ in a way that changes the run's
+    result, or None; when to checkpoint does not, and with epochs=False neither does train.epochs."""
+    saved, now = config_to_dict(saved), config_to_dict(now)
+    for section in (saved, now):
+        section["train"].pop("checkpoint_every", None)
+        if not epochs:
+            section["train"].pop("epochs", None)
+    return _first_difference(saved, now)
 
 
 def _first_difference(a, b, prefix: str = ""):

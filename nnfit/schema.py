@@ -196,6 +196,8 @@ class DataConfig:
     valid: str | None = _opt(None, _optional(_path), "validation CSV; null = hold out valid_fraction of the training rows")
     valid_fraction: float = _opt(0.2, _float(0, 1, hi_open=True), "share of training rows held out for validation when valid is null (stratified for classification); 0 = none")
     test: str | None = _opt(None, _optional(_path), "held-out CSV, scored once at the end (summary.json)")
+    folds: int | None = _opt(None, _optional(_int(2)), "k-fold cross-validation: deal the training rows into k folds (stratified for classification, drawn from train.seed) and validate on fold data.fold instead of valid_fraction")
+    fold: int | None = _opt(None, _optional(_int(1)), "with data.folds: the fold (1 to k) that validates; the other k - 1 train")
     target: str = _req(_column, "the column to predict")
     features: list[str] | None = _opt(None, _optional(_columns), "feature columns; null = every column except target and ignore")
     ignore: list[str] = _opt([], _columns, "columns to drop (ids, free text, ...)")
@@ -266,6 +268,47 @@ SECTIONS = {  # fields whose value is a nested section, and whether null is allo
     (TrainConfig, "early_stopping"): (EarlyStoppingConfig, True),
     (TrainConfig, "schedule"): (ScheduleConfig, False),
 }
+
+
+# ---- the sweep file (nnfit sweep): its keys, checked the same way ----
+
+DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
+
+
+@_allows("a file path | a mapping (the config itself)")
+def _base(v):
+    if isinstance(v, dict):
+        return v
+    return _path(v)
+
+
+@_allows("valid_loss | a validation metric of the task")
+def _metric(v):
+    if not isinstance(v, str) or not v:
+        raise _Bad("valid_loss or a metric name such as accuracy or r2")
+    return v
+
+
+@_allows("{dotted key: [value, ...] | {uniform | log_uniform | int_uniform: [low, high]}}")
+def _parameters(v):
+    if v is None:
+        return {}
+    if not isinstance(v, dict) or any(not isinstance(k, str) for k in v):
+        raise _Bad("a mapping of dotted config keys (train.learning_rate: [0.001, 0.01])")
+    return dict(v)  # each entry is checked against the config's keys by sweep.py
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepConfig:
+    base: Any = _req(_base, "the train config every trial starts from: a path (relative to the sweep file's folder), or the config itself")
+    method: str = _opt("grid", _choice("grid", "random"), "grid: every combination of the parameters' values; random: `samples` trials drawn at random")
+    samples: int | None = _opt(None, _optional(_int(1)), "random: how many trials to draw (required with random)")
+    seed: int = _opt(0, _int(0), "random: seeds the draws; the same seed gives the same trials, and more samples add trials after them")
+    metric: str = _opt("valid_loss", _metric, "what ranks the trials: valid_loss, or a validation metric of the task (rmse, mae, r2; accuracy, precision, recall, f1, roc_auc; macro_f1), the mean over folds")
+    goal: str = _opt("auto", _choice("auto", "minimize", "maximize"), "auto = minimize valid_loss, rmse and mae, maximize the rest")
+    folds: int | None = _opt(None, _optional(_int(2)), "k: k-fold cross-validation inside every trial (data.folds, stratified for classification); null = the base config's validation rows")
+    refit: bool = _opt(False, _bool, "true: retrain the best trial's config on all training rows, for its kept epoch (the mean over folds), into OUT/final")
+    parameters: dict = _opt({}, _parameters, "dotted config keys, each with a list of values or (random only) a distribution {uniform | log_uniform | int_uniform: [low, high]}")
 
 
 def show(value: Any) -> str:

@@ -1,0 +1,154 @@
+"""Where a sweep's runs go: a pool of processes on this machine, or an existing Dask cluster.
+
+Both hand out futures with the same few methods (submit, wait, cancel), so one driver loop (sweeprun.py)
+serves both; scheduling, queues and transport are theirs, not nnfit's.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import tempfile
+import uuid
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import __version__
+from .errors import UsageError
+from .sweepjob import BLAS_THREADS, SHARED_FILESYSTEM, Job, init_worker, probe, run_job
+
+CONNECT_SECONDS = 10  # to reach a Dask scheduler
+
+
+def default_workers() -> int:
+    """One per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextmanager
+def _environment(values: dict):
+    """These environment variables for the processes started meanwhile; this process's own BLAS, loaded
+    already, keeps its threads, and the variables are restored after."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class LocalPool:
+    """Worker processes on this machine, each with a BLAS of one thread: the processes are started (spawned:
+    a new interpreter, so nothing of this one's numpy is inherited) inside submit, with BLAS_THREADS in the
+    environment they start with. A process that dies breaks the pool; the next submit starts a new one."""
+
+    infrastructure = (BrokenProcessPool,)
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._pool = None
+        self._owner = {}  # future -> the pool it came from
+
+    def check_workers(self, paths: list[str], folder: Path) -> None:
+        pass  # the same machine sees the same files
+
+    def submit(self, job: Job, attempt: int):
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
+                initargs=(os.getpid(),))
+        # a spawn-context ProcessPoolExecutor starts its processes in submit (tests/test_sweep_run.py reads a
+        # worker's /proc/PID/environ to keep it so)
+        with _environment(BLAS_THREADS):
+            future = self._pool.submit(run_job, job)
+        self._owner[future] = self._pool
+        return future
+
+    def wait(self, futures, timeout: float) -> set:
+        return concurrent.futures.wait(futures, timeout, concurrent.futures.FIRST_COMPLETED)[0]
+
+    def cancel(self, futures) -> None:
+        for f in futures:
+            f.cancel()
+
+    def lost(self, future) -> None:
+        """The future's pool broke: the next submit starts a new one (once, however many futures it failed)."""
+        broken = self._owner.pop(future, None)
+        if broken is not None and broken is self._pool:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskPool:
+    """An existing Dask cluster, reached through its scheduler's address. Its workers need nnfit installed and
+    the same files at the same paths; `dask worker` (with its nanny, the default) starts worker processes with
+    one BLAS thread already (distributed's distributed.nanny.pre-spawn-environ)."""
+
+    def __init__(self, address: str):
+        try:
+            import distributed
+        except ImportError:
+            raise UsageError("--scheduler: needs Dask's distributed, which nnfit's dask extra installs: "
+                             "pip install 'nnfit[dask]'") from None
+        self._distributed = distributed
+        self.infrastructure = (distributed.KilledWorker,)
+        try:
+            self.client = distributed.Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler there "
+                             f"({' '.join(str(e).split()) or type(e).__name__})") from None
+
+    def check_workers(self, paths: list[str], folder: Path) -> None:
+        """Every connected worker must see the data files and the folder that will hold the sweep, and run this
+        nnfit version; checked with a token file written beside the sweep folder, then removed."""
+        near = next(p for p in [folder, *folder.parents] if p.is_dir())
+        try:
+            fd, token = tempfile.mkstemp(prefix=".nnfit-probe-", dir=near)
+        except OSError as e:
+            raise UsageError(f"{folder}: cannot write there: {e.strerror or e}") from None
+        content = uuid.uuid4().hex
+        try:
+            os.write(fd, content.encode())
+            os.close(fd)
+            answers = self.client.run(probe, paths, (token, content))
+        finally:
+            os.unlink(token)
+        for address, answer in sorted(answers.items()):
+            if answer["version"] != __version__:
+                raise UsageError(f"Dask worker {address} ({answer['host']}) runs nnfit {answer['version']}, this "
+                                 f"machine nnfit {__version__}; install the same version on the workers")
+            if answer["missing"]:
+                raise UsageError(f"Dask worker {address} ({answer['host']}) cannot see {answer['missing'][0]}: "
+                                 f"{SHARED_FILESYSTEM}")
+
+    def submit(self, job: Job, attempt: int):
+        key = f"nnfit-{job.session[:8]}-{job.run}-{attempt}".replace("/", ":")
+        return self.client.submit(run_job, job, key=key, pure=False)
+
+    def wait(self, futures, timeout: float) -> set:
+        try:
+            with self.client.as_current():
+                self._distributed.wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            pass
+        return {f for f in futures if f.done()}
+
+    def cancel(self, futures) -> None:
+        """Nothing: Dask cannot tell a queued task from a running one, and cancelling a running one would lose
+        its outcome. A queued run starts, reads the stop in the session file and returns at once."""
+
+    def lost(self, future) -> None:
+        pass  # the scheduler replaces lost workers itself
+
+    def close(self) -> None:
+        self.client.close()

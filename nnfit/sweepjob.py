@@ -1,0 +1,187 @@
+"""One run of a sweep, where a worker runs it: commands.train into the run directory, stopping when the driver
+says so, and the outcome as a small dict. The same function runs in the local pool's processes and in Dask
+workers' threads; nothing here prints.
+
+The driver and its jobs share only files in the sweep folder's .sweep/, which every worker must see anyway:
+  session            the running driver's id, or 'stop ID' once it must stop. A job polls it twice a second and
+                     stops (checkpoint, as `nnfit train` does on Ctrl-C) when it no longer reads its own id: the
+                     driver was interrupted, or a new driver took over from one that was killed.
+  runs/RUN/starts    a line per start of the run in each session; a third start in one session means the
+                     workers running it died twice, and the run fails instead of being tried again.
+  runs/RUN/lock      held (flock) while the run trains, so that a killed driver's job still finishing its
+                     mini-batch and a new session's job never write one run directory at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .commands import train
+from .config import Config
+from .errors import EXIT_INTERRUPTED, Interrupted, NnfitError
+
+# Each process of the local pool gets these in its environment when it is started, before it imports numpy:
+# OpenBLAS (and OpenMP, MKL, Accelerate, numexpr) read them once, when the library loads.
+BLAS_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
+POLL_SECONDS = 0.5  # how often a training job reads the session file
+LOCK_SECONDS = 120.0  # how long a job waits for a run directory that another process still writes
+SHARED_FILESYSTEM = ("the workers need the data files and the sweep folder at the same paths as the machine "
+                     "running nnfit sweep (a shared filesystem)")
+
+
+@dataclass(frozen=True)
+class Job:
+    run: str  # the run directory relative to the sweep folder: trials/NAME, trials/NAME/fold-2 or final
+    cfg: Config
+    folder: str  # the sweep folder, absolute
+    session: str  # the id of the driver's session that submitted it
+
+
+_process = {"signalled": False, "parent": None, "busy": False}  # a local pool process's own state (init_worker)
+
+
+def init_worker(parent: int) -> None:
+    """Start of a local pool process. SIGINT / SIGTERM (Ctrl-C reaches the whole process group) stop the run
+    in progress with a checkpoint, and a second one quits at once, which the atomic writes make safe; an idle
+    process quits at once. A process whose driver died (kill -9) stops its run the same way, then quits: it
+    would otherwise wait for work forever, since it holds its queue's pipe open itself."""
+    os.environ.update(BLAS_THREADS)  # also for a library loaded later; the pool set them before numpy loaded
+    _process["parent"] = parent
+
+    def handler(signum, frame):
+        if _process["signalled"] or not _process["busy"]:
+            os._exit(EXIT_INTERRUPTED)
+        _process["signalled"] = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(POLL_SECONDS)
+        if os.getppid() != parent:
+            _process["signalled"] = True
+            if not _process["busy"]:
+                os._exit(EXIT_INTERRUPTED)
+
+
+def run_job(job: Job) -> dict:
+    """Train one run (resuming it when it has started) and say how it went: {'run', 'state' (finished, failed,
+    interrupted), 'error' (one line), 'line' (what `nnfit train` prints), 'warnings', 'host', 'seconds'}."""
+    started = time.perf_counter()
+    folder = Path(job.folder)
+    outcome = {"run": job.run, "state": "failed", "error": None, "line": None, "warnings": [],
+               "host": socket.gethostname(), "seconds": 0.0}
+    session = read_session(folder)
+    if session is None:
+        outcome["error"] = f"{outcome['host']} cannot see {folder / '.sweep' / 'session'}: {SHARED_FILESYSTEM}"
+        return outcome
+    if session != job.session:  # a newer driver took over, or this one is stopping: start nothing
+        outcome["state"] = "new"
+        return outcome
+    if _count_start(folder, job) > 2:
+        outcome["error"] = "the workers running it died twice (killed, or out of memory?)"
+        return outcome
+    stop = _stopper(folder, job.session)
+    _process["busy"], _process["signalled"] = True, False  # a signal between runs ended the process instead
+    try:
+        with _run_lock(folder, job.run, stop):
+            outcome["line"] = train(job.cfg, out=folder / job.run, resume=True, warn=outcome["warnings"].append,
+                                    should_stop=stop)
+        outcome["state"] = "finished"
+    except Interrupted:  # before the run directory was made, the run has not started
+        outcome["state"] = "interrupted" if (folder / job.run / "config.yaml").exists() else "new"
+    except NnfitError as e:
+        outcome["error"] = " ".join(str(e).split())
+    except MemoryError:
+        outcome["error"] = "out of memory: a smaller network or batch, or fewer trials at once (--workers)"
+    finally:
+        _process["busy"] = False
+    outcome["seconds"] = time.perf_counter() - started
+    return outcome
+
+
+def read_session(folder: Path) -> str | None:
+    try:
+        return (folder / ".sweep" / "session").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+def starts(folder: Path, run: str, session: str) -> int:
+    """How often the run started in this session."""
+    try:
+        lines = (folder / ".sweep" / "runs" / run / "starts").read_text(encoding="utf-8").split()
+    except OSError:
+        return 0
+    return lines.count(session)
+
+
+def _count_start(folder: Path, job: Job) -> int:
+    path = folder / ".sweep" / "runs" / job.run / "starts"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(job.session + "\n")
+    return starts(folder, job.run, job.session)
+
+
+def _stopper(folder: Path, session: str):
+    """should_stop for train: after a signal or the driver's death (init_worker), or once the session file no
+    longer holds this session's id; the file is read every POLL_SECONDS at most, because should_stop runs after
+    every mini-batch."""
+    state = {"next": 0.0, "stop": False}
+
+    def should_stop() -> bool:
+        if _process["signalled"] or state["stop"]:
+            return True
+        now = time.monotonic()
+        if now >= state["next"]:
+            state["next"] = now + POLL_SECONDS
+            state["stop"] = read_session(folder) != session
+        return state["stop"]
+
+    return should_stop
+
+
+@contextmanager
+def _run_lock(folder: Path, run: str, stop):
+    path = folder / ".sweep" / "runs" / run / "lock"
+    with open(path, "a") as f:
+        waited = time.monotonic() + LOCK_SECONDS
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if stop():
+                    raise Interrupted("stopped while waiting for the run directory") from None
+                if time.monotonic() > waited:
+                    raise NnfitError(f"{folder / run}: another process has been writing it for "
+                                     f"{LOCK_SECONDS:.0f} s; stop it, then continue the sweep") from None
+                time.sleep(0.1)
+        yield
+
+
+def probe(paths: list[str], token: tuple[str, str]) -> dict:
+    """Run on every Dask worker before the sweep starts: the files it cannot see (a token file the driver just
+    wrote beside the sweep folder proves the folder is the same one), and its nnfit version."""
+    missing = [p for p in paths if not os.path.exists(p)]
+    try:
+        seen = Path(token[0]).read_text(encoding="utf-8")
+    except OSError:
+        seen = None
+    if seen != token[1]:
+        missing.append(str(Path(token[0]).parent))
+    return {"missing": missing, "version": __version__, "host": socket.gethostname()}

@@ -1,0 +1,215 @@
+"""nnfit sweep's driver: one loop over futures, whether the runs go to a local process pool or to a Dask cluster.
+
+run_sweep submits every run that is not finished, takes outcomes as they come, writes each trial's row to
+results.csv and moves `best` as trials end, stops on request, then refits the best config. The pools
+(pools.py) only hand out futures. Nothing here prints: the CLI passes callbacks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import DataError, UsageError, display_path
+from .pools import DaskPool, LocalPool, default_workers
+from .sweep import Sweep, Trial
+from .sweepdir import SweepDir, finished_with, ranked, trial_row
+from .sweepjob import Job, starts
+
+WAIT_SECONDS = 0.25  # how often the loop looks at should_stop while runs are out
+WARNINGS = 5  # the runs' warnings passed on, at most
+
+
+def _ignore(*_args) -> None:
+    pass
+
+
+@dataclass
+class SweepResult:
+    line: dict  # what `nnfit sweep` prints
+    stopped: bool  # interrupted on request
+    problems: list[str] = field(default_factory=list)  # failed trials, a failed refit: exit status 1
+
+
+def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | None = None, resume: bool = False,
+              on_trial: Callable[[dict, dict | None, int, int], None] = _ignore,
+              warn: Callable[[str], None] = _ignore, should_stop: Callable[[], bool] | None = None) -> SweepResult:
+    """Run the sweep into the folder `out`, or continue the one there (see sweepdir.py for what is kept);
+    with resume, there must be one. On this machine with `workers` processes (default: one per core), or on
+    the Dask cluster whose scheduler is at `scheduler`.
+
+    on_trial(row, best row so far, trials ended, trials) after each trial. should_stop() is looked at four
+    times a second: once true, no run starts and the running ones stop with a checkpoint."""
+    folder = SweepDir(out)
+    if resume and not (folder.path / "sweep.yaml").is_file():
+        raise UsageError(f"{out}: holds no sweep to resume (no sweep.yaml); leave out --resume to start one")
+    plan = folder.check(sweep)
+    done = {t.name for t in sweep.trials if all(plan.status[run] == "finished" for run, _ in t.runs())}
+    jobs = [(t, run, cfg) for t in sweep.trials for run, cfg in t.runs() if plan.status[run] != "finished"]
+    for t, run, cfg in jobs:  # a missing file would fail every trial: say it once, before anything starts
+        for role in ("train", "valid", "test"):
+            path = getattr(cfg.data, role)
+            if path is not None and not os.path.isfile(path):
+                raise DataError(f"{display_path(path)}: file not found (data.{role} of trial {t.name})")
+    if scheduler is not None:
+        pool = DaskPool(scheduler)
+    else:
+        pool = LocalPool(max(1, min(workers or default_workers(), len(jobs) or 1)))
+    try:
+        paths = sorted({p for _, _, cfg in jobs for p in (cfg.data.train, cfg.data.valid, cfg.data.test) if p})
+        pool.check_workers(paths, Path(out).resolve())
+        driver = _Driver(sweep, folder, pool, uuid.uuid4().hex, warn, should_stop)
+        folder.start(sweep, driver.session)
+        folder.apply(plan, driver.session, warn)
+        rows = {t.name: trial_row(sweep, t, folder.path, {}) for t in sweep.trials if t.name in done}
+        folder.rewrite(sweep, list(rows.values()))
+        if done:
+            warn(f"{out}: keeping the {len(done)} finished trials of {len(sweep.trials)}")
+        folder.set_best(_best_name(sweep, rows))
+        try:
+            result = driver.trials(jobs, rows, on_trial)
+            if sweep.spec.refit and not driver.stopping:
+                driver.refit(rows, result)
+        except BaseException:
+            folder.set_session(f"stop {driver.session}")  # whatever went wrong here, the workers stop too
+            raise
+        folder.rewrite(sweep, list(rows.values()))
+        folder.set_best(_best_name(sweep, rows))
+        return result
+    finally:
+        pool.close()
+        folder.close()
+
+
+def _best_name(sweep: Sweep, rows: dict) -> str | None:
+    best = ranked(sweep, list(rows.values()))
+    return best[0]["trial"] if best else None
+
+
+class _Driver:
+    def __init__(self, sweep: Sweep, folder: SweepDir, pool, session: str, warn, should_stop):
+        self.sweep, self.folder, self.pool, self.session, self.warn = sweep, folder, pool, session, warn
+        self.should_stop = should_stop or (lambda: False)
+        self.stopping = False
+        self.seen_warnings: set[str] = set()
+
+    def run(self, jobs: list[Job], on_outcome: Callable[[Job, dict], None]) -> None:
+        """Submit the jobs, hand each outcome to on_outcome; a run whose worker was lost goes again, once."""
+        out = {self.pool.submit(job, 1): (job, 1) for job in jobs}
+        while out:
+            if not self.stopping and self.should_stop():
+                self.stopping = True
+                self.folder.set_session(f"stop {self.session}")  # running jobs checkpoint and stop
+                self.pool.cancel(list(out))
+            for future in self.pool.wait(set(out), WAIT_SECONDS):
+                job, attempt = out.pop(future)
+                outcome = self._outcome(future, job)
+                if outcome is None:  # its worker was lost: once more, elsewhere
+                    out[self.pool.submit(job, attempt + 1)] = (job, attempt + 1)
+                    continue
+                self._warn_once(job, outcome.get("warnings", []))
+                on_outcome(job, outcome)
+
+    def _warn_once(self, job: Job, messages: list[str]) -> None:
+        """A run's warnings, each text once, and no more than WARNINGS in all: every run's summary.json keeps
+        its own notes."""
+        for message in messages:
+            if message in self.seen_warnings or len(self.seen_warnings) > WARNINGS:
+                continue
+            self.seen_warnings.add(message)
+            self.warn(f"{job.run}: {message}" if len(self.seen_warnings) <= WARNINGS else
+                      "more warnings are in each run's summary.json (notes)")
+
+    def _outcome(self, future, job: Job) -> dict | None:
+        if future.cancelled():
+            return {"state": "new"}
+        error = future.exception()
+        if error is None:
+            return future.result()
+        if isinstance(error, self.pool.infrastructure):
+            self.pool.lost(future)
+            started = starts(self.folder.path, job.run, self.session)
+            if self.stopping:  # a Ctrl-C also reaches the pool's idle processes, which quit
+                return {"state": "interrupted" if (self.folder.path / job.run / "config.yaml").exists() else "new"}
+            if started < 2:
+                return None
+            return {"state": "failed", "error": "the workers running it died twice (killed, or out of memory?)"}
+        text = "".join(traceback.format_exception(error)).rstrip()
+        self.warn(f"{job.run}: an error inside nnfit (please report it):\n{text}")
+        return {"state": "failed", "error": f"an error inside nnfit: {type(error).__name__}: {error}"}
+
+    def trials(self, jobs: list[tuple[Trial, str, object]], rows: dict, on_trial) -> SweepResult:
+        sweep, folder = self.sweep, self.folder
+        pending = {t.name: sum(1 for j in jobs if j[0] is t) for t in sweep.trials}
+        outcomes: dict[str, dict] = {}
+        trials = {t.name: t for t in sweep.trials}
+        ended = [len(rows)]
+
+        def on_outcome(job: Job, outcome: dict) -> None:
+            name = job.run.split("/")[1]
+            outcomes[job.run] = outcome
+            pending[name] -= 1
+            if pending[name]:
+                return
+            trial = trials[name]
+            mine = {run: outcomes[run] for run, _ in trial.runs() if run in outcomes}
+            if all(o["state"] == "new" for o in mine.values()):
+                return  # never started: no row
+            row = trial_row(sweep, trial, folder.path, mine)
+            rows[name] = row
+            folder.append(sweep, row)
+            best = ranked(sweep, list(rows.values()))
+            if best and best[0]["trial"] == name:
+                folder.set_best(name)
+            ended[0] += 1
+            on_trial(row, best[0] if best else None, ended[0], len(sweep.trials))
+
+        self.run([Job(run, cfg, str(folder.path.resolve()), self.session) for _, run, cfg in jobs], on_outcome)
+        return self._result(rows)
+
+    def refit(self, rows: dict, result: SweepResult) -> None:
+        """The best trial's config on every training row, into final/; kept when it already finished so."""
+        best = ranked(self.sweep, list(rows.values()))
+        if not best:
+            return
+        trial = next(t for t in self.sweep.trials if t.name == best[0]["trial"])
+        cfg = self.sweep.refit_config(trial, round(best[0]["epoch"]))
+        final, outcome = self.folder.path / "final", {}
+        if not finished_with(final, cfg):
+            if final.exists():  # the best trial changed (more samples, say), or the refit never finished
+                self.warn(f"{final}: refitting the best trial, {trial.name}")
+                shutil.rmtree(final)
+            self.run([Job("final", cfg, str(self.folder.path.resolve()), self.session)],
+                     lambda job, o: outcome.update(o))
+        if finished_with(final, cfg):
+            result.line["final"] = str(final)
+        elif outcome.get("state") == "interrupted" or self.stopping:
+            result.stopped = True
+        else:
+            result.problems.append(f"final: the refit failed: {outcome.get('error')}")
+
+    def _result(self, rows: dict) -> SweepResult:
+        sweep, metric = self.sweep, self.sweep.spec.metric
+        states = [r["state"] for r in rows.values()]
+        best = ranked(sweep, list(rows.values()))
+        line = {"sweep_dir": str(self.folder.path), "best": None, "run_dir": None, "parameters": None, metric: None}
+        if best:
+            b = best[0]
+            line.update(best=b["trial"], run_dir=str(self.folder.path / "best"),
+                        parameters=next(t.values for t in sweep.trials if t.name == b["trial"]), **{metric: b[metric]})
+            if sweep.spec.folds:
+                line[f"{metric}_std"] = b[f"{metric}_std"]
+            line["epoch"] = b["epoch"]
+        line.update(trials=len(sweep.trials), finished=states.count("finished"), failed=states.count("failed"),
+                    interrupted=states.count("interrupted"), not_started=len(sweep.trials) - len(states))
+        failed = [r for r in rows.values() if r["state"] == "failed"]
+        problems = [f"{len(failed)} of {len(sweep.trials)} trials failed (first: {failed[0]['trial']}: "
+                    f"{failed[0]['error']})"] if failed else []
+        if not self.stopping and line["interrupted"]:
+            problems.append(f"{line['interrupted']} trials were interrupted")
+        return SweepResult(line, self.stopping, problems)

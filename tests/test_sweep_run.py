@@ -1,0 +1,311 @@
+"""nnfit sweep end to end: results.csv, best and refit, folds, a failing trial, Ctrl-C, kill -9 then --resume,
+and the Dask path on a real distributed.LocalCluster and on a cluster started by hand (dask scheduler, dask
+worker). Every sweep is a few tiny trials; the local pool runs 2 worker processes."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnfit.commands import predict
+from nnfit.config import load_config
+from nnfit.sweep import load_sweep
+from nnfit.sweepjob import Job, probe, run_job
+from nnfit.sweeprun import run_sweep
+
+from conftest import blobs, run_cli, write_config, write_csv
+
+BASE = {"task": "multiclass", "data": {"train": "train.csv", "target": "label"}, "model": {"hidden": [8]},
+        "train": {"epochs": 8, "batch_size": 16, "learning_rate": 0.1}}
+RATES = [0.03, 0.3]
+
+
+def results(folder) -> list[dict]:
+    with open(Path(folder) / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def without_seconds(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def summary(run_dir) -> dict:
+    return json.loads((Path(run_dir) / "summary.json").read_text())
+
+
+def files(folder) -> dict:
+    """(mtime, bytes) of every file of every trial's run directory."""
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(Path(folder, "trials").rglob("*")) if p.is_file()}
+
+
+@contextmanager
+def inside(folder):
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+
+
+def cli(folder, *args):
+    with inside(folder):
+        return run_cli(*args)
+
+
+@pytest.fixture(scope="module")
+def here(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sweep")
+    write_csv(folder / "train.csv", blobs(n=300, d=4))
+    write_config(folder / "base.yaml", BASE)
+    write_config(folder / "rates.yaml", {"base": "base.yaml", "parameters": {"train.learning_rate": RATES}})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(here):
+    """The rates sweep, uninterrupted, on the local pool: what the other runs of it must equal."""
+    result = run_sweep(load_sweep(here / "rates.yaml", ["train.epochs=20"]), here / "reference", workers=2)
+    assert not result.problems and not result.stopped
+    return here / "reference"
+
+
+@pytest.fixture(scope="module")
+def searched(here):
+    """A grid with a trial that diverges, ranked by accuracy, with a refit."""
+    write_config(here / "search.yaml", {"base": "base.yaml", "metric": "accuracy", "refit": True,
+                                        "parameters": {"train.learning_rate": [0.05, 0.3, 1.0e6]}})
+    return here / "search", cli(here, "sweep", "search.yaml", "--out", "search", "--workers", "2")
+
+
+def test_results_best_and_refit(searched, here):
+    folder, result = searched
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith("Error: 1 of 3 trials failed (first: 003-learning_rate=1e+06: "
+                                                     "training diverged: the training loss became nan")
+    rows = results(folder)
+    assert list(rows[0]) == ["trial", "state", "train.learning_rate", "accuracy", "epoch", "seconds", "run_dir", "error"]
+    assert [(r["trial"], r["state"]) for r in rows] == [
+        ("001-learning_rate=0.05", "finished"), ("002-learning_rate=0.3", "finished"), ("003-learning_rate=1e+06", "failed")]
+    for row in rows[:2]:  # the row says what the run directory says
+        s = summary(folder / row["run_dir"])
+        assert s["state"] == "finished" and row["error"] == ""
+        assert float(row["accuracy"]) == s["best"]["accuracy"] and int(row["epoch"]) == s["epoch_kept"]
+    assert rows[2]["accuracy"] == "" and rows[2]["error"].startswith("training diverged")
+    best = max(rows[:2], key=lambda r: (float(r["accuracy"]), -int(r["trial"][:3])))
+    assert os.readlink(folder / "best") == best["run_dir"]
+    line = json.loads(result.stdout)
+    assert line["best"] == best["trial"] and line["accuracy"] == float(best["accuracy"])
+    assert line["parameters"] == {"train.learning_rate": float(best["train.learning_rate"])}
+    assert (line["finished"], line["failed"], line["interrupted"], line["trials"]) == (2, 1, 0, 3)
+    assert line["final"] == "search/final" and line["run_dir"] == "search/best"
+    frame = predict(folder / "best", here / "train.csv")
+    assert len(frame) == 300 and set(frame["prediction"]) <= {"a", "b", "c"}
+    final = load_config(folder / "final" / "config.yaml")
+    kept = load_config(folder / best["run_dir"] / "config.yaml")
+    assert final.data.valid_fraction == 0 and final.train.epochs == int(best["epoch"])
+    assert final.train.learning_rate == kept.train.learning_rate and summary(folder / "final")["state"] == "finished"
+    assert [t.name for t in load_sweep(folder / "sweep.yaml").trials] == [r["trial"] for r in rows]
+
+
+def test_a_second_run_keeps_finished_trials_and_refuses_changes_to_them(searched, here):
+    folder, first = searched
+    before = {p: v for p, v in files(folder).items() if "/003-" not in str(p)}
+    rows = results(folder)
+    again = cli(here, "sweep", "search.yaml", "--out", "search", "--workers", "2", "--resume")
+    assert again.exit_code == 1  # the failed trial ran again, and failed again
+    assert {p: v for p, v in files(folder).items() if "/003-" not in str(p)} == before
+    assert without_seconds(results(folder)) == without_seconds(rows)
+    assert json.loads(again.stdout) == json.loads(first.stdout)
+    changed = cli(here, "sweep", "search.yaml", "--out", "search", "--set", "train.epochs=9")
+    assert changed.exit_code == 2
+    assert changed.stderr == ("Error: search: cannot continue: the sweep changes trials/001-learning_rate=0.05, which "
+                              "finished (train.epochs was 8, is 9); start the sweep in another --out\n")
+    assert {p: v for p, v in files(folder).items() if "/003-" not in str(p)} == before
+
+
+def test_a_grid_that_grows_keeps_its_finished_trials_under_their_new_numbers(here):
+    write_config(here / "grow.yaml", {"base": "base.yaml", "parameters": {"train.learning_rate": [0.1, 0.3]}})
+    run_sweep(load_sweep(here / "grow.yaml", ["train.epochs=3"]), here / "grow", workers=1)
+    before = {p.relative_to(here / "grow"): v for p, v in files(here / "grow").items()}
+    rows = {r["train.learning_rate"]: r for r in results(here / "grow")}
+    write_config(here / "grow.yaml", {"base": "base.yaml", "parameters": {"train.learning_rate": [0.03, 0.1, 0.2, 0.3]}})
+    warnings = []
+    result = run_sweep(load_sweep(here / "grow.yaml", ["train.epochs=3"]), here / "grow", workers=1,
+                       warn=warnings.append)
+    assert result.line["finished"] == 4
+    assert "trials/001-learning_rate=0.1: kept as trials/002-learning_rate=0.1, the trial with its config now" in warnings
+    after = {p.relative_to(here / "grow"): v for p, v in files(here / "grow").items()}
+    renamed = {Path(str(p).replace("001-learning_rate=0.1", "002-learning_rate=0.1")
+                    .replace("002-learning_rate=0.3", "004-learning_rate=0.3")): v for p, v in before.items()}
+    assert {p: after[p] for p in renamed} == renamed  # the same bytes and times, not trained again
+    for row in results(here / "grow"):
+        if row["train.learning_rate"] in rows:
+            assert {k: v for k, v in row.items() if k not in ("trial", "run_dir")} == \
+                {k: v for k, v in rows[row["train.learning_rate"]].items() if k not in ("trial", "run_dir")}
+
+
+def test_cross_validation_sweep(here):
+    write_config(here / "cv.yaml", {"base": "base.yaml", "folds": 3, "metric": "accuracy"})
+    result = run_sweep(load_sweep(here / "cv.yaml"), here / "cv", workers=2)
+    assert not result.problems
+    (row,) = results(here / "cv")
+    assert row["trial"] == "001" and row["state"] == "finished"
+    folds = [here / "cv" / "trials" / "001" / f"fold-{i}" for i in (1, 2, 3)]
+    for i, run in enumerate(folds, 1):
+        cfg = load_config(run / "config.yaml")
+        assert (cfg.data.folds, cfg.data.fold) == (3, i)
+    scores = [summary(run)["best"]["accuracy"] for run in folds]
+    assert float(row["accuracy"]) == np.mean(scores) and float(row["accuracy_std"]) == np.std(scores)
+    assert float(row["epoch"]) == np.mean([summary(run)["epoch_kept"] for run in folds])
+    assert result.line["accuracy_std"] == np.std(scores) and os.readlink(here / "cv" / "best") == "trials/001"
+
+
+def sweep_process(here, out, *extra, sweep="rates.yaml"):
+    epochs = ["--set", "train.epochs=20"] if sweep == "rates.yaml" else []
+    return subprocess.Popen([sys.executable, "-m", "nnfit.cli", "sweep", sweep, "--out", out, *epochs,
+                             "-q", *extra], cwd=here, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for(condition, seconds=60.0):
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def test_ctrl_c_stops_the_running_trials_with_a_checkpoint(here):
+    p = sweep_process(here, "stopped", "--workers", "1", "--set", "train.epochs=1000")
+    first = here / "stopped" / "trials" / "001-learning_rate=0.03"
+    wait_for(lambda: (first / "config.yaml").exists())
+    os.killpg(p.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the driver and its workers
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err.splitlines()[-1] == "Error: interrupted; continue with: nnfit sweep rates.yaml --out stopped --resume"
+    line = json.loads(out)
+    assert (line["finished"], line["interrupted"], line["not_started"]) == (0, 1, 1)
+    assert [(r["trial"], r["state"]) for r in results(here / "stopped")] == [(first.name, "interrupted")]
+    assert summary(first)["state"] == "interrupted" and (first / "checkpoint.npz").exists()
+    assert sorted(p.name for p in (here / "stopped" / "trials").iterdir()) == [first.name]
+
+
+def test_kill_9_then_resume_keeps_finished_trials_and_ends_as_an_uninterrupted_sweep(here):
+    """One worker: trial 001 is short, 002 long enough to be caught training when the driver is killed."""
+    write_config(here / "kill.yaml", {"base": "base.yaml", "parameters": {"train.epochs": [10, 200]}})
+    short, long = here / "killed" / "trials" / "001-epochs=10", here / "killed" / "trials" / "002-epochs=200"
+    p = sweep_process(here, "killed", "--workers", "1", sweep="kill.yaml")
+    wait_for(lambda: (long / "config.yaml").exists())
+    p.kill()
+    p.communicate()
+    assert summary(short)["state"] == "finished"
+    text = (here / "killed" / "results.csv").read_text()
+    assert text.endswith("\n") and len(text.splitlines()) <= 2  # whole lines only; the folder is the truth
+    wait_for(lambda: summary(long)["state"] == "interrupted")  # its worker saw the driver go, and checkpointed
+    assert (long / "checkpoint.npz").exists()
+    before = files(short.parent.parent)
+    before = {p: v for p, v in before.items() if p.parent == short}
+    again = cli(here, "sweep", "kill.yaml", "--out", "killed", "--resume")
+    assert again.exit_code == 0, again.stderr
+    assert {p: v for p, v in files(here / "killed").items() if p.parent == short} == before
+    run_sweep(load_sweep(here / "kill.yaml"), here / "unkilled", workers=1)
+    assert without_seconds(results(here / "killed")) == without_seconds(results(here / "unkilled"))
+    for t in (short, long):
+        assert (t / "model.npz").read_bytes() == (here / "unkilled" / "trials" / t.name / "model.npz").read_bytes()
+        assert (t / "metrics.csv").read_text().count("\n") == (here / "unkilled" / "trials" / t.name /
+                                                               "metrics.csv").read_text().count("\n")
+
+
+def holding(pid: int, path: Path) -> list[int]:
+    """The child processes of pid that have path open (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if any(os.path.realpath(fd) == str(path) for fd in
+                                            (f"/proc/{c}/fd/{n}" for n in os.listdir(f"/proc/{c}/fd")))]
+
+
+def test_a_worker_process_that_dies_mid_trial_is_replaced_and_its_run_resumes(here):
+    write_config(here / "two.yaml", {"base": "base.yaml", "parameters": {"train.epochs": [200, 5]}})
+    p = sweep_process(here, "lost", "--workers", "1", sweep="two.yaml")
+    lock = here / "lost" / ".sweep" / "runs" / "trials" / "001-epochs=200" / "lock"
+    wait_for(lambda: (here / "lost" / "trials" / "001-epochs=200" / "config.yaml").exists())
+    victims = []
+    wait_for(lambda: victims.extend(holding(p.pid, lock)) or victims)
+    # the environment it was started with (before it imported numpy) limits its BLAS to one thread
+    assert b"OPENBLAS_NUM_THREADS=1" in Path(f"/proc/{victims[0]}/environ").read_bytes().split(b"\0")
+    os.kill(victims[0], signal.SIGKILL)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert [r["state"] for r in results(here / "lost")] == ["finished"] * 2
+    assert (lock.parent / "starts").read_text().count("\n") == 2  # started again, once
+
+
+def test_a_run_whose_workers_died_twice_fails_and_a_job_of_an_old_session_starts_nothing(here, tmp_path):
+    cfg = load_sweep(here / "rates.yaml").trials[0].configs[0]
+    job = Job("trials/x", cfg, str(tmp_path), "session-1")
+    assert run_job(job)["error"].endswith("cannot see " + str(tmp_path / ".sweep" / "session") + ": the workers "
+                                         "need the data files and the sweep folder at the same paths as the machine "
+                                         "running nnfit sweep (a shared filesystem)")
+    (tmp_path / ".sweep" / "runs" / "trials" / "x").mkdir(parents=True)
+    (tmp_path / ".sweep" / "session").write_text("session-2\n")
+    assert run_job(job)["state"] == "new"
+    (tmp_path / ".sweep" / "session").write_text("session-1\n")
+    (tmp_path / ".sweep" / "runs" / "trials" / "x" / "starts").write_text("session-0\nsession-1\nsession-1\n")
+    outcome = run_job(job)
+    assert outcome["state"] == "failed" and outcome["error"] == "the workers running it died twice (killed, or out of memory?)"
+    assert not (tmp_path / "trials").exists()
+    token = tmp_path / "token"
+    token.write_text("abc")
+    assert probe([str(here / "train.csv"), str(tmp_path / "nothere.csv")], (str(token), "abc"))["missing"] == [
+        str(tmp_path / "nothere.csv")]
+    assert probe([], (str(token), "xyz"))["missing"] == [str(tmp_path)]
+
+
+def test_dask_local_cluster_two_workers_of_one_thread(here, reference):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        result = run_sweep(load_sweep(here / "rates.yaml", ["train.epochs=20"]), here / "dask",
+                           scheduler=cluster.scheduler_address)
+    assert not result.problems and result.line["finished"] == 2
+    rows, expected = results(here / "dask"), results(reference)
+    assert [r["trial"] for r in rows] == [r["trial"] for r in expected]
+    # processes=False runs the trials in this process's threads, with its BLAS threads rather than one: the last
+    # bits may differ from the pool's (tests/test_sweep_run.py's by-hand cluster compares bit for bit)
+    assert np.allclose([float(r["valid_loss"]) for r in rows], [float(r["valid_loss"]) for r in expected], rtol=1e-5)
+
+
+def test_a_cluster_started_by_hand(here, reference, tmp_path):
+    """The README's recipe: dask scheduler, dask worker (2 processes of 1 thread), nnfit sweep --scheduler."""
+    pytest.importorskip("distributed")
+    dask = Path(sys.executable).parent / "dask"
+    address_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                                  "--no-show", "--scheduler-file", address_file], stderr=subprocess.DEVNULL)
+    workers = None
+    try:
+        wait_for(lambda: address_file.exists() and address_file.stat().st_size > 0)
+        address = json.loads(address_file.read_text())["address"]
+        workers = subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--host", "127.0.0.1",
+                                    "--no-dashboard", "--memory-limit", "0"], stderr=subprocess.DEVNULL)
+        p = subprocess.run([sys.executable, "-m", "nnfit.cli", "sweep", "rates.yaml", "--out", str(tmp_path / "hand"),
+                            "--set", "train.epochs=20", "--scheduler", address, "-q"], cwd=here, capture_output=True,
+                           text=True, timeout=120)
+    finally:
+        for process in (workers, scheduler):
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    assert p.returncode == 0, p.stderr
+    # `dask worker` starts its processes with one BLAS thread, as the local pool does: the same bits
+    assert without_seconds(results(tmp_path / "hand")) == without_seconds(results(reference))
