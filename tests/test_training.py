@@ -185,6 +185,7 @@ def test_divergence_hint_blames_weight_decay_only_when_it_alone_makes_weights_gr
                      "largest, 100000, multiplies its rows' steps)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,setting,rate", [("mkbin", "sgd", 1.0), ("breast_cancer", "adam", 1.0),
                                                ("friedman1", "sgd", 0.5), ("diabetes", "sgd", 0.5)])
 def test_accuracy_matches_scikit_learn_like_for_like(name, setting, rate):
