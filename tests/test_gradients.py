@@ -1,6 +1,7 @@
 """Backprop against finite differences for every hidden activation x every loss, with and without hidden
 layers; each activation's derivative against its own finite difference; numerical stability at extremes."""
 
+import math
 import warnings
 
 import numpy as np
@@ -119,3 +120,56 @@ def test_row_weights_multiply_each_rows_loss_and_gradient(loss):
     assert total == pytest.approx(sum(w[i] * rows[i] for i in range(n)), rel=1e-12)
     for i in range(n):
         np.testing.assert_allclose(dz[i], 0.3 * w[i] * LOSSES[loss].grad(z[i:i + 1], y[i:i + 1])[0] / n, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activations_work_in_the_memory_they_are_given(name):
+    """fn(z) overwrites z with phi(z) and grad(a, g) overwrites g with g * phi'(z): the training loop keeps no
+    other copy (the module docstring's contract), and the values are still the textbook ones."""
+    act = ACTIVATIONS[name]
+    z = np.linspace(-3, 3, 12).reshape(4, 3) + 0.013
+    a = act.fn(z)
+    assert np.shares_memory(a, z)
+    g = np.linspace(1, 2, 12).reshape(4, 3)
+    expected = g * act.grad(a, np.ones_like(g))
+    out = act.grad(a, g)
+    assert np.shares_memory(out, g)
+    np.testing.assert_array_equal(g, expected)
+
+
+def test_the_derivative_at_the_kink_is_the_left_one():
+    """At z = 0 exactly (an all-zero input row under the he scheme's zero biases gives it), relu' = 0 and
+    leaky_relu' = 0.01, the slope for z <= 0, as in PyTorch."""
+    g = np.array([[2.0, 2.0, 2.0]])
+    relu, leaky = ACTIVATIONS["relu"], ACTIVATIONS["leaky_relu"]
+    a = relu.fn(np.array([[-1.0, 0.0, 1.0]]))
+    np.testing.assert_array_equal(relu.grad(a, g.copy()), [[0.0, 0.0, 2.0]])
+    a = leaky.fn(np.array([[-1.0, 0.0, 1.0]]))
+    np.testing.assert_array_equal(a, [[-0.01, 0.0, 1.0]])
+    np.testing.assert_array_equal(leaky.grad(a, g.copy()), [[0.02, 0.02, 2.0]])
+
+
+def test_float32_derivatives_are_float32_arithmetic():
+    """A float32 network stays in float32: leaky_relu's slope is float32(0.01), so g * phi'(z) has exactly the
+    bits of the product in float32 (a float64 slope rounds some of them differently)."""
+    rng = np.random.default_rng(6)
+    z = rng.normal(size=(50, 40)).astype(np.float32)
+    g = rng.normal(size=(50, 40)).astype(np.float32)
+    act = ACTIVATIONS["leaky_relu"]
+    a = act.fn(z.copy())
+    expected = g * np.where(a > 0, np.float32(1), np.float32(0.01))
+    assert expected.dtype == np.float32
+    np.testing.assert_array_equal(act.grad(a, g.copy()), expected)
+
+
+def test_binary_cross_entropy_of_float32_logits_is_summed_in_float64():
+    """The batch's loss sum (metrics.csv's train_loss) adds float32 row losses in float64, as the other losses do.
+    Logits in steps of 1/8 make y . z exact in float32, so only the sum of the log(1 + e^z) terms can round."""
+    from nnfit.losses import batch_loss_and_grad
+
+    rng = np.random.default_rng(9)
+    z = (rng.integers(-40, 41, (20000, 1)) / 8).astype(np.float32)
+    y = rng.integers(0, 2, (20000, 1)).astype(np.float32)
+    total, _ = batch_loss_and_grad(LOSSES["binary_cross_entropy"], z, y)
+    exact = math.fsum(np.logaddexp(0, z).astype(np.float64).ravel()) - math.fsum((y * z).astype(np.float64).ravel())
+    assert total == pytest.approx(exact, rel=1e-12)
