@@ -1,5 +1,6 @@
 """Training behaviour: linear and logistic regression as networks, XOR, early stopping, weight decay, seeds."""
 
+import json
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,8 @@ from nnfit.config import from_dict, load_config
 from nnfit.data import dataset_from_arrays, load_training_data
 from nnfit.network import predict_logits
 from nnfit.activations import ACTIVATIONS
-from nnfit.training import Streams, Trainer, fit
+from nnfit.errors import Interrupted
+from nnfit.training import Streams, Trainer, fit, history_columns
 
 from conftest import blobs, model_of, write_config, write_csv
 
@@ -217,6 +219,7 @@ def test_accuracy_matches_scikit_learn_like_for_like(name, setting, rate):
     (0.1, [1.0, 0.85, 0.90, 0.86, 0.95, 0.5], 5, 2),
     (0.0, [1.0, 0.85, 0.80, 0.78, 0.77, 0.79, 0.9, 0.95, 0.99], 8, 5),  # every decrease resets the patience
     (0.3, [1.0, 0.6, 0.65, 0.4, 0.2, 0.3, 0.25, 0.21, 0.3, 0.1], 8, 5),
+    (0.0, [1.0, 0.8, 0.8, 0.9, 0.9, 0.9], 5, 2),  # a tie is no decrease: it neither resets nor replaces
 ])
 def test_early_stopping_keeps_the_lowest_loss_and_min_delta_only_resets_the_patience(min_delta, losses, stops_at, kept):
     """train.early_stopping: patience 3. An epoch resets the patience when its validation loss is more than
@@ -239,3 +242,72 @@ def test_early_stopping_keeps_the_lowest_loss_and_min_delta_only_resets_the_pati
     assert result.stop_reason == ("early_stopping" if stops_at < len(losses) else "epochs")
     assert len(result.history) == stops_at and result.epoch_kept == kept
     np.testing.assert_array_equal(result.params.flat, snapshots[kept])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_fit_hands_every_epochs_row_to_on_epoch(optimizer):
+    """on_epoch gets each metrics.csv row as its epoch ends, the learning rate included, whatever the optimizer."""
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
+                     "train": {"epochs": 3, "optimizer": optimizer, "learning_rate": 0.07}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+    seen = []
+    result = fit(cfg, data, np.random.default_rng(0), on_epoch=seen.append)
+    assert seen == result.history and [row["epoch"] for row in seen] == [1, 2, 3]
+    assert [row["learning_rate"] for row in seen] == [0.07, 0.07, 0.07]
+
+
+@pytest.mark.parametrize("min_delta,checkpoint", [(0.1, "as written"), (0.0, "of nnfit 1.0, without patience_loss")])
+def test_a_resumed_run_counts_its_patience_from_the_same_loss(min_delta, checkpoint):
+    """Stopped after epoch 4 and resumed from its checkpoint, a run stops where the uninterrupted one does. With
+    min_delta 0.1 the patience still counts from epoch 2's 0.85 while the best loss is 0.78, so epoch 5's 0.74
+    resets it (counted from 0.78 it would not, and the run would stop at once). Checkpoints of nnfit 1.0 lack
+    that reference and had none apart from the best loss: it is the best loss."""
+    losses = [1.0, 0.85, 0.80, 0.78, 0.74, 0.9, 0.9, 0.9, 0.9, 0.9]
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
+                     "train": {"epochs": len(losses), "early_stopping": {"patience": 3, "min_delta": min_delta}}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+
+    def trainer():
+        streams = Streams.for_training(np.random.default_rng(0))
+        made = Trainer(cfg, data, streams.init, streams.shuffle)
+        made.model.score = lambda split: {"loss": losses[made.epoch - 1], "accuracy": 0.5, "macro_f1": 0.5}
+        return made
+
+    full = trainer().run()
+    assert (full.stop_reason, len(full.history), full.epoch_kept) == ("early_stopping", 8, 5)
+    cut = trainer()
+    with pytest.raises(Interrupted):
+        cut.run(should_stop=lambda: cut.epoch >= 4)
+    state = cut.state()
+    meta = json.loads(bytes(state["meta"]).decode("utf-8"))
+    assert meta["format"] == 1 and meta["patience_loss"] == (0.85 if min_delta else 0.78)
+    if checkpoint != "as written":
+        del meta["patience_loss"]
+        state["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    resumed = trainer()
+    resumed.load_state(state)
+    result = resumed.run()
+    assert (result.stop_reason, len(result.history), result.epoch_kept) == ("early_stopping", 8, 5)
+    np.testing.assert_array_equal(result.params.flat, full.params.flat)
+
+
+@pytest.mark.parametrize("valid_fraction", [0.25, 0.0])
+def test_history_rows_are_the_metrics_csv_rows(valid_fraction):
+    """Every row has metrics.csv's columns in order (README: epoch, train_loss, valid_loss, the task's metrics,
+    learning_rate, seconds); without a validation set those are empty and the last epoch is the one kept."""
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y", "valid_fraction": valid_fraction},
+                     "model": {"hidden": [4]}, "train": {"epochs": 3}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+    result = fit(cfg, data, np.random.default_rng(0))
+    assert history_columns("multiclass") == ["epoch", "train_loss", "valid_loss", "accuracy", "macro_f1",
+                                             "learning_rate", "seconds"]
+    for row in result.history:
+        assert list(row) == history_columns("multiclass")
+        assert isinstance(row["seconds"], float) and row["seconds"] >= 0.0
+        assert (row["valid_loss"] is None) == (valid_fraction == 0)
+        assert (row["accuracy"] is None) == (valid_fraction == 0)
+    if valid_fraction == 0:
+        assert result.epoch_kept == 3 and result.stop_reason == "epochs"
