@@ -162,14 +162,22 @@ def test_float32_derivatives_are_float32_arithmetic():
     np.testing.assert_array_equal(act.grad(a, g.copy()), expected)
 
 
-def test_binary_cross_entropy_of_float32_logits_is_summed_in_float64():
-    """The batch's loss sum (metrics.csv's train_loss) adds float32 row losses in float64, as the other losses do.
-    Logits in steps of 1/8 make y . z exact in float32, so only the sum of the log(1 + e^z) terms can round."""
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "cross_entropy"])
+def test_fused_losses_of_float32_logits_are_summed_in_float64(loss):
+    """The batch's loss sum (metrics.csv's train_loss) adds float32 row terms in float64, as the other losses do.
+    Logits in steps of 1/8 make the y . z part exact in float32, so only the sum of the log terms can round."""
     from nnfit.losses import batch_loss_and_grad
 
     rng = np.random.default_rng(9)
-    z = (rng.integers(-40, 41, (20000, 1)) / 8).astype(np.float32)
-    y = rng.integers(0, 2, (20000, 1)).astype(np.float32)
-    total, _ = batch_loss_and_grad(LOSSES["binary_cross_entropy"], z, y)
-    exact = math.fsum(np.logaddexp(0, z).astype(np.float64).ravel()) - math.fsum((y * z).astype(np.float64).ravel())
+    k = LOSS_OUTPUTS[loss]
+    z = (rng.integers(-40, 41, (20000, k)) / 8).astype(np.float32)
+    y = targets(loss, 20000, rng).astype(np.float32)
+    total, _ = batch_loss_and_grad(LOSSES[loss], z, y)
+    if loss == "binary_cross_entropy":  # log(1 + e^z) - y z
+        logs, linear = np.logaddexp(0, z), y * z
+    else:  # log sum_k e^{z_k - m} - (z_y - m), m the row's largest logit
+        e = z - z.max(axis=1, keepdims=True)
+        logs, linear = np.log(np.exp(e).sum(axis=1)), e * y
+    assert logs.dtype == np.float32
+    exact = math.fsum(logs.astype(np.float64).ravel()) - math.fsum(linear.astype(np.float64).ravel())
     assert total == pytest.approx(exact, rel=1e-12)
