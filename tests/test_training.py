@@ -278,8 +278,9 @@ def test_a_resumed_run_counts_its_patience_from_the_same_loss(min_delta, checkpo
     full = trainer().run()
     assert (full.stop_reason, len(full.history), full.epoch_kept) == ("early_stopping", 8, 5)
     cut = trainer()
-    with pytest.raises(Interrupted):
+    with pytest.raises(Interrupted, match="^interrupted after epoch 4$"):  # between epochs, not in epoch 5
         cut.run(should_stop=lambda: cut.epoch >= 4)
+    assert len(cut.history) == 4 and cut.result().stop_reason == "interrupted"
     state = cut.state()
     meta = json.loads(bytes(state["meta"]).decode("utf-8"))
     assert meta["format"] == 1 and meta["patience_loss"] == (0.85 if min_delta else 0.78)
@@ -311,3 +312,55 @@ def test_history_rows_are_the_metrics_csv_rows(valid_fraction):
         assert (row["accuracy"] is None) == (valid_fraction == 0)
     if valid_fraction == 0:
         assert result.epoch_kept == 3 and result.stop_reason == "epochs"
+
+
+def test_a_diverging_run_raises_training_error_and_no_numpy_warnings(tmp_path):
+    """Overflow and inf - inf along the way are how divergence looks; the run reports it as one TrainingError,
+    without numpy's RuntimeWarnings on the way (here turned into errors, so one would fail the run)."""
+    import warnings
+
+    from nnfit.errors import TrainingError
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(100, 3)) * 1000
+    cfg = from_dict({"task": "regression", "data": {"train": "-", "target": "y", "standardize": False,
+                                                    "scale_target": False},
+                     "model": {"hidden": [4]}, "train": {"epochs": 50, "learning_rate": 1.0}})
+    data = dataset_from_arrays(cfg, X, X.sum(axis=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TrainingError, match="diverged"):
+            fit(cfg, data, np.random.default_rng(0))
+
+
+def test_a_full_batch_is_the_training_rows_in_file_order():
+    """batch_size full (or as large as the training set): the same weights, bit for bit, whatever the shuffling
+    stream, and each epoch's train_loss is the mean loss of the weights it started from."""
+    from nnfit.losses import LOSSES
+    from nnfit.network import forward_plain
+
+    frame = blobs(n=300, seed=8)
+    results = []
+    for batch in ("full", 240):  # 240: the 300 rows less the validation fifth
+        cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [8]},
+                         "train": {"epochs": 3, "batch_size": batch, "dtype": "float32"}})
+        data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+        for shuffle_seed in (1, 2):
+            init = Streams.for_training(np.random.default_rng(0)).init
+            trainer = Trainer(cfg, data, init, np.random.default_rng(shuffle_seed))
+            start = trainer.params.copy()
+            results.append(trainer.run())
+    assert all(np.array_equal(r.params.flat, results[0].params.flat) for r in results)
+    z, _ = forward_plain(start, data.train.X, ACTIVATIONS["relu"])
+    first = float(LOSSES["cross_entropy"].value(z.astype(np.float64), data.train.Y).mean())
+    assert results[0].history[0]["train_loss"] == pytest.approx(first, rel=1e-5)
+
+
+def test_the_seconds_column_adds_up_to_the_training_time():
+    """metrics.csv's seconds are each epoch's share of FitResult.seconds (no value of either is asserted)."""
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
+                     "train": {"epochs": 4}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+    result = fit(cfg, data, np.random.default_rng(0))
+    assert sum(row["seconds"] for row in result.history) == pytest.approx(result.seconds, rel=1e-9)
