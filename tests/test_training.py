@@ -364,3 +364,20 @@ def test_the_seconds_column_adds_up_to_the_training_time():
     data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
     result = fit(cfg, data, np.random.default_rng(0))
     assert sum(row["seconds"] for row in result.history) == pytest.approx(result.seconds, rel=1e-9)
+
+
+def test_train_loss_is_the_mean_over_every_rows_loss_of_the_epoch():
+    """With mini-batches, train_loss averages every batch's loss over all the epoch's rows. A learning rate of 1e-9
+    keeps the weights where they started, so that mean is the starting weights' mean loss."""
+    from nnfit.losses import LOSSES
+    from nnfit.network import forward_plain
+
+    frame = blobs(n=300, seed=8)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [8]},
+                     "train": {"epochs": 1, "batch_size": 32, "learning_rate": 1e-9, "dtype": "float64"}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+    streams = Streams.for_training(np.random.default_rng(0))
+    trainer = Trainer(cfg, data, streams.init, streams.shuffle)
+    z, _ = forward_plain(trainer.params.copy(), data.train.X, ACTIVATIONS["relu"])
+    expected = float(LOSSES["cross_entropy"].value(z, data.train.Y).mean())
+    assert trainer.run().history[0]["train_loss"] == pytest.approx(expected, rel=1e-6)
