@@ -381,3 +381,19 @@ def test_train_loss_is_the_mean_over_every_rows_loss_of_the_epoch():
     z, _ = forward_plain(trainer.params.copy(), data.train.X, ACTIVATIONS["relu"])
     expected = float(LOSSES["cross_entropy"].value(z, data.train.Y).mean())
     assert trainer.run().history[0]["train_loss"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_stop_asked_for_at_the_last_mini_batch_finishes_the_epoch():
+    """should_stop turning true after an epoch's last mini-batch (48 rows in batches of 16) ends that epoch first:
+    its row is in the history and the run stops between epochs, with nothing left half done."""
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
+                     "train": {"epochs": 3, "batch_size": 16}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+    assert len(data.train.X) == 48
+    streams = Streams.for_training(np.random.default_rng(0))
+    trainer = Trainer(cfg, data, streams.init, streams.shuffle)
+    calls = iter(range(100))
+    with pytest.raises(Interrupted, match="^interrupted after epoch 1$"):
+        trainer.run(should_stop=lambda: next(calls) >= 2)  # asked after each mini-batch: the third is the last
+    assert len(trainer.history) == 1 and trainer.position is None
