@@ -356,14 +356,31 @@ def test_a_full_batch_is_the_training_rows_in_file_order():
     assert results[0].history[0]["train_loss"] == pytest.approx(first, rel=1e-5)
 
 
-def test_the_seconds_column_adds_up_to_the_training_time():
-    """metrics.csv's seconds are each epoch's share of FitResult.seconds (no value of either is asserted)."""
+def test_the_seconds_column_adds_up_to_the_training_time_across_an_interruption():
+    """Stopped inside epoch 2 (48 rows in batches of 20: 3 mini-batches) and resumed from its state, the run's
+    seconds column adds up to FitResult.seconds, within the wall time the two calls took (no duration is assumed)."""
+    import time
+
     frame = blobs(n=60, seed=4)
     cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
-                     "train": {"epochs": 4}})
+                     "train": {"epochs": 4, "batch_size": 20}})
     data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
-    result = fit(cfg, data, np.random.default_rng(0))
+
+    def trainer():
+        streams = Streams.for_training(np.random.default_rng(0))
+        return Trainer(cfg, data, streams.init, streams.shuffle)
+
+    started = time.perf_counter()
+    cut, calls = trainer(), iter(range(100))
+    with pytest.raises(Interrupted, match="^interrupted in epoch 2 after mini-batch 2 of 3$"):
+        cut.run(should_stop=lambda: next(calls) >= 5)  # 3 mini-batches and the end of epoch 1, then 2 more
+    resumed = trainer()
+    resumed.load_state(cut.state())
+    result = resumed.run()
+    took = time.perf_counter() - started
+    assert len(result.history) == 4
     assert sum(row["seconds"] for row in result.history) == pytest.approx(result.seconds, rel=1e-9)
+    assert 0.0 < result.seconds <= took
 
 
 def test_train_loss_is_the_mean_over_every_rows_loss_of_the_epoch():
