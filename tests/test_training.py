@@ -1,6 +1,7 @@
 """Training behaviour: linear and logistic regression as networks, XOR, early stopping, weight decay, seeds."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -414,3 +415,17 @@ def test_a_stop_asked_for_at_the_last_mini_batch_finishes_the_epoch():
     with pytest.raises(Interrupted, match="^interrupted after epoch 1$"):
         trainer.run(should_stop=lambda: next(calls) >= 2)  # asked after each mini-batch: the third is the last
     assert len(trainer.history) == 1 and trainer.position is None
+
+
+def test_the_kept_model_names_the_file_it_was_trained_on(tmp_path):
+    """model.json's train_file and train_sha256: the training CSV and the sha256 of its bytes."""
+    import hashlib
+
+    cfg, data, _ = train(tmp_path, blobs(n=60, seed=4), {"task": "multiclass", "data": {"target": "label"},
+                                                           "model": {"hidden": [4]}, "train": {"epochs": 1}})
+    streams = Streams.from_seed(cfg.train.seed)
+    trainer = Trainer(cfg, data, streams.init, streams.shuffle)
+    trainer.run()
+    info = trainer.kept_model().info()
+    assert Path(info["train_file"]).resolve() == (tmp_path / "d.csv").resolve()
+    assert info["train_sha256"] == hashlib.sha256((tmp_path / "d.csv").read_bytes()).hexdigest()
