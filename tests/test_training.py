@@ -221,6 +221,7 @@ def test_accuracy_matches_scikit_learn_like_for_like(name, setting, rate):
     (0.0, [1.0, 0.85, 0.80, 0.78, 0.77, 0.79, 0.9, 0.95, 0.99], 8, 5),  # every decrease resets the patience
     (0.3, [1.0, 0.6, 0.65, 0.4, 0.2, 0.3, 0.25, 0.21, 0.3, 0.1], 8, 5),
     (0.0, [1.0, 0.8, 0.8, 0.9, 0.9, 0.9], 5, 2),  # a tie is no decrease: it neither resets nor replaces
+    (0.0, [float("nan"), float("nan"), 1.0, 0.9, 0.95, 0.97], 6, 4),  # NaN is no decrease; patience 3 not reached
 ])
 def test_early_stopping_keeps_the_lowest_loss_and_min_delta_only_resets_the_patience(min_delta, losses, stops_at, kept):
     """train.early_stopping: patience 3. An epoch resets the patience when its validation loss is more than
@@ -429,3 +430,20 @@ def test_the_kept_model_names_the_file_it_was_trained_on(tmp_path):
     info = trainer.kept_model().info()
     assert Path(info["train_file"]).resolve() == (tmp_path / "d.csv").resolve()
     assert info["train_sha256"] == hashlib.sha256((tmp_path / "d.csv").read_bytes()).hexdigest()
+
+
+def test_momentum_zero_is_plain_sgd_and_the_init_scheme_is_the_configured_one():
+    """train.momentum reaches the optimizer: momentum 0 takes exactly SGD's steps. model.init reaches the network:
+    he starts with zero biases, glorot with random ones."""
+    frame = blobs(n=60, seed=4)
+    runs = {}
+    for optimizer, init in (("sgd", "he"), ("momentum", "he"), ("sgd", "glorot")):
+        cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"},
+                         "model": {"hidden": [6], "init": init},
+                         "train": {"epochs": 3, "optimizer": optimizer, "momentum": 0.0, "learning_rate": 0.1}})
+        data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+        streams = Streams.for_training(np.random.default_rng(0))
+        trainer = Trainer(cfg, data, streams.init, streams.shuffle)
+        assert trainer.params.b[0].any() == (init == "glorot")
+        runs[optimizer, init] = trainer.run().params.flat
+    np.testing.assert_array_equal(runs["momentum", "he"], runs["sgd", "he"])
