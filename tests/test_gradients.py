@@ -162,10 +162,15 @@ def test_float32_derivatives_are_float32_arithmetic():
     np.testing.assert_array_equal(act.grad(a, g.copy()), expected)
 
 
-@pytest.mark.parametrize("loss", ["binary_cross_entropy", "cross_entropy"])
-def test_fused_losses_of_float32_logits_are_summed_in_float64(loss):
-    """The batch's loss sum (metrics.csv's train_loss) adds float32 row terms in float64, as the other losses do.
-    Logits in steps of 1/8 make the y . z part exact in float32, so only the sum of the log terms can round."""
+MSE_SUMS_IN_FLOAT32 = pytest.mark.xfail(strict=True, reason="the fused mse path sums (z - y)^2 with np.vdot, in "
+                                        "float32 for float32 logits (MUTATION_REPORT.md)")
+
+
+@pytest.mark.parametrize("loss", [pytest.param(name, marks=MSE_SUMS_IN_FLOAT32) if name == "mse" else name
+                                  for name in sorted(LOSSES)])
+def test_losses_of_float32_logits_are_summed_in_float64(loss):
+    """The batch's loss sum (metrics.csv's train_loss) adds float32 row terms in float64, on the fused paths as on
+    the plain ones. Logits in steps of 1/8 make the y . z part exact in float32, so only the log terms can round."""
     from nnfit.losses import batch_loss_and_grad
 
     rng = np.random.default_rng(9)
@@ -174,10 +179,12 @@ def test_fused_losses_of_float32_logits_are_summed_in_float64(loss):
     y = targets(loss, 20000, rng).astype(np.float32)
     total, _ = batch_loss_and_grad(LOSSES[loss], z, y)
     if loss == "binary_cross_entropy":  # log(1 + e^z) - y z
-        logs, linear = np.logaddexp(0, z), y * z
-    else:  # log sum_k e^{z_k - m} - (z_y - m), m the row's largest logit
+        terms, linear = np.logaddexp(0, z), y * z
+    elif loss == "cross_entropy":  # log sum_k e^{z_k - m} - (z_y - m), m the row's largest logit
         e = z - z.max(axis=1, keepdims=True)
-        logs, linear = np.log(np.exp(e).sum(axis=1)), e * y
-    assert logs.dtype == np.float32
-    exact = math.fsum(logs.astype(np.float64).ravel()) - math.fsum(linear.astype(np.float64).ravel())
+        terms, linear = np.log(np.exp(e).sum(axis=1)), e * y
+    else:  # the rows as value() gives them
+        terms, linear = LOSSES[loss].value(z, y), np.zeros(1)
+    assert terms.dtype == np.float32
+    exact = math.fsum(terms.astype(np.float64).ravel()) - math.fsum(linear.astype(np.float64).ravel())
     assert total == pytest.approx(exact, rel=1e-12)

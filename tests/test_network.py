@@ -50,14 +50,22 @@ def test_the_sgd_step_inside_backprop_is_the_textbook_step(gemm, monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_textbook_gradients_come_in_the_dtype_of_dz(dtype):
-    """A float32 batch gets float32 gradients from backward_plain, as from backward (one type per input type)."""
+    """A float32 batch gets float32 gradients from backward_plain and from backward without a workspace (one type
+    per input type), and a float32 network float32 weight masks."""
     act = ACTIVATIONS["tanh"]
     rng = np.random.default_rng(6)
     params = init_params([4, 5, 2], "glorot", rng, dtype)
     X = rng.normal(size=(3, 4)).astype(dtype)
     _, hs = forward_plain(params, X, act)
-    grads = backward_plain(params, X, hs, (rng.normal(size=(3, 2)) / 3).astype(dtype), act)
+    dz = (rng.normal(size=(3, 2)) / 3).astype(dtype)
+    grads = backward_plain(params, X, hs, dz, act)
     assert grads.flat.dtype == dtype
+    fast = backward(params, X, hs, dz, act, Params(params.sizes, dtype))  # without a workspace: it makes its own
+    np.testing.assert_allclose(fast.flat, grads.flat, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7)
+    mask = params.weight_mask()  # 1 on weights, 0 on biases, in the parameters' dtype
+    assert mask.dtype == dtype
+    assert all(W.all() for W in Params(params.sizes, dtype, mask).W)
+    assert not any(b.any() for b in Params(params.sizes, dtype, mask).b)
 
 
 def test_params_come_back_from_their_arrays_in_their_own_dtype():
