@@ -75,7 +75,7 @@ def rewrite_keeping_size_and_mtime(csv):
 @pytest.mark.parametrize("task,sizes,batch,weight_decay,activation", [
     ("multiclass", [6, 16, 8, 3], 7, 0.0, "relu"), ("regression", [5, 12, 1], 32, 0.0, "relu"),
     ("multiclass", [4, 3], 10, 0.0, "relu"), ("multiclass", [6, 16, 8, 3], 7, 0.3, "relu"),
-    ("regression", [5, 12, 1], 32, 0.1, "relu"),
+    ("regression", [5, 12, 1], 32, 0.1, "relu"), ("regression", [5, 12, 1], 32, 1.0, "relu"),  # decay 1, exactly
     *[("multiclass", [6, 16, 8, 3], 7, 0.0, name) for name in ("leaky_relu", "tanh", "sigmoid", "identity")],
     ("regression", [5, 12, 9, 1], 8, 0.1, "tanh")])
 @pytest.mark.parametrize("step", ["inside backprop", "after backprop"])

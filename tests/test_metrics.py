@@ -1,5 +1,7 @@
 """Every metric against scikit-learn's implementation on random data, ties and edge cases included."""
 
+import json
+
 import numpy as np
 import pytest
 from sklearn import metrics as sk
@@ -77,3 +79,48 @@ def test_binary_metrics_on_predictions_made_without_nnfit(seed):
     assert m["recall"](y, p) == pytest.approx(sk.recall_score(y, pred))
     assert m["f1"](y, p) == pytest.approx(sk.f1_score(y, pred))
     assert confusion_matrix(y, p, 2) == sk.confusion_matrix(y, pred, labels=[0, 1]).tolist()
+
+
+def test_r2_of_a_target_with_a_small_spread():
+    """r2 is defined whenever the target varies at all, however little (here the squared deviations sum to 0.02)."""
+    y = np.array([0.0, 0.1, 0.2])
+    yhat = np.array([0.02, 0.09, 0.16])
+    assert METRICS["regression"]["r2"](y, yhat) == pytest.approx(sk.r2_score(y, yhat), rel=1e-12)
+    assert METRICS["regression"]["r2"](y, yhat) == pytest.approx(1 - 0.0021 / 0.02, rel=1e-12)
+
+
+def test_regression_metrics_of_float32_values_are_computed_in_float64():
+    """A float32 model's predictions are scored in float64, as scikit-learn scores them: not rounded to float32
+    at every square and sum (which is off by about 1e-7 here)."""
+    rng = np.random.default_rng(3)
+    y = rng.normal(1000, 1, 5000).astype(np.float32)
+    yhat = (y + rng.normal(0, 0.1, 5000)).astype(np.float32)
+    y64, yhat64 = y.astype(np.float64), yhat.astype(np.float64)
+    m = METRICS["regression"]
+    assert m["rmse"](y, yhat) == pytest.approx(np.sqrt(sk.mean_squared_error(y64, yhat64)), rel=1e-12)
+    assert m["mae"](y, yhat) == pytest.approx(sk.mean_absolute_error(y64, yhat64), rel=1e-12)
+    assert m["r2"](y, yhat) == pytest.approx(sk.r2_score(y64, yhat64), rel=1e-12)
+
+
+def test_confusion_matrix_counts_are_integers_whatever_the_label_dtype():
+    """summary.json shows counts as 3, not 3.0, and class indices read as floats count like ints."""
+    P = np.eye(3)[[0, 1, 2, 2, 1]]
+    for y in (np.array([0, 1, 2, 1, 1]), np.array([0.0, 1.0, 2.0, 1.0, 1.0])):
+        counts = confusion_matrix(y, P, 3)
+        assert json.dumps(counts) == "[[1, 0, 0], [0, 2, 1], [0, 0, 1]]"
+
+
+def test_binary_metrics_at_their_edges_match_sklearn():
+    """No positive at all (recall and f1 are 0, scikit-learn's zero_division=0), exactly as many predicted as actual
+    positives (f1 is still 2 tp / (predicted + actual)), and a single positive (roc_auc is defined)."""
+    m = METRICS["binary"]
+    cases = [(np.zeros(4, int), np.array([[0.1], [0.2], [0.3], [0.4]])),  # nothing positive, nothing predicted
+             (np.zeros(4, int), np.array([[0.1], [0.7], [0.3], [0.4]])),  # nothing positive, one predicted
+             (np.array([1, 0, 1, 0, 1]), np.array([[0.9], [0.8], [0.2], [0.1], [0.6]])),  # 3 predicted, 3 actual
+             (np.array([0, 0, 1, 0, 0]), np.array([[0.3], [0.8], [0.6], [0.1], [0.4]]))]  # one positive
+    for y, p in cases:
+        pred = (p[:, 0] >= 0.5).astype(int)
+        assert m["recall"](y, p) == sk.recall_score(y, pred, zero_division=0.0)
+        assert m["f1"](y, p) == pytest.approx(sk.f1_score(y, pred, zero_division=0.0), abs=1e-15)
+        if y.any():
+            assert m["roc_auc"](y, p) == pytest.approx(sk.roc_auc_score(y, p[:, 0]), abs=1e-15)

@@ -46,3 +46,40 @@ def test_the_sgd_step_inside_backprop_is_the_textbook_step(gemm, monkeypatch):
         _, hs = forward(params, X, act, space)
         backward(params, X, hs, dz, act, Params(params.sizes, dtype), space, step=True)
         np.testing.assert_allclose(params.flat, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_textbook_gradients_come_in_the_dtype_of_dz(dtype):
+    """A float32 batch gets float32 gradients from backward_plain and from backward without a workspace (one type
+    per input type), and a float32 network float32 weight masks."""
+    act = ACTIVATIONS["tanh"]
+    rng = np.random.default_rng(6)
+    params = init_params([4, 5, 2], "glorot", rng, dtype)
+    X = rng.normal(size=(3, 4)).astype(dtype)
+    _, hs = forward_plain(params, X, act)
+    dz = (rng.normal(size=(3, 2)) / 3).astype(dtype)
+    grads = backward_plain(params, X, hs, dz, act)
+    assert grads.flat.dtype == dtype
+    fast = backward(params, X, hs, dz, act, Params(params.sizes, dtype))  # without a workspace: it makes its own
+    np.testing.assert_allclose(fast.flat, grads.flat, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7)
+    mask = params.weight_mask()  # 1 on weights, 0 on biases, in the parameters' dtype
+    assert mask.dtype == dtype
+    assert all(W.all() for W in Params(params.sizes, dtype, mask).W)
+    assert not any(b.any() for b in Params(params.sizes, dtype, mask).b)
+
+
+def test_params_come_back_from_their_arrays_in_their_own_dtype():
+    """to_arrays then from_arrays (what model.npz holds) gives the same bits, float64 staying float64."""
+    params = init_params([3, 4, 2], "glorot", np.random.default_rng(7), np.float64)
+    back = Params.from_arrays(params.sizes, params.to_arrays(), np.float64)
+    assert back.flat.dtype == np.float64
+    np.testing.assert_array_equal(back.flat, params.flat)
+
+
+def test_a_misshaped_array_names_its_layer_even_when_numpy_could_broadcast_it():
+    """A W of shape (1, 2) would broadcast into the (4, 2) it replaces; it is refused, as a wrong b is."""
+    arrays = init_params([3, 4, 2], "glorot", np.random.default_rng(8), np.float64).to_arrays()
+    with pytest.raises(ValueError, match=r"^layer 1: W1 \(1, 2\), b1 \(2,\); expected \(4, 2\), \(2,\)$"):
+        Params.from_arrays([3, 4, 2], {**arrays, "W1": arrays["W1"][:1]}, np.float64)
+    with pytest.raises(ValueError, match=r"^layer 0: W0 \(3, 4\), b0 \(1,\); expected \(3, 4\), \(4,\)$"):
+        Params.from_arrays([3, 4, 2], {**arrays, "b0": arrays["b0"][:1]}, np.float64)

@@ -88,3 +88,53 @@ def test_weight_decay_follows_the_textbook_for_every_optimizer(name, cls, dtype,
     assert p.dtype == dtype
     np.testing.assert_allclose(p, expected, rtol=rtol, atol=rtol)
     assert not np.allclose(expected, textbook(name, [G1, G2, G3], lr, 0.0, mask), rtol=1e-3)  # the decay shows
+
+
+def textbook_float32(name, grads, lr, decay, mask, mu=0.9, b1=0.9, b2=0.999, eps=1e-8):
+    """The update rules of the docstrings with every array and constant in float32, so every product rounds to
+    float32 (g arrives as grad_scale * dL/dp; the decay is folded as grad_scale * weight_decay * mask)."""
+    f = np.float32
+    p, v, m = P0.astype(f), np.zeros(20, f), np.zeros(20, f)
+    scale = f(1.0) if name == "adam" else f(lr)
+    folded = mask.astype(f) * f(decay * (1.0 if name == "adam" else lr))
+    for t, g in enumerate(grads, start=1):
+        g = scale * g.astype(f) + p * folded
+        if name == "sgd":
+            p = p - g
+        elif name == "momentum":
+            v = f(mu) * v - g
+            p = p + v
+        else:
+            m = f(b1) * m + g * f(1 - b1)
+            v = f(b2) * v + g * g * f(1 - b2)
+            p = p - m / (np.sqrt(v * f(1.0 / (1 - b2**t))) + f(eps)) * f(lr / (1 - b1**t))
+    assert p.dtype == f
+    return p
+
+
+@pytest.mark.parametrize("masked", [True, False], ids=["weights only", "no mask: every parameter"])
+@pytest.mark.parametrize("name,cls", [("sgd", SGD), ("momentum", Momentum), ("adam", Adam)])
+def test_float32_steps_are_float32_arithmetic(name, cls, masked):
+    """A float32 network is trained in float32 arithmetic, scratch included: the same bits as the rules written
+    in float32 (float64 intermediates round differently)."""
+    mask = np.r_[np.ones(15), np.zeros(5)] if masked else np.ones(20)
+    lr, decay = 0.3, 0.7  # a decay term as large as the gradient's, so that its rounding shows
+    grads = [0.3 * G1, 0.3 * G2, 0.3 * G3]
+    opt = cls(20, np.float32, learning_rate=lr, weight_decay=decay,
+              decay_mask=mask.astype(np.float32) if masked else None)
+    p = P0.astype(np.float32)
+    for g in grads:
+        opt.step(p, np.float32(opt.grad_scale) * g.astype(np.float32))
+    np.testing.assert_array_equal(p, textbook_float32(name, grads, lr, decay, mask))
+
+
+@pytest.mark.parametrize("cls", [SGD, Momentum, Adam])
+def test_an_absurd_weight_decay_makes_no_numpy_warnings(cls):
+    """A decay that overflows float32 (1e30 * 1e30) gives inf, and 0 * inf on the biases NaN, quietly: the run
+    then diverges and says so as a TrainingError, without RuntimeWarnings (here turned into errors)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cls(20, np.float32, learning_rate=1e30, weight_decay=1e30, decay_mask=np.r_[np.ones(15), np.zeros(5)])
+        cls(20, np.float32, learning_rate=1e30, weight_decay=1e300, decay_mask=np.r_[np.ones(15), np.zeros(5)])

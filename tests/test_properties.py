@@ -16,6 +16,8 @@ from nnfit.schema import ACTIVATION_NAMES, OPTIMIZER_NAMES, TASK_LOSSES
 
 from conftest import blobs, run_cli, write_config, write_csv
 
+pytestmark = pytest.mark.slow  # hypothesis: many examples each
+
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -181,6 +181,7 @@ def wait_for_epochs(run, count, process, timeout=60):
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_first_signal_stops_cleanly_and_resume_finishes_the_same_run(slow_run, tmp_path, sig):
     full = run_cli("train", slow_run, "--out", tmp_path / "full", "--quiet")
@@ -197,6 +198,7 @@ def test_first_signal_stops_cleanly_and_resume_finishes_the_same_run(slow_run, t
     same_run(tmp_path / "full", tmp_path / "cut")
 
 
+@pytest.mark.slow
 def test_second_interrupt_exits_at_once_and_leaves_whole_files(slow_run, tmp_path):
     process = start(slow_run, tmp_path / "cut")
     wait_for_epochs(tmp_path / "cut", 2, process)
@@ -207,6 +209,7 @@ def test_second_interrupt_exits_at_once_and_leaves_whole_files(slow_run, tmp_pat
     readable(tmp_path / "cut")
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_leaves_a_torn_run(slow_run, tmp_path):
     full = run_cli("train", slow_run, "--out", tmp_path / "full", "--quiet")
     assert full.exit_code == 0
@@ -306,6 +309,7 @@ def test_more_features_than_rows(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "c.yaml").write_text("task: binary\n")

@@ -1,5 +1,7 @@
 """Training behaviour: linear and logistic regression as networks, XOR, early stopping, weight decay, seeds."""
 
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,7 +11,8 @@ from nnfit.config import from_dict, load_config
 from nnfit.data import dataset_from_arrays, load_training_data
 from nnfit.network import predict_logits
 from nnfit.activations import ACTIVATIONS
-from nnfit.training import Streams, Trainer, fit
+from nnfit.errors import Interrupted
+from nnfit.training import Streams, Trainer, fit, history_columns
 
 from conftest import blobs, model_of, write_config, write_csv
 
@@ -185,6 +188,7 @@ def test_divergence_hint_blames_weight_decay_only_when_it_alone_makes_weights_gr
                      "largest, 100000, multiplies its rows' steps)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,setting,rate", [("mkbin", "sgd", 1.0), ("breast_cancer", "adam", 1.0),
                                                ("friedman1", "sgd", 0.5), ("diabetes", "sgd", 0.5)])
 def test_accuracy_matches_scikit_learn_like_for_like(name, setting, rate):
@@ -216,6 +220,8 @@ def test_accuracy_matches_scikit_learn_like_for_like(name, setting, rate):
     (0.1, [1.0, 0.85, 0.90, 0.86, 0.95, 0.5], 5, 2),
     (0.0, [1.0, 0.85, 0.80, 0.78, 0.77, 0.79, 0.9, 0.95, 0.99], 8, 5),  # every decrease resets the patience
     (0.3, [1.0, 0.6, 0.65, 0.4, 0.2, 0.3, 0.25, 0.21, 0.3, 0.1], 8, 5),
+    (0.0, [1.0, 0.8, 0.8, 0.9, 0.9, 0.9], 5, 2),  # a tie is no decrease: it neither resets nor replaces
+    (0.0, [float("nan"), float("nan"), 1.0, 0.9, 0.95, 0.97], 6, 4),  # NaN is no decrease; patience 3 not reached
 ])
 def test_early_stopping_keeps_the_lowest_loss_and_min_delta_only_resets_the_patience(min_delta, losses, stops_at, kept):
     """train.early_stopping: patience 3. An epoch resets the patience when its validation loss is more than
@@ -238,3 +244,206 @@ def test_early_stopping_keeps_the_lowest_loss_and_min_delta_only_resets_the_pati
     assert result.stop_reason == ("early_stopping" if stops_at < len(losses) else "epochs")
     assert len(result.history) == stops_at and result.epoch_kept == kept
     np.testing.assert_array_equal(result.params.flat, snapshots[kept])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_fit_hands_every_epochs_row_to_on_epoch(optimizer):
+    """on_epoch gets each metrics.csv row as its epoch ends, the learning rate included, whatever the optimizer."""
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
+                     "train": {"epochs": 3, "optimizer": optimizer, "learning_rate": 0.07}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+    seen = []
+    result = fit(cfg, data, np.random.default_rng(0), on_epoch=seen.append)
+    assert seen == result.history and [row["epoch"] for row in seen] == [1, 2, 3]
+    assert [row["learning_rate"] for row in seen] == [0.07, 0.07, 0.07]
+
+
+@pytest.mark.parametrize("min_delta,checkpoint", [(0.1, "as written"), (0.0, "of nnfit 1.0, without patience_loss")])
+def test_a_resumed_run_counts_its_patience_from_the_same_loss(min_delta, checkpoint):
+    """Stopped after epoch 4 and resumed from its checkpoint, a run stops where the uninterrupted one does. With
+    min_delta 0.1 the patience still counts from epoch 2's 0.85 while the best loss is 0.78, so epoch 5's 0.74
+    resets it (counted from 0.78 it would not, and the run would stop at once). Checkpoints of nnfit 1.0 lack
+    that reference and had none apart from the best loss: it is the best loss."""
+    losses = [1.0, 0.85, 0.80, 0.78, 0.74, 0.9, 0.9, 0.9, 0.9, 0.9]
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
+                     "train": {"epochs": len(losses), "early_stopping": {"patience": 3, "min_delta": min_delta}}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+
+    def trainer():
+        streams = Streams.for_training(np.random.default_rng(0))
+        made = Trainer(cfg, data, streams.init, streams.shuffle)
+        made.model.score = lambda split: {"loss": losses[made.epoch - 1], "accuracy": 0.5, "macro_f1": 0.5}
+        return made
+
+    full = trainer().run()
+    assert (full.stop_reason, len(full.history), full.epoch_kept) == ("early_stopping", 8, 5)
+    cut = trainer()
+    with pytest.raises(Interrupted, match="^interrupted after epoch 4$"):  # between epochs, not in epoch 5
+        cut.run(should_stop=lambda: cut.epoch >= 4)
+    assert len(cut.history) == 4 and cut.result().stop_reason == "interrupted"
+    state = cut.state()
+    meta = json.loads(bytes(state["meta"]).decode("utf-8"))
+    assert meta["format"] == 1 and meta["patience_loss"] == (0.85 if min_delta else 0.78)
+    if checkpoint != "as written":
+        del meta["patience_loss"]
+        state["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    resumed = trainer()
+    resumed.load_state(state)
+    result = resumed.run()
+    assert (result.stop_reason, len(result.history), result.epoch_kept) == ("early_stopping", 8, 5)
+    np.testing.assert_array_equal(result.params.flat, full.params.flat)
+
+
+@pytest.mark.parametrize("valid_fraction", [0.25, 0.0])
+def test_history_rows_are_the_metrics_csv_rows(valid_fraction):
+    """Every row has metrics.csv's columns in order (README: epoch, train_loss, valid_loss, the task's metrics,
+    learning_rate, seconds); without a validation set those are empty and the last epoch is the one kept."""
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y", "valid_fraction": valid_fraction},
+                     "model": {"hidden": [4]}, "train": {"epochs": 3}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+    result = fit(cfg, data, np.random.default_rng(0))
+    assert history_columns("multiclass") == ["epoch", "train_loss", "valid_loss", "accuracy", "macro_f1",
+                                             "learning_rate", "seconds"]
+    for row in result.history:
+        assert list(row) == history_columns("multiclass")
+        assert isinstance(row["seconds"], float) and row["seconds"] >= 0.0
+        assert (row["valid_loss"] is None) == (valid_fraction == 0)
+        assert (row["accuracy"] is None) == (valid_fraction == 0)
+    if valid_fraction == 0:
+        assert result.epoch_kept == 3 and result.stop_reason == "epochs"
+
+
+def test_a_diverging_run_raises_training_error_and_no_numpy_warnings(tmp_path):
+    """Overflow and inf - inf along the way are how divergence looks; the run reports it as one TrainingError,
+    without numpy's RuntimeWarnings on the way (here turned into errors, so one would fail the run)."""
+    import warnings
+
+    from nnfit.errors import TrainingError
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(100, 3)) * 1000
+    cfg = from_dict({"task": "regression", "data": {"train": "-", "target": "y", "standardize": False,
+                                                    "scale_target": False},
+                     "model": {"hidden": [4]}, "train": {"epochs": 50, "learning_rate": 1.0}})
+    data = dataset_from_arrays(cfg, X, X.sum(axis=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TrainingError, match="diverged"):
+            fit(cfg, data, np.random.default_rng(0))
+
+
+def test_a_full_batch_is_the_training_rows_in_file_order():
+    """batch_size full (or as large as the training set): the same weights, bit for bit, whatever the shuffling
+    stream, and each epoch's train_loss is the mean loss of the weights it started from."""
+    from nnfit.losses import LOSSES
+    from nnfit.network import forward_plain
+
+    frame = blobs(n=300, seed=8)
+    results = []
+    for batch in ("full", 240):  # 240: the 300 rows less the validation fifth
+        cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [8]},
+                         "train": {"epochs": 3, "batch_size": batch, "dtype": "float32"}})
+        data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+        for shuffle_seed in (1, 2):
+            init = Streams.for_training(np.random.default_rng(0)).init
+            trainer = Trainer(cfg, data, init, np.random.default_rng(shuffle_seed))
+            start = trainer.params.copy()
+            results.append(trainer.run())
+    assert all(np.array_equal(r.params.flat, results[0].params.flat) for r in results)
+    z, _ = forward_plain(start, data.train.X, ACTIVATIONS["relu"])
+    first = float(LOSSES["cross_entropy"].value(z.astype(np.float64), data.train.Y).mean())
+    assert results[0].history[0]["train_loss"] == pytest.approx(first, rel=1e-5)
+
+
+def test_the_seconds_column_adds_up_to_the_training_time_across_an_interruption():
+    """Stopped inside epoch 2 (48 rows in batches of 20: 3 mini-batches) and resumed from its state, the run's
+    seconds column adds up to FitResult.seconds, within the wall time the two calls took (no duration is assumed)."""
+    import time
+
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
+                     "train": {"epochs": 4, "batch_size": 20}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+
+    def trainer():
+        streams = Streams.for_training(np.random.default_rng(0))
+        return Trainer(cfg, data, streams.init, streams.shuffle)
+
+    started = time.perf_counter()
+    cut, calls = trainer(), iter(range(100))
+    with pytest.raises(Interrupted, match="^interrupted in epoch 2 after mini-batch 2 of 3$"):
+        cut.run(should_stop=lambda: next(calls) >= 5)  # 3 mini-batches and the end of epoch 1, then 2 more
+    resumed = trainer()
+    resumed.load_state(cut.state())
+    result = resumed.run()
+    took = time.perf_counter() - started
+    assert len(result.history) == 4
+    assert sum(row["seconds"] for row in result.history) == pytest.approx(result.seconds, rel=1e-9)
+    assert 0.0 < result.seconds <= took
+
+
+def test_train_loss_is_the_mean_over_every_rows_loss_of_the_epoch():
+    """With mini-batches, train_loss averages every batch's loss over all the epoch's rows. A learning rate of 1e-9
+    keeps the weights where they started, so that mean is the starting weights' mean loss."""
+    from nnfit.losses import LOSSES
+    from nnfit.network import forward_plain
+
+    frame = blobs(n=300, seed=8)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [8]},
+                     "train": {"epochs": 1, "batch_size": 32, "learning_rate": 1e-9, "dtype": "float64"}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+    streams = Streams.for_training(np.random.default_rng(0))
+    trainer = Trainer(cfg, data, streams.init, streams.shuffle)
+    z, _ = forward_plain(trainer.params.copy(), data.train.X, ACTIVATIONS["relu"])
+    expected = float(LOSSES["cross_entropy"].value(z, data.train.Y).mean())
+    assert trainer.run().history[0]["train_loss"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_stop_asked_for_at_the_last_mini_batch_finishes_the_epoch():
+    """should_stop turning true after an epoch's last mini-batch (48 rows in batches of 16) ends that epoch first:
+    its row is in the history and the run stops between epochs, with nothing left half done."""
+    frame = blobs(n=60, seed=4)
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
+                     "train": {"epochs": 3, "batch_size": 16}})
+    data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+    assert len(data.train.X) == 48
+    streams = Streams.for_training(np.random.default_rng(0))
+    trainer = Trainer(cfg, data, streams.init, streams.shuffle)
+    calls = iter(range(100))
+    with pytest.raises(Interrupted, match="^interrupted after epoch 1$"):
+        trainer.run(should_stop=lambda: next(calls) >= 2)  # asked after each mini-batch: the third is the last
+    assert len(trainer.history) == 1 and trainer.position is None
+
+
+def test_the_kept_model_names_the_file_it_was_trained_on(tmp_path):
+    """model.json's train_file and train_sha256: the training CSV and the sha256 of its bytes."""
+    import hashlib
+
+    cfg, data, _ = train(tmp_path, blobs(n=60, seed=4), {"task": "multiclass", "data": {"target": "label"},
+                                                           "model": {"hidden": [4]}, "train": {"epochs": 1}})
+    streams = Streams.from_seed(cfg.train.seed)
+    trainer = Trainer(cfg, data, streams.init, streams.shuffle)
+    trainer.run()
+    info = trainer.kept_model().info()
+    assert Path(info["train_file"]).resolve() == (tmp_path / "d.csv").resolve()
+    assert info["train_sha256"] == hashlib.sha256((tmp_path / "d.csv").read_bytes()).hexdigest()
+
+
+def test_momentum_zero_is_plain_sgd_and_the_init_scheme_is_the_configured_one():
+    """train.momentum reaches the optimizer: momentum 0 takes exactly SGD's steps. model.init reaches the network:
+    he starts with zero biases, glorot with random ones."""
+    frame = blobs(n=60, seed=4)
+    runs = {}
+    for optimizer, init in (("sgd", "he"), ("momentum", "he"), ("sgd", "glorot")):
+        cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"},
+                         "model": {"hidden": [6], "init": init},
+                         "train": {"epochs": 3, "optimizer": optimizer, "momentum": 0.0, "learning_rate": 0.1}})
+        data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
+        streams = Streams.for_training(np.random.default_rng(0))
+        trainer = Trainer(cfg, data, streams.init, streams.shuffle)
+        assert trainer.params.b[0].any() == (init == "glorot")
+        runs[optimizer, init] = trainer.run().params.flat
+    np.testing.assert_array_equal(runs["momentum", "he"], runs["sgd", "he"])
