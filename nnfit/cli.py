@@ -12,64 +12,9 @@ import sys
 import click
 
 from . import __version__
-from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, NnfitError
-
-
-class NnfitGroup(click.Group):
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """--debug is accepted anywhere on the line, as users put it: `nnfit train x.yaml --debug`."""
-        end = args.index("--") if "--" in args else len(args)
-        if "--debug" in args[:end]:
-            args = ["--debug"] + [a for i, a in enumerate(args) if not (a == "--debug" and i < end)]
-        return super().parse_args(ctx, args)
-
-    def invoke(self, ctx: click.Context):
-        import warnings
-
-        try:
-            with warnings.catch_warnings():
-                if not ctx.params.get("debug"):  # messages are nnfit's own; a library's warning is noise here
-                    warnings.simplefilter("ignore")
-                return super().invoke(ctx)
-        except NnfitError as e:
-            if ctx.params.get("debug"):
-                raise
-            click.echo("Error: " + " ".join(str(e).split()), err=True)
-            ctx.exit(e.exit_code)
-        except KeyboardInterrupt:
-            if ctx.params.get("debug"):
-                raise
-            click.echo("Error: interrupted", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
-
-
-def _warn(quiet: bool):
-    return (lambda message: None) if quiet else (lambda message: click.echo(f"Warning: {message}", err=True))
-
-
-def _stop_on_signals(quiet: bool, message: str = "Stopping after this mini-batch and saving a checkpoint"):
-    """The first SIGINT / SIGTERM asks training to stop after the current mini-batch; a second exits at once."""
-    import os
-    import signal
-
-    requested = [False]
-
-    def handler(signum, frame):
-        if requested[0]:
-            os._exit(EXIT_INTERRUPTED)  # safe: every run file is replaced atomically, never written in place
-        requested[0] = True
-        if not quiet:
-            click.echo(f"\n{message} (again to quit at once) ...", err=True)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-    return lambda: requested[0]
-
-
-def _json_line(obj) -> str:
-    from .files import to_json
-
-    return to_json(obj, indent=None).strip()
+from .cliutil import NnfitGroup, json_line, stop_on_signals, warner
+from .clisweep import sweep
+from .errors import EXIT_FAILURE
 
 
 @click.group(cls=NnfitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -130,14 +75,14 @@ def train(config, out, overrides, force, resume, quiet):
             bar.set_postfix(losses, refresh=False)
             bar.update(1)
 
-    stop_requested = _stop_on_signals(quiet)
+    stop_requested = stop_on_signals(quiet)
     try:
-        line = commands.train(config, out, overrides, force, resume, on_epoch=on_epoch, warn=_warn(quiet),
-                         on_start=on_start, should_stop=stop_requested)
+        line = commands.train(config, out, overrides, force, resume, on_epoch=on_epoch, warn=warner(quiet),
+                              on_start=on_start, should_stop=stop_requested)
     finally:
         if bar is not None:
             bar.close()
-    click.echo(_json_line(line))
+    click.echo(json_line(line))
 
 
 @cli.command()
@@ -167,7 +112,7 @@ def predict(run_dir, input_csv, output, proba, keep, quiet):
         source = sys.stdin.buffer
     else:
         source = input_csv
-    frame = commands.predict(run_dir, source, proba=proba, keep=keep, warn=_warn(quiet))
+    frame = commands.predict(run_dir, source, proba=proba, keep=keep, warn=warner(quiet))
     text = frame.to_csv(index=False, lineterminator="\n")
     if output == "-":
         click.echo(text, nl=False)
@@ -201,66 +146,7 @@ def evaluate(run_dir, input_csv, quiet):
     from . import commands
 
     source = sys.stdin.buffer if input_csv == "-" else input_csv
-    click.echo(_json_line(commands.evaluate(run_dir, source, warn=_warn(quiet))))
-
-
-@cli.command()
-@click.argument("sweep_file", metavar="SWEEP.yaml", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="The sweep folder.")
-@click.option("--workers", "-j", type=click.IntRange(1), help="Runs at once on this machine [default: one per core].")
-@click.option("--scheduler", metavar="ADDRESS", help="Run on this Dask cluster (tcp://HOST:8786); needs nnfit[dask].")
-@click.option("--resume", is_flag=True, help="Continue the sweep in --out, which must hold one.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a base config key. Repeatable.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no warnings.")
-def sweep(sweep_file, out, workers, scheduler, resume, overrides, quiet):
-    """Train every trial of SWEEP.yaml (grid or random search, k-fold cross-validation) into --out.
-
-    Writes OUT/trials/NAME/ (run directories), OUT/results.csv (a row per trial as it ends), OUT/best and
-    OUT/sweep.yaml; prints one JSON line: the best trial, its parameters and metric, the trials finished and
-    failed. Exit 1 when a trial failed. Ctrl-C: no new trial, the running ones checkpoint, exit 130. Running
-    it again (or with --resume) keeps the finished trials and resumes the rest. See docs/sweep.md.
-
-    \b
-    Example:
-      nnfit sweep search.yaml --out sweeps/search --set train.epochs=20
-      nnfit sweep search.yaml --out sweeps/search --scheduler tcp://10.0.0.1:8786
-    """
-    from .errors import UsageError
-    from .sweep import load_sweep
-    from .sweeprun import run_sweep
-
-    if scheduler is not None and workers is not None:
-        raise UsageError("--workers: the Dask cluster's workers run the trials with --scheduler; leave one out")
-    plan = load_sweep(sweep_file, overrides)
-    bar = None
-    if not quiet and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(plan.trials), unit="trial", file=sys.stderr, dynamic_ncols=True, leave=False)
-
-    def on_trial(row, best, ended, total):
-        if bar is not None:
-            if best is not None:
-                bar.set_postfix_str(f"best {best['trial'][:40]} {plan.spec.metric} {best[plan.spec.metric]:.4g}", False)
-            bar.update(ended - bar.n)
-
-    def warn(message):
-        if not quiet:
-            (bar.write if bar is not None else lambda m: click.echo(m, err=True))(f"Warning: {message}")
-
-    stop_requested = _stop_on_signals(quiet, "Stopping: no new trials; the running ones save a checkpoint")
-    try:
-        result = run_sweep(plan, out, workers, scheduler, resume, on_trial, warn, stop_requested)
-    finally:
-        if bar is not None:
-            bar.close()
-    click.echo(_json_line(result.line))
-    if result.stopped:
-        click.echo(f"Error: interrupted; continue with: nnfit sweep {sweep_file} --out {out} --resume", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    if result.problems:
-        click.echo("Error: " + " ".join("; ".join(result.problems).split()) + f"; see {out}/results.csv", err=True)
-        sys.exit(EXIT_FAILURE)
+    click.echo(json_line(commands.evaluate(run_dir, source, warn=warner(quiet))))
 
 
 @cli.command()
@@ -314,7 +200,7 @@ def plot(runs, out, data, fmt, quiet):
     """
     from .plots import plot as draw
 
-    for path in draw(runs, out=out, data=data, fmt=fmt, warn=_warn(quiet)):
+    for path in draw(runs, out=out, data=data, fmt=fmt, warn=warner(quiet)):
         click.echo(str(path))
 
 
@@ -361,6 +247,9 @@ def gradcheck(config, overrides, rows):
     click.echo(f"max relative error {worst:.3e} on {result['rows']} rows: {verdict} (tolerance {TOLERANCE:g})")
     if worst > TOLERANCE:
         sys.exit(EXIT_FAILURE)
+
+
+cli.add_command(sweep)
 
 
 def main() -> None:

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
+from .checks import Bad, show
 from .errors import ConfigError, did_you_mean, display_path
-from .schema import (DEFAULT_LOSS, SECTIONS, TASK_LOSSES, Config, _Bad, show)
+from .schema import DEFAULT_LOSS, SECTIONS, TASK_LOSSES, Config
 
 def _build(cls, raw: Any, prefix: str):
     """Validate the mapping `raw` against dataclass `cls`; errors name the dotted key."""
@@ -49,7 +50,7 @@ def _build(cls, raw: Any, prefix: str):
             continue
         try:
             values[name] = f.metadata["check"](value)
-        except _Bad as bad:
+        except Bad as bad:
             complaint = bad.complaint or f"expected {bad.allowed}, found {show(value)}"
             raise ConfigError(f"{key}: {complaint}", key) from None
     return cls(**values)
@@ -88,7 +89,7 @@ def _check_combinations(cfg: Config) -> Config:
         raise ConfigError(f"data.types: the target '{data.target}' can only be declared numeric, for task "
                           "'regression'", "data.types")
     if data.sep == data.decimal:
-        raise ConfigError(f"data.decimal: ',' cannot also be the separator (data.sep is ','); use data.sep: ';'",
+        raise ConfigError("data.decimal: ',' cannot also be the separator (data.sep is ','); use data.sep: ';'",
                           "data.decimal")
     if data.target in data.ignore:
         raise ConfigError(f"data.ignore: contains the target column '{data.target}'", "data.ignore")

@@ -130,7 +130,7 @@ def roc(fig, fit: Fit) -> None:
     ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=1, label="chance (AUC 0.5)")
     auc = roc_auc(fit.target, fit.outputs)
     if np.isnan(auc):
-        ax.text(0.5, 0.6, f"the rows hold one class only:\nno ROC curve", ha="center", va="center")
+        ax.text(0.5, 0.6, "the rows hold one class only:\nno ROC curve", ha="center", va="center")
     else:
         fpr, tpr, _ = roc_curve(fit.target, fit.outputs)
         ax.plot(fpr, tpr, color=BLUE, linewidth=2, label=f"the network (AUC {auc:.3f})")

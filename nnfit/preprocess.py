@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .csvfiles import first_row, is_numeric
+from .csvfiles import first_row
 from .errors import DataError
 from .labels import Target
 from .rows import Rows, column_stats, extract_rows

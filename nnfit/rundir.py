@@ -18,7 +18,6 @@ reports each epoch.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -30,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import __version__
+from . import __version__, runlock
 from .config import Config, config_to_dict, dump_config, load_config
 from .dataset import Dataset
 from .errors import ArtifactError, DataError, UsageError, display_path
@@ -51,69 +50,13 @@ class RunDir:
         self._log = None  # metrics.csv, open for appending while training
         self._last_checkpoint = 0.0
 
-    @property
-    def lock_file(self) -> Path:
-        # beside the directory, not in it: creating a run replaces the directory as a whole
-        return self.path.parent / f".{self.path.name}.lock"
-
-    @contextlib.contextmanager
     def locked(self):
-        """Hold the run directory for one nnfit process: a second train, --force or --resume on it is refused
-        while this one runs. The kernel releases the lock when the process ends, however it ends, so a killed
-        run never blocks the next one. (Where locks are not supported, nothing is held.)
-
-        The lock file is removed when the holder finishes, so no `.RUN.lock` is left beside finished runs.
-        Removing it is safe because a process that locks a file checks that the name still leads to that
-        file, and starts again if the holder removed it in between."""
-        import fcntl
-
-        made = [p for p in [self.path.parent, *self.path.parent.parents] if not p.exists()]
-        while True:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o666 & ~UMASK)
-            except OSError:
-                yield  # an unwritable folder: creating the run will say so
-                return
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-                os.close(fd)
-                raise UsageError(f"{self.path}: in use by another nnfit process{f' (pid {holder})' if holder else ''}; "
-                                 "wait for it to finish, or choose another --out") from None
-            except OSError:
-                break  # a filesystem without locks
-            if _same_file(fd, self.lock_file):
-                break
-            os.close(fd)  # the previous holder removed it between our open and our lock: take a fresh one
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
-            yield
-        finally:
-            self.lock_file.unlink(missing_ok=True)  # while still held, so nobody can be waiting on this file
-            os.close(fd)
-            if not self.path.exists():  # the run was never created (bad data, say): leave nothing behind
-                for folder in made:
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
+        """Hold the run directory for this process while it trains (see runlock.py)."""
+        return runlock.hold(self.path)
 
     def in_use(self) -> bool:
         """Whether an nnfit process is training in this run directory right now."""
-        import fcntl
-
-        try:
-            fd = os.open(self.lock_file, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return False
-        except OSError:
-            return True
-        finally:
-            os.close(fd)
+        return runlock.in_use(self.path)
 
     @property
     def started(self) -> bool:
@@ -301,11 +244,3 @@ def _first_difference(a, b, prefix: str = ""):
                 return found
         return None
     return None if a == b else (prefix.rstrip("."), a, b)
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        here, there = os.fstat(fd), os.stat(path)
-    except OSError:
-        return False
-    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)

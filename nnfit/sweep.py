@@ -16,10 +16,11 @@ from pathlib import Path
 import yaml
 
 from . import __version__
+from .checks import show
 from .config import Config, apply_overrides, from_dict, parse_yaml, set_key, validate_keys
 from .errors import ConfigError, display_path
 from .metrics import METRICS
-from .schema import SweepConfig, show
+from .schema import SweepConfig
 from .sweepspace import check_parameter, choices, draw, flow, grid, trial_names
 
 MINIMIZED = ("valid_loss", "rmse", "mae")  # goal auto: losses and errors go down, the other metrics up

@@ -13,7 +13,8 @@ import yaml
 
 from .errors import ConfigError, closest
 from .reference import keys as config_keys
-from .schema import DISTRIBUTIONS, SweepConfig, show
+from .checks import show
+from .schema import DISTRIBUTIONS, SweepConfig
 
 MAX_TRIALS = 10_000  # a bigger grid is far more likely a mistake than a plan
 NAME_LENGTH = 100  # characters of a trial name after its number; file names allow 255 bytes

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from nnfit.config import load_config
-from nnfit.data import load_training_data, stratified_split
+from nnfit.data import load_training_data
+from nnfit.splits import stratified_split
 
 from conftest import run_cli, write_config, write_csv
 

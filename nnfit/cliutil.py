@@ -1,0 +1,65 @@
+"""What the `nnfit` commands share on the command line: the group that turns an NnfitError into one `Error:`
+line (and accepts --debug anywhere), warnings on stderr, Ctrl-C as a request to stop, and the JSON line."""
+
+from __future__ import annotations
+
+import click
+
+from .errors import EXIT_INTERRUPTED, NnfitError
+
+
+class NnfitGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """--debug is accepted anywhere on the line, as users put it: `nnfit train x.yaml --debug`."""
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug"] + [a for i, a in enumerate(args) if not (a == "--debug" and i < end)]
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        import warnings
+
+        try:
+            with warnings.catch_warnings():
+                if not ctx.params.get("debug"):  # messages are nnfit's own; a library's warning is noise here
+                    warnings.simplefilter("ignore")
+                return super().invoke(ctx)
+        except NnfitError as e:
+            if ctx.params.get("debug"):
+                raise
+            click.echo("Error: " + " ".join(str(e).split()), err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            if ctx.params.get("debug"):
+                raise
+            click.echo("Error: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def warner(quiet: bool):
+    return (lambda message: None) if quiet else (lambda message: click.echo(f"Warning: {message}", err=True))
+
+
+def stop_on_signals(quiet: bool, message: str = "Stopping after this mini-batch and saving a checkpoint"):
+    """The first SIGINT / SIGTERM asks training to stop after the current mini-batch; a second exits at once."""
+    import os
+    import signal
+
+    requested = [False]
+
+    def handler(signum, frame):
+        if requested[0]:
+            os._exit(EXIT_INTERRUPTED)  # safe: every run file is replaced atomically, never written in place
+        requested[0] = True
+        if not quiet:
+            click.echo(f"\n{message} (again to quit at once) ...", err=True)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    return lambda: requested[0]
+
+
+def json_line(obj) -> str:
+    from .files import to_json
+
+    return to_json(obj, indent=None).strip()
