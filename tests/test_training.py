@@ -327,7 +327,7 @@ def test_a_diverging_run_raises_training_error_and_no_numpy_warnings(tmp_path):
     X = rng.normal(size=(100, 3)) * 1000
     cfg = from_dict({"task": "regression", "data": {"train": "-", "target": "y", "standardize": False,
                                                     "scale_target": False},
-                     "model": {"hidden": [4]}, "train": {"epochs": 50, "learning_rate": 1.0}})
+                     "model": {"hidden": [4]}, "train": {"epochs": 50, "optimizer": "sgd", "learning_rate": 1.0}})
     data = dataset_from_arrays(cfg, X, X.sum(axis=1))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
