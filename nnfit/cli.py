@@ -189,6 +189,7 @@ def check(config, overrides, no_data):
 @click.option("--quiet", "-q", is_flag=True, help="No warnings.")
 def plot(runs, out, data, fmt, quiet):
     """Draw the learning curves and the fit of the run in RUN; with several RUNs, overlay their learning curves.
+    Given a sweep's folder: its metric against each swept parameter, and its best trials' learning curves.
 
     Prints each file's path, one per line. Needs matplotlib: pip install 'nnfit[plot]'.
 
@@ -197,6 +198,7 @@ def plot(runs, out, data, fmt, quiet):
       nnfit plot runs/sine                     # learning curves, predicted vs actual, residuals, fitted curve
       nnfit plot runs/digits --data data/digits_test.csv --format svg
       nnfit plot runs/lr-0.01 runs/lr-0.1 --out comparison/
+      nnfit plot sweeps/search                 # sweeps/search/plots/sweep-valid-loss.png, ...
     """
     from .plots import plot as draw
 

@@ -102,9 +102,11 @@ def compare_learning_curves(fig, comparison: Comparison) -> None:
     texts = {loss_text(run.cfg) for run in runs}
     _label_axes(ax_loss, ax_metric, runs, texts.pop() if len(texts) == 1 else "loss (measured differently per run)")
     # below the panels, where the run names have the figure's width; the style entries close the list
-    fig.legend(handles=handles, loc="outside lower center", fontsize=9, ncols=min(4, len(handles)), frameon=False)
+    widest = max(len(h.get_label()) for h in handles)  # long labels (a sweep's trial names) take fewer columns
+    columns = 4 if widest <= 32 else 2 if widest <= 60 else 1
+    fig.legend(handles=handles, loc="outside lower center", fontsize=9, ncols=min(columns, len(handles)), frameon=False)
     names = ", ".join(run.name for run in runs)
-    title = names if len(names) <= 60 else f"{len(runs)} runs"
+    title = comparison.title or (names if len(names) <= 60 else f"{len(runs)} runs")
     differences = comparison.differences
     detail = ("the runs differ in " + ", ".join(differences)) if differences else "the runs' configs are the same"
     set_title(fig, title, "learning curves", detail)

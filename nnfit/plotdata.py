@@ -104,6 +104,7 @@ class Comparison:
     runs: list[RunView]
     labels: list[str]  # per run: its name (its path where names repeat), then its values of the differences
     differences: list[str]  # the dotted config keys whose values differ between the runs
+    title: str | None = None  # what the title calls the runs [default: their names, or how many]
 
 
 def compare(runs: list[RunView]) -> Comparison:

@@ -21,6 +21,7 @@ from .files import atomic_write
 from .plotdata import MAIN_METRIC, compare, load_fit, read_run
 from .rundir import PLOTS
 from .style import DPI, PALETTE, RC
+from .sweepview import is_sweep, read_sweep
 
 FORMATS = ("png", "svg", "pdf")
 METADATA = {  # what each format would otherwise stamp with the date or matplotlib's version
@@ -75,7 +76,9 @@ def _figures():
 
 def _plan(paths: list[Path], out, data, warn, figures) -> tuple[Path, list[tuple]]:
     """(the folder to write to, [(file name, picture, subject)]) for the paths given: one run's pictures, or
-    the comparison of several runs. A new kind of subject (a sweep's folder, say) is one more branch here."""
+    the comparison of several runs, or a sweep's results. A new kind of subject is one more branch here."""
+    if len(paths) == 1 and is_sweep(paths[0]):
+        return _sweep_plan(paths[0], out, data, figures)
     if len(paths) == 1:
         run = read_run(paths[0])
         fit = load_fit(run, data, warn)
@@ -105,6 +108,28 @@ def _plan(paths: list[Path], out, data, warn, figures) -> tuple[Path, list[tuple
     comparison = compare(runs)
     return folder, [(name, picture, comparison) for name, picture in figures.COMPARISONS.items()
                     if picture.shows(comparison)]
+
+
+def _sweep_plan(path: Path, out, data, figures) -> tuple[Path, list[tuple]]:
+    """A sweep folder: its metric against each swept key, and the best trials' learning curves overlaid."""
+    from .sweepfigures import metric_picture
+
+    if data is not None:
+        raise UsageError(f"--data: chooses the rows of one run's fit pictures, and {display_path(path)} is a sweep; "
+                         "leave --data out, or give one of its trials (trials/NAME)")
+    view = read_sweep(path)
+    folder = Path(out) if out is not None else path / PLOTS
+    jobs = [(f"sweep-{view.metric.replace('_', '-')}", metric_picture(view), view)] if view.parameters else []
+    best = view.best_runs()
+    if best:
+        comparison = compare(best)
+        comparison.labels = [f"{i}. {run.name}" for i, run in enumerate(best, 1)]  # a trial's name says its values
+        comparison.title = f"{view.name}, the best {len(best)} trials" if len(best) > 1 else f"{view.name}, the best trial"
+        jobs += [(f"best-{len(best)}-{name}", picture, comparison) for name, picture in figures.COMPARISONS.items()]
+    if not jobs:
+        raise UsageError(f"{display_path(path)}: a sweep with no parameters and no finished trial yet: nothing to "
+                         "draw; wait for a trial to finish")
+    return folder, jobs
 
 
 def render(picture, subject, fmt: str = "png"):

@@ -81,7 +81,7 @@ def _types(v):
 class DataConfig:
     train: str = required_key(file_path, "training CSV; relative paths are relative to the config file's folder")
     valid: str | None = key(None, optional(file_path), "validation CSV; null = hold out valid_fraction of the training rows")
-    valid_fraction: float = key(0.2, number(0, 1, hi_open=True), "share of training rows held out for validation when valid is null (stratified for classification); 0 = none")
+    valid_fraction: float = key(0.1, number(0, 1, hi_open=True), "share of training rows held out for validation when valid is null (stratified for classification); 0 = none")
     test: str | None = key(None, optional(file_path), "held-out CSV, scored once at the end (summary.json)")
     folds: int | None = key(None, optional(integer(2)), "k-fold cross-validation: deal the training rows into k folds (stratified for classification, drawn from train.seed) and validate on fold data.fold instead of valid_fraction")
     fold: int | None = key(None, optional(integer(1)), "with data.folds: the fold (1 to k) that validates; the other k - 1 train")
@@ -101,7 +101,7 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    hidden: list[int] = key([64, 64], _hidden, "hidden layer widths; [] = no hidden layer (a linear / logistic / softmax regression)")
+    hidden: list[int] = key([100], _hidden, "hidden layer widths; [] = no hidden layer (a linear / logistic / softmax regression)")
     activation: str = key("relu", choice(*ACTIVATION_NAMES), "hidden-unit activation")
     init: str = key("auto", choice("auto", "he", "glorot"), "initial weights; auto = glorot (weights and biases ~ U(+-sqrt(6 / (fan_in + fan_out)))); he: W ~ U(+-sqrt(6 / fan_in)), b = 0")
     dropout: float = key(0.0, number(0, 1, hi_open=True), "share of hidden units dropped at random in each training step (the others scaled by 1 / (1 - dropout)); none when predicting")

@@ -14,7 +14,7 @@ MINIMAL = {"task": "regression", "data": {"train": "d/train.csv", "target": "y"}
 
 def test_defaults_are_the_documented_ones(tmp_path):
     cfg = load_config(write_config(tmp_path / "c.yaml", MINIMAL))
-    assert cfg.model.hidden == [64, 64] and cfg.model.activation == "relu" and cfg.model.init == "glorot"
+    assert cfg.model.hidden == [100] and cfg.model.activation == "relu" and cfg.model.init == "glorot"
     assert cfg.loss == "mse" and cfg.model.dropout == 0.0
     t = cfg.train
     assert (t.epochs, t.batch_size, t.optimizer, t.learning_rate, t.momentum) == (100, 32, "adam", 0.001, 0.9)
@@ -23,7 +23,7 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert sgd.train.learning_rate == 0.01  # auto: each optimizer's usual rate
     assert (t.weight_decay, t.early_stopping, t.class_weight, t.seed, t.dtype) == (0.0, None, None, 0, "float32")
     d = cfg.data
-    assert (d.valid, d.valid_fraction, d.test, d.features, d.ignore) == (None, 0.2, None, None, [])
+    assert (d.valid, d.valid_fraction, d.test, d.features, d.ignore) == (None, 0.1, None, None, [])
     assert (d.missing, d.standardize, d.scale_target, d.positive) == ("impute", True, True, None)
 
 
@@ -71,7 +71,7 @@ def test_yaml_reads_exponent_floats_and_empty_sections(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("task: binary\ndata:\n  train: t.csv\n  target: y\nmodel:\ntrain:\n")
     cfg = load_config(path)
-    assert cfg.model.hidden == [64, 64] and cfg.train.epochs == 100
+    assert cfg.model.hidden == [100] and cfg.train.epochs == 100
 
 
 def test_resolved_config_round_trips(tmp_path):

@@ -180,7 +180,7 @@ def test_messages_found_by_trying_nnfit_as_a_new_user(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # yes / no are labels, not YAML 1.1 booleans
     (tmp_path / "buy.csv").write_text("x,bought\n1,yes\n2,no\n3,yes\n4,no\n5,yes\n6,no\n")
-    write_config(tmp_path / "buy.yaml", {"task": "binary", "data": {"train": "buy.csv", "target": "bought"},
+    write_config(tmp_path / "buy.yaml", {"task": "binary", "data": {"train": "buy.csv", "target": "bought", "valid_fraction": 0.2},
                                          "model": {"hidden": [2]}, "train": {"epochs": 1}})
     text = (tmp_path / "buy.yaml").read_text().replace("target: bought", "target: bought\n  positive: no")
     (tmp_path / "buy.yaml").write_text(text)

@@ -90,8 +90,8 @@ def stops_early(tmp_path_factory):
     folder = tmp_path_factory.mktemp("early")
     write_csv(folder / "train.csv", blobs(n=150, seed=21, classes=("a", "b", "c"), noise=2.5))
     config = write_config(folder / "c.yaml", {
-        "task": "multiclass", "data": {"train": "train.csv", "target": "label"}, "model": {"hidden": [64, 64]},
-        "train": {"epochs": 80, "batch_size": 10, "optimizer": "adam", "learning_rate": 0.01,
+        "task": "multiclass", "data": {"train": "train.csv", "target": "label", "valid_fraction": 0.2},
+        "model": {"hidden": [64, 64]}, "train": {"epochs": 80, "batch_size": 10, "optimizer": "adam", "learning_rate": 0.01,
                   "checkpoint_every": 1, "early_stopping": {"patience": 2, "min_delta": 0.01}}})
     api.train(config, out=folder / "full")
     summary = json.loads((folder / "full/summary.json").read_text())
@@ -303,7 +303,7 @@ def test_more_features_than_rows(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     write_csv(tmp_path / "wide.csv", pd.DataFrame(rng.normal(size=(20, 40))).add_prefix("f").assign(y=rng.normal(size=20)))
-    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "wide.csv", "target": "y"}})
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "wide.csv", "target": "y", "valid_fraction": 0.2}})
     result = run_cli("train", config)
     assert result.exit_code == 2 and "16 training rows but 40 input features" in result.stderr
     assert not (tmp_path / "runs").exists()

@@ -139,7 +139,7 @@ def test_an_early_overfit_is_named_with_the_runs_numbers(tmp_path):
 
 def test_a_regression_worse_than_a_straight_line_says_so(tmp_path):
     write_csv(tmp_path / "t.csv", overfitting_frame(80, seed=0))
-    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "t.csv", "target": "y"},
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "t.csv", "target": "y", "valid_fraction": 0.2},
                                                 "model": {"hidden": [256, 256]},
                                                 "train": {"epochs": 100, "optimizer": "adam", "learning_rate": 0.01}})
     result = run_cli("train", config, "--out", tmp_path / "run")

@@ -344,8 +344,8 @@ def test_a_full_batch_is_the_training_rows_in_file_order():
     frame = blobs(n=300, seed=8)
     results = []
     for batch in ("full", 240):  # 240: the 300 rows less the validation fifth
-        cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [8]},
-                         "train": {"epochs": 3, "batch_size": batch, "dtype": "float32"}})
+        cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y", "valid_fraction": 0.2},
+                         "model": {"hidden": [8]}, "train": {"epochs": 3, "batch_size": batch, "dtype": "float32"}})
         data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
         for shuffle_seed in (1, 2):
             init = Streams.for_training(np.random.default_rng(0)).init
@@ -406,8 +406,8 @@ def test_a_stop_asked_for_at_the_last_mini_batch_finishes_the_epoch():
     """should_stop turning true after an epoch's last mini-batch (48 rows in batches of 16) ends that epoch first:
     its row is in the history and the run stops between epochs, with nothing left half done."""
     frame = blobs(n=60, seed=4)
-    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y"}, "model": {"hidden": [4]},
-                     "train": {"epochs": 3, "batch_size": 16}})
+    cfg = from_dict({"task": "multiclass", "data": {"train": "-", "target": "y", "valid_fraction": 0.2},
+                     "model": {"hidden": [4]}, "train": {"epochs": 3, "batch_size": 16}})
     data = dataset_from_arrays(cfg, frame[["x0", "x1"]].to_numpy(), frame["label"].to_numpy())
     assert len(data.train.X) == 48
     streams = Streams.for_training(np.random.default_rng(0))

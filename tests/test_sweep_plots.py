@@ -1,0 +1,105 @@
+"""`nnfit plot SWEEP`: the ranking metric against each swept parameter, and the best trials' learning curves."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from nnfit.plots import _sweep_plan, _figures, render
+from nnfit.sweep import load_sweep
+from nnfit.sweeprun import run_sweep
+from nnfit.sweepview import read_sweep
+
+from conftest import blobs, run_cli, write_config, write_csv
+
+RATES = [0.001, 0.01, 0.1, 1.0e6]  # the last one diverges (with relu): a failed trial, which no picture shows
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    here = tmp_path_factory.mktemp("sweepplots")
+    write_csv(here / "train.csv", blobs(n=120, seed=3))
+    write_config(here / "base.yaml", {"task": "multiclass", "data": {"train": "train.csv", "target": "label"},
+                                      "model": {"hidden": [8]}, "train": {"epochs": 6, "optimizer": "sgd"}})
+    write_config(here / "s.yaml", {"base": "base.yaml", "metric": "accuracy", "parameters": {
+        "train.learning_rate": RATES, "model.activation": ["relu", "tanh"]}})
+    run_sweep(load_sweep(here / "s.yaml"), here / "sw", workers=1)
+    write_config(here / "f.yaml", {"base": "base.yaml", "folds": 3, "parameters": {"train.learning_rate": [0.01, 0.1]}})
+    run_sweep(load_sweep(here / "f.yaml"), here / "folds", workers=1)
+    return here
+
+
+def results(folder):
+    with open(folder / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_sweep_gets_its_metric_by_parameter_and_its_best_trials_curves(swept):
+    result = run_cli("plot", swept / "sw")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [str(swept / "sw/plots/sweep-accuracy.png"),
+                                          str(swept / "sw/plots/best-5-learning-curves.png")]
+    for line in result.stdout.splitlines():
+        assert open(line, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_finished_trial_is_a_point_at_its_value_and_the_best_a_star(swept):
+    view = read_sweep(swept / "sw")
+    rows = results(swept / "sw")
+    finished = [r for r in rows if r["state"] == "finished"]
+    assert len(rows) == 8 and 0 < len(finished) < 8  # relu at rate 1e6 diverges
+    folder, jobs = _sweep_plan(swept / "sw", None, None, _figures())
+    name, picture, subject = jobs[0]
+    _, fig = render(picture, subject)
+    rate_panel, activation_panel = [ax for ax in fig.axes if ax.get_visible()]
+    assert rate_panel.get_xlabel() == "train.learning_rate" and rate_panel.get_xscale() == "log"
+    points, star = rate_panel.collections
+    expected = sorted((float(r["train.learning_rate"]), float(r["accuracy"])) for r in finished)
+    assert sorted(map(tuple, points.get_offsets().tolist())) == expected
+    best = max(finished, key=lambda r: float(r["accuracy"]))  # the first of equals, as results.csv ranks them
+    best = next(r for r in finished if float(r["accuracy"]) == float(best["accuracy"]))
+    assert star.get_offsets().tolist() == [[float(best["train.learning_rate"]), float(best["accuracy"])]]
+    assert [t.get_text() for t in activation_panel.get_xticklabels()] == ["relu", "tanh"]
+    x = {"relu": 0.0, "tanh": 1.0}
+    assert sorted(map(tuple, activation_panel.collections[0].get_offsets().tolist())) == sorted(
+        (x[r["model.activation"]], float(r["accuracy"])) for r in finished)
+    assert f"{len(finished)} of 8 trials finished" in fig._suptitle.get_text() and "higher is better" in fig._suptitle.get_text()
+    assert view.ranked[0]["trial"] == best["trial"]
+
+
+def test_the_best_trials_curves_are_theirs_in_rank_order(swept):
+    _, jobs = _sweep_plan(swept / "sw", None, None, _figures())
+    name, _, comparison = jobs[1]
+    ranked = sorted((r for r in results(swept / "sw") if r["state"] == "finished"),
+                    key=lambda r: -float(r["accuracy"]))  # stable: ties keep trial order
+    assert name == "best-5-learning-curves"
+    assert [run.path.name for run in comparison.runs] == [r["trial"] for r in ranked[:5]]
+    assert comparison.labels[0] == f"1. {ranked[0]['trial']}"
+
+
+def test_with_folds_the_metric_is_the_mean_with_its_spread_and_the_curves_are_the_first_folds(swept):
+    _, jobs = _sweep_plan(swept / "folds", None, None, _figures())
+    (_, picture, view), (_, _, comparison) = jobs
+    _, fig = render(picture, view)
+    panel = fig.axes[0]
+    bars = [c for c in panel.collections if c.get_label() == "_nolegend_" or "LineCollection" in type(c).__name__]
+    rows = results(swept / "folds")
+    spread = np.array([float(r["valid_loss_std"]) for r in rows])
+    segments = [s for c in bars for s in c.get_segments()]
+    assert sorted(abs(s[1][1] - s[0][1]) / 2 for s in segments) == pytest.approx(sorted(spread))
+    assert "mean over folds" in panel.get_ylabel() and "lower is better" in fig._suptitle.get_text()
+    assert [run.name for run in comparison.runs] == [f"{r['trial']} fold 1" for r in
+                                                     sorted(rows, key=lambda r: float(r["valid_loss"]))]
+
+
+def test_data_is_refused_for_a_sweep(swept):
+    result = run_cli("plot", swept / "sw", "--data", swept / "train.csv")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --data: chooses the rows of one run's fit pictures") and "is a sweep" in result.stderr
+
+
+def test_a_trial_of_a_sweep_plots_as_a_run(swept, tmp_path):
+    trial = swept / "sw" / results(swept / "sw")[0]["run_dir"]
+    result = run_cli("plot", trial, "--out", tmp_path / "p")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "p" / "learning-curves.png").exists()
