@@ -163,7 +163,7 @@ def test_float32_derivatives_are_float32_arithmetic():
 
 
 MSE_SUMS_IN_FLOAT32 = pytest.mark.xfail(strict=True, reason="the fused mse path sums (z - y)^2 with np.vdot, in "
-                                        "float32 for float32 logits (MUTATION_REPORT.md)")
+                                        "float32 for float32 logits (docs/mutation.md)")
 
 
 @pytest.mark.parametrize("loss", [pytest.param(name, marks=MSE_SUMS_IN_FLOAT32) if name == "mse" else name
