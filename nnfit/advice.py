@@ -45,15 +45,19 @@ def constant_loss(split: Split, loss_name: str, n_outputs: int) -> float:
     return float(LOSSES[loss_name].value(z, split.Y).mean(dtype=np.float64))
 
 
+SHARE_OF_FALL = 0.02  # "still falling": the last tenth of the run brought this share of the whole fall, or more
+
+
 def training_note(history: list[dict], stop_reason: str, constant: float, learning_rate: float,
                   outlier: str | None = None) -> str | None:
     """Advice on how a finished run went, from its validation losses; None when there is nothing to say.
 
     - Blown up: the loss went above 10 times what a constant prediction gives (`constant`), and its best is
       still worse than that: the learning rate, or, when the target has a far-off value (`outlier`), that.
-    - Still falling: the epochs ran out while the loss was falling. The last epoch is the best, and it is
-      more than 1% below the epoch a tenth of the run earlier (at least 5 epochs), or every epoch since then
-      was better than the one before it.
+    - Still falling: the epochs ran out while the loss was falling. The best epoch is in the last tenth of the
+      run (at least 5 epochs), and the loss fell over that tenth by more than SHARE_OF_FALL of its fall over
+      the whole run; or the last epoch is the best, and it is more than 1% below the epoch a tenth of the run
+      earlier, or every epoch since then was better than the one before it.
     """
     if stop_reason not in ("epochs", "early_stopping") or not history or history[-1]["valid_loss"] is None:
         return None
@@ -65,12 +69,15 @@ def training_note(history: list[dict], stop_reason: str, constant: float, learni
         return (f"the validation loss reached {max(losses):.4g}, and its best, {best:.4g}, is worse than a "
                 f"constant prediction gives ({constant:.4g}): {cause}")
     window = max(len(losses) // 10, 5)
-    if stop_reason != "epochs" or len(losses) <= window or losses[-1] > best:
+    kept = losses.index(best)
+    if stop_reason != "epochs" or len(losses) <= window or kept < len(losses) - window:
         return None
     recent = losses[-1 - window:]
-    if losses[-1] < 0.99 * recent[0] or all(later < earlier for earlier, later in zip(recent, recent[1:])):
+    falling = (losses[-1] == best and (best < 0.99 * recent[0] or all(b < a for a, b in zip(recent, recent[1:])))
+               or recent[0] - best > SHARE_OF_FALL * (losses[0] - best))  # a noisy last epoch hides no trend
+    if falling:
         return (f"the validation loss was still falling when training ended ({recent[0]:.4g} in epoch "
-                f"{history[-1 - window]['epoch']}, {losses[-1]:.4g} in epoch {history[-1]['epoch']}): more epochs "
+                f"{history[-1 - window]['epoch']}, {best:.4g} in epoch {history[kept]['epoch']}): more epochs "
                 f"(train.epochs), or a larger train.learning_rate, would probably lower it further")
     return None
 

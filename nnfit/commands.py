@@ -17,7 +17,7 @@ import pandas as pd
 from .advice import run_notes
 from .config import Config, load_config
 from .csvfiles import is_numeric, read_csv
-from .data import load_features, load_training_data, reading
+from .data import load_features, load_training_data, reading, require_columns
 from .dataset import Split
 from .errors import DataError, Interrupted, NnfitError, TrainingError, UsageError, display_path
 from .gradcheck import check_gradients
@@ -202,11 +202,13 @@ def check_data(cfg: Config) -> tuple[list[str], list[str]]:
             problems.append(str(e))
             continue
         report.append(f"data.{key}: {name}: {len(df)} rows, {len(df.columns)} columns")
-        wanted = [d.target] + (d.features or []) + (d.ignore if key == "train" else [])
-        for col in wanted:
-            if col not in df.columns:
-                problems.append(f"{name}: column '{col}' not found (columns: {', '.join(map(str, df.columns[:8]))}"
-                                f"{', ...' if len(df.columns) > 8 else ''})")
+        wanted = ([(d.target, "target column")] + [(c, "feature column") for c in d.features or []]
+                  + [(c, "column (in data.ignore)") for c in (d.ignore if key == "train" else [])])
+        for col, what in wanted:  # the messages train gives, each problem listed
+            try:
+                require_columns(df, [col], name, what, d.sep)
+            except DataError as e:
+                problems.append(str(e))
         features = d.features or [c for c in df.columns if c != d.target and c not in d.ignore]
         for col in features:
             if col not in df.columns:

@@ -81,3 +81,19 @@ def display_path(path) -> str:
     except ValueError:
         return path
     return rel if len(rel) < len(path) else path
+
+
+def run_hint(path) -> str:
+    """What a folder that is no run directory is instead, when nnfit made it: a sweep's trial with folds (a
+    folder of run directories fold-1, fold-2, ...) or a sweep's folder; "" otherwise."""
+    try:
+        names = set(os.listdir(path))
+    except OSError:
+        return ""
+    folds = sorted((n for n in names if n.startswith("fold-") and n[5:].isdigit()), key=lambda n: int(n[5:]))
+    if folds:
+        return (f"; it is a sweep's trial with folds, a folder of run directories: give one of them "
+                f"({os.path.join(display_path(path), folds[0])} to {folds[-1]})")
+    if {"results.csv", "sweep.yaml"} <= names:
+        return f"; it is a sweep's folder: its run directories are in {os.path.join(display_path(path), 'trials')}"
+    return ""

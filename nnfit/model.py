@@ -19,7 +19,7 @@ import numpy as np
 from . import __version__
 from .activations import ACTIVATIONS, OUTPUT_NAMES, OUTPUTS
 from .dataset import Split
-from .errors import ArtifactError
+from .errors import ArtifactError, run_hint
 from .files import atomic_write, npz_bytes, to_json
 from .losses import LOSSES
 from .metrics import METRICS, confusion_matrix, predicted_classes
@@ -152,7 +152,8 @@ def _read_info(path: Path) -> dict:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ArtifactError(f"{path.parent}: model.json not found; is this a finished nnfit run?") from None
+        raise ArtifactError(f"{path.parent}: model.json not found; is this a finished nnfit run?"
+                            f"{run_hint(path.parent)}") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise ArtifactError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(info, dict) or info.get("format_version") != FORMAT_VERSION:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .config import Config, config_to_dict, load_config
 from .data import load_features, load_training_data
-from .errors import ArtifactError, DataError, NnfitError, display_path
+from .errors import ArtifactError, DataError, NnfitError, display_path, run_hint
 from .metrics import METRICS, predicted_classes
 from .commands import run_warnings
 from .model import Model
@@ -71,7 +71,7 @@ def read_run(path) -> RunView:
         raise ArtifactError(f"{shown}: run directory not found")
     for name in ("config.yaml", "metrics.csv", "model.json"):
         if not (path / name).is_file():
-            raise ArtifactError(f"{shown}: {name} not found; is this an nnfit run directory?")
+            raise ArtifactError(f"{shown}: {name} not found; is this an nnfit run directory?{run_hint(path)}")
     cfg = load_config(path / "config.yaml")
     columns = ["epoch", "train_loss", "valid_loss", *METRICS[cfg.task]]
     try:

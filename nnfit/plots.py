@@ -116,7 +116,8 @@ def _sweep_plan(path: Path, out, data, figures) -> tuple[Path, list[tuple]]:
 
     if data is not None:
         raise UsageError(f"--data: chooses the rows of one run's fit pictures, and {display_path(path)} is a sweep; "
-                         "leave --data out, or give one of its trials (trials/NAME)")
+                         "leave --data out, or give the run directory of one of its trials (trials/NAME, or "
+                         "trials/NAME/fold-1 with folds)")
     view = read_sweep(path)
     folder = Path(out) if out is not None else path / PLOTS
     jobs = [(f"sweep-{view.metric.replace('_', '-')}", metric_picture(view), view)] if view.parameters else []
@@ -125,7 +126,8 @@ def _sweep_plan(path: Path, out, data, figures) -> tuple[Path, list[tuple]]:
         comparison = compare(best)
         comparison.labels = [f"{i}. {run.name}" for i, run in enumerate(best, 1)]  # a trial's name says its values
         comparison.title = f"{view.name}, the best {len(best)} trials" if len(best) > 1 else f"{view.name}, the best trial"
-        jobs += [(f"best-{len(best)}-{name}", picture, comparison) for name, picture in figures.COMPARISONS.items()]
+        # one name whatever the count, so that drawing a running sweep again replaces the picture
+        jobs += [(f"best-trials-{name}", picture, comparison) for name, picture in figures.COMPARISONS.items()]
     if not jobs:
         raise UsageError(f"{display_path(path)}: a sweep with no parameters and no finished trial yet: nothing to "
                          "draw; wait for a trial to finish")

@@ -242,3 +242,17 @@ def test_set_merges_a_mapping_into_a_section(tmp_path):
     path = write_config(tmp_path / "c.yaml", {**GOOD, "train": {"epochs": 2, "learning_rate": 0.3}})
     cfg = load_config(path, ["train={epochs: 5}"])
     assert cfg.train.epochs == 5 and cfg.train.learning_rate == 0.3
+
+
+def test_check_names_a_missing_column_as_train_does(tmp_path):
+    """`check` lists every problem, each in the words `train` uses for it (with its did-you-mean)."""
+    write_csv(tmp_path / "t.csv", pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [1.0, 2.0, 3.0, 5.0]}))
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "t.csv", "target": "Y",
+                                                                                "features": ["X"]}})
+    trained = run_cli("train", config, "--out", tmp_path / "run")
+    checked = run_cli("check", config)
+    assert trained.exit_code == checked.exit_code == 2
+    csv_path = tmp_path / "t.csv"
+    assert trained.stderr == f"Error: {csv_path}: target column 'Y' not found (did you mean 'y'? columns: x, y)\n"
+    assert checked.stderr.splitlines() == [
+        trained.stderr.strip(), f"Error: {csv_path}: feature column 'X' not found (did you mean 'x'? columns: x, y)"]

@@ -155,3 +155,24 @@ def test_without_validation_rows_the_run_says_once_that_overfitting_goes_unseen(
     assert "data.valid_fraction (e.g. 0.2)" in result.stderr
     quiet = run_cli("train", config, "--out", tmp_path / "run2")
     assert "without validation rows" not in quiet.stderr
+
+
+def test_still_falling_sees_the_trend_through_a_noisy_last_epoch():
+    """The shortest config on a 1-D sine kept epoch 99 of 100 while its loss fell steadily: one noisy last
+    epoch must not hide that. A loss that fell by a tiny share of its whole fall at the end stays quiet."""
+    from nnfit.advice import training_note
+
+    def rows(losses):
+        return [{"epoch": i + 1, "valid_loss": v} for i, v in enumerate(losses)]
+
+    falling = [0.64 * 0.985 ** e for e in range(100)]
+    falling[-1] = falling[-2] * 1.02  # epoch 100 a little worse than epoch 99
+    note = training_note(rows(falling), "epochs", constant=1.0, learning_rate=0.001)
+    assert note.startswith(f"the validation loss was still falling when training ended ({falling[89]:.4g} in epoch "
+                           f"90, {falling[98]:.4g} in epoch 99)")
+    settled = [0.7 * 0.9 ** e + 0.0026 for e in range(200)]  # XOR: 0.7 down to 0.0026, the end flat
+    settled[-1] += 1e-4
+    assert training_note(rows(settled), "epochs", constant=1.0, learning_rate=0.001) is None
+    assert training_note(rows(falling), "early_stopping", constant=1.0, learning_rate=0.001) is None
+    early = falling[:50] + [falling[49] * 1.001 ** e for e in range(50)]  # best in epoch 50 of 100
+    assert training_note(rows(early), "epochs", constant=1.0, learning_rate=0.001) is None

@@ -38,7 +38,7 @@ def test_a_sweep_gets_its_metric_by_parameter_and_its_best_trials_curves(swept):
     result = run_cli("plot", swept / "sw")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [str(swept / "sw/plots/sweep-accuracy.png"),
-                                          str(swept / "sw/plots/best-5-learning-curves.png")]
+                                          str(swept / "sw/plots/best-trials-learning-curves.png")]
     for line in result.stdout.splitlines():
         assert open(line, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -72,7 +72,7 @@ def test_the_best_trials_curves_are_theirs_in_rank_order(swept):
     name, _, comparison = jobs[1]
     ranked = sorted((r for r in results(swept / "sw") if r["state"] == "finished"),
                     key=lambda r: -float(r["accuracy"]))  # stable: ties keep trial order
-    assert name == "best-5-learning-curves"
+    assert name == "best-trials-learning-curves"
     assert [run.path.name for run in comparison.runs] == [r["trial"] for r in ranked[:5]]
     assert comparison.labels[0] == f"1. {ranked[0]['trial']}"
 
@@ -103,3 +103,14 @@ def test_a_trial_of_a_sweep_plots_as_a_run(swept, tmp_path):
     result = run_cli("plot", trial, "--out", tmp_path / "p")
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "p" / "learning-curves.png").exists()
+
+
+def test_a_trial_with_folds_names_its_run_directories(swept):
+    trial = swept / "folds" / results(swept / "folds")[0]["run_dir"]
+    for command in (["plot", trial], ["evaluate", trial, swept / "train.csv"]):
+        result = run_cli(*command)
+        assert result.exit_code == 2
+        assert result.stderr.endswith(f"it is a sweep's trial with folds, a folder of run directories: give one of "
+                                      f"them ({trial}/fold-1 to fold-3)\n"), result.stderr
+    result = run_cli("predict", swept / "sw", swept / "train.csv")
+    assert result.exit_code == 2 and result.stderr.endswith(f"its run directories are in {swept / 'sw'}/trials\n")
