@@ -247,8 +247,8 @@ def predict_logits(params: Params, X: np.ndarray, act: Activation, exact: bool =
     dtype = params.flat.dtype
     out = np.empty((n, params.sizes[-1]), dtype)
     if exact:
-        layers = [ExactLayer(W, b, SLICES[dtype]) for W, b in zip(params.W, params.b)]
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing model predicts inf or NaN, as forward()
+            layers = [ExactLayer(W, b, SLICES[dtype]) for W, b in zip(params.W, params.b)]
             for start in range(0, n, EXACT_ROWS):
                 h = X[start:start + EXACT_ROWS]
                 for l, layer in enumerate(layers):
@@ -259,9 +259,10 @@ def predict_logits(params: Params, X: np.ndarray, act: Activation, exact: bool =
         return out
     space = Workspace(params.sizes, PREDICT_ROWS, dtype)
     block = np.zeros((PREDICT_ROWS, X.shape[1]), dtype)
-    for start in range(0, n, PREDICT_ROWS):
-        m = min(PREDICT_ROWS, n - start)
-        block[:m] = X[start:start + m]
-        block[m:] = 0
-        out[start:start + m] = forward(params, block, act, space)[0][:m]
+    with np.errstate(over="ignore", invalid="ignore"):  # as above: inf or NaN, which the callers report
+        for start in range(0, n, PREDICT_ROWS):
+            m = min(PREDICT_ROWS, n - start)
+            block[:m] = X[start:start + m]
+            block[m:] = 0
+            out[start:start + m] = forward(params, block, act, space)[0][:m]
     return out

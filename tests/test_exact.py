@@ -138,3 +138,20 @@ def test_exact_logits_are_the_same_bits_on_every_machine(dtype):
     logits = predict_logits(params, np.ascontiguousarray(X), ACTIVATIONS["relu"])
     digest = hashlib.sha256(np.ascontiguousarray(logits).tobytes()).hexdigest()
     assert digest == CROSS_MACHINE[np.dtype(dtype).name]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_overflowing_model_predicts_inf_and_nan_without_numpy_warnings(dtype):
+    """Weights that overflow the dtype give inf (and inf - inf = NaN further on), as training's forward pass
+    does, and numpy says nothing: the command reports what it makes of such a model itself."""
+    import warnings
+
+    params = init_params([2, 3, 2], "glorot", np.random.default_rng(0), dtype=dtype)
+    params.W[0][...] = np.finfo(dtype).max
+    params.W[1][...] = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, 1.0]], dtype)  # inf - inf in the output layer
+    X = np.array([[1.0, 1.0], [2.0, 3.0]], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for exact in (True, False):
+            logits = predict_logits(params, X, ACTIVATIONS["relu"], exact=exact)
+            assert not np.isfinite(logits).any(), (exact, logits)
