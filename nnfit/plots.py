@@ -119,18 +119,21 @@ def _sweep_plan(path: Path, out, data, figures) -> tuple[Path, list[tuple]]:
                          "leave --data out, or give the run directory of one of its trials (trials/NAME, or "
                          "trials/NAME/fold-1 with folds)")
     view = read_sweep(path)
+    if not view.ranked:
+        finished = sum(r["state"] == "finished" for r in view.rows)
+        what = f"no finished trial has a value of {view.metric}" if finished else "no trial has finished"
+        raise UsageError(f"{display_path(path)}: {what} yet ({len(view.rows)} in results.csv): nothing to draw; "
+                         "wait for a trial to finish")
     folder = Path(out) if out is not None else path / PLOTS
     jobs = [(f"sweep-{view.metric.replace('_', '-')}", metric_picture(view), view)] if view.parameters else []
     best = view.best_runs()
+    best = [run for run in best if MAIN_METRIC[run.task] == MAIN_METRIC[best[0].task]]  # a swept task: one kind
     if best:
         comparison = compare(best)
         comparison.labels = [f"{i}. {run.name}" for i, run in enumerate(best, 1)]  # a trial's name says its values
         comparison.title = f"{view.name}, the best {len(best)} trials" if len(best) > 1 else f"{view.name}, the best trial"
         # one name whatever the count, so that drawing a running sweep again replaces the picture
         jobs += [(f"best-trials-{name}", picture, comparison) for name, picture in figures.COMPARISONS.items()]
-    if not jobs:
-        raise UsageError(f"{display_path(path)}: a sweep with no parameters and no finished trial yet: nothing to "
-                         "draw; wait for a trial to finish")
     return folder, jobs
 
 

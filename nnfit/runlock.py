@@ -9,6 +9,8 @@ from pathlib import Path
 from .errors import UsageError
 from .files import UMASK
 
+ATTEMPTS = 100  # tries at opening and locking the lock file while other processes remove it under us
+
 
 def lock_file(run: Path) -> Path:
     """The lock file of the run directory `run`."""
@@ -28,13 +30,15 @@ def hold(run: Path):
     import fcntl
 
     made = [p for p in [run.parent, *run.parent.parents] if not p.exists()]
-    while True:
+    fd = None
+    for _ in range(ATTEMPTS):
         try:
             run.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock_file(run), os.O_RDWR | os.O_CREAT, 0o666 & ~UMASK)
+        except FileNotFoundError:
+            continue  # another process removed the empty folder it had made, between our mkdir and open
         except OSError:
-            yield  # an unwritable folder: creating the run will say so
-            return
+            break  # an unwritable folder, a name too long: creating the run will say so
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -47,13 +51,16 @@ def hold(run: Path):
         if _same_file(fd, lock_file(run)):
             break
         os.close(fd)  # the previous holder removed it between our open and our lock: take a fresh one
+        fd = None
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
         yield
     finally:
-        lock_file(run).unlink(missing_ok=True)  # while still held, so nobody can be waiting on this file
-        os.close(fd)
+        if fd is not None:
+            lock_file(run).unlink(missing_ok=True)  # while still held, so nobody can be waiting on this file
+            os.close(fd)
         if not run.exists():  # the run was never created (bad data, say): leave nothing behind
             for folder in made:
                 with contextlib.suppress(OSError):

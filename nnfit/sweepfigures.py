@@ -68,10 +68,12 @@ def metric_by_parameter(fig, view: SweepView) -> None:
         ax.set_visible(False)
     if best is not None:
         axes[0].legend(loc="best", fontsize=9)
-    left_out = len(view.rows) - len(shown)
-    detail = [f"{len(shown)} of {len(view.rows)} trials finished" if left_out else f"{len(shown)} trials",
-              f"best {best['trial']} ({best[view.metric]:.4g})" if best else "none finished yet",
-              "lower is better" if view.minimize else "higher is better"]
+    finished = sum(r["state"] == "finished" for r in view.rows)
+    detail = [f"{finished} of {len(view.rows)} trials finished" if finished < len(view.rows) else f"{finished} trials"]
+    if len(shown) < finished:
+        detail[0] += f", {finished - len(shown)} of them without a {view.metric}"
+    detail += [f"best {best['trial']} ({best[view.metric]:.4g})" if best else "none finished yet",
+               "lower is better" if view.minimize else "higher is better"]
     if len(view.parameters) > MAX_PANELS:
         detail.append(f"the first {MAX_PANELS} of {len(view.parameters)} swept keys")
     set_title(fig, view.name, f"{metric_name(view.metric)} by swept parameter", "; ".join(detail))

@@ -32,7 +32,7 @@ class SweepView:
     def ranked(self) -> list[dict]:
         """The finished trials with a metric, best first (a tie goes to the earlier trial, as in `best`)."""
         scored = [r for r in self.rows if r["state"] == "finished" and r[self.metric] is not None]
-        return sorted(scored, key=lambda r: r[self.metric] if self.minimize else -r[self.metric])
+        return sorted(scored, key=lambda r: (r[self.metric] if self.minimize else -r[self.metric], _number_of(r)))
 
     def best_runs(self, count: int = BEST_SHOWN) -> list[RunView]:
         """The run directories of the best `count` trials; with folds, each trial's first fold."""
@@ -72,6 +72,12 @@ def read_sweep(path) -> SweepView:
     rows = [{**r, metric: _number(r[metric]), **{k: _value(r[k]) for k in parameters}} for r in raw]
     return SweepView(path, path.resolve().name, metric, spec["goal"] == "minimize", parameters, spec.get("folds"),
                      rows)
+
+
+def _number_of(row: dict) -> tuple:
+    """A trial's number, from its name (001-...): results.csv lists trials as they end while a sweep runs."""
+    head = row["trial"].partition("-")[0]
+    return (int(head), "") if head.isdigit() else (math.inf, row["trial"])
 
 
 def _number(text: str | None) -> float | None:

@@ -376,3 +376,34 @@ def test_debug_is_accepted_after_the_command_and_evaluate_says_it_reads_stdin(ti
     result = run_process("train", config, "--out", tmp_path / "run", "--set", "train.epocs=3", "--debug")
     assert result.exit_code == 1 and "Traceback" in result.stderr and "ConfigError" in result.stderr
     assert "stdin when it is '-'" in run_cli("evaluate", "--help").stdout
+
+
+def test_a_lock_taken_while_another_process_removes_the_folder_still_holds(tmp_path, monkeypatch):
+    """Process A, whose run was never created, removes the empty folder it made just as process B has made it
+    too and is about to open its lock file there: B must still end up holding the lock, so a third process
+    is refused."""
+    from nnfit import runlock
+
+    run = tmp_path / "new" / "run"
+    real_open = os.open
+
+    def racing_open(path, *args, **kwargs):
+        monkeypatch.setattr(os, "open", real_open)
+        os.rmdir(run.parent)  # A's clean-up, at that very moment
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", racing_open)
+    with runlock.hold(run):
+        assert runlock.lock_file(run).exists()
+        with pytest.raises(UsageError, match="in use by another nnfit process"):
+            with runlock.hold(run):
+                pass
+    assert not (tmp_path / "new").exists()  # the run was never created: nothing left behind
+
+
+def test_a_run_name_too_long_for_its_lock_file_leaves_no_folders(tmp_path):
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "t.csv", "target": "y"}})
+    write_csv(tmp_path / "t.csv", regression_frame(40))
+    result = run_cli("train", config, "--out", tmp_path / "new" / ("r" * 250))
+    assert result.exit_code == 2 and result.stderr.endswith("cannot create the run directory: File name too long\n")
+    assert not (tmp_path / "new").exists()

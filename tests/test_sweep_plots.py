@@ -114,3 +114,52 @@ def test_a_trial_with_folds_names_its_run_directories(swept):
                                       f"them ({trial}/fold-1 to fold-3)\n"), result.stderr
     result = run_cli("predict", swept / "sw", swept / "train.csv")
     assert result.exit_code == 2 and result.stderr.endswith(f"its run directories are in {swept / 'sw'}/trials\n")
+
+
+def test_a_swept_task_draws_the_metric_and_the_curves_of_the_best_trials_kind(tmp_path):
+    frame = blobs(n=80, seed=5, classes=(0, 1))
+    write_csv(tmp_path / "t.csv", frame)
+    write_config(tmp_path / "base.yaml", {"task": "binary", "data": {"train": "t.csv", "target": "label"},
+                                          "model": {"hidden": [4]}, "train": {"epochs": 3}})
+    write_config(tmp_path / "s.yaml", {"base": "base.yaml", "parameters": {"task": ["binary", "regression"]}})
+    run_sweep(load_sweep(tmp_path / "s.yaml"), tmp_path / "sw", workers=1)
+    _, jobs = _sweep_plan(tmp_path / "sw", None, None, _figures())
+    (_, _, view), (_, _, comparison) = jobs
+    best_task = comparison.runs[0].task
+    assert [run.task for run in comparison.runs] == [best_task]  # regression and classification share no axes
+    result = run_cli("plot", tmp_path / "sw")
+    assert result.exit_code == 0, result.stderr
+
+
+def hand_made(folder, rows, metric="accuracy", goal="maximize"):
+    folder.mkdir()
+    write_config(folder / "sweep.yaml", {"base": {}, "method": "grid", "metric": metric, "goal": goal,
+                                         "folds": None, "refit": False, "parameters": {"train.seed": [0, 1, 2]}})
+    with open(folder / "results.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["trial", "state", "train.seed", metric, "epoch", "seconds", "run_dir", "error"])
+        writer.writerows(rows)
+    return folder
+
+
+def test_equal_scores_rank_by_trial_number_whatever_the_order_of_results_csv(tmp_path):
+    """While a sweep runs, results.csv lists trials as they end; the best of equals is the earlier trial, as
+    the sweep's `best` link says."""
+    folder = hand_made(tmp_path / "sw", [["003-seed=2", "finished", 2, 0.975, 4, 1.0, "trials/003-seed=2", ""],
+                                         ["001-seed=0", "finished", 0, 0.95, 4, 1.0, "trials/001-seed=0", ""],
+                                         ["002-seed=1", "finished", 1, 0.975, 4, 1.0, "trials/002-seed=1", ""]])
+    assert [r["trial"] for r in read_sweep(folder).ranked] == ["002-seed=1", "003-seed=2", "001-seed=0"]
+
+
+def test_a_sweep_with_nothing_finished_yet_says_so(tmp_path):
+    empty = hand_made(tmp_path / "empty", [])
+    result = run_cli("plot", empty)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {empty}: no trial has finished yet (0 in results.csv): nothing to draw; "
+                             "wait for a trial to finish\n")
+    nan = hand_made(tmp_path / "nan", [["001-seed=0", "finished", 0, "nan", 4, 1.0, "trials/001-seed=0", ""],
+                                       ["002-seed=1", "failed", 1, "", "", 1.0, "trials/002-seed=1", "diverged"]])
+    result = run_cli("plot", nan)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {nan}: no finished trial has a value of accuracy yet (2 in results.csv): "
+                             "nothing to draw; wait for a trial to finish\n")
