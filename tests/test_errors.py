@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from nnfit.errors import display_path
+
 from conftest import run_cli, write_config, write_csv
 
 GOOD = {
@@ -252,7 +254,7 @@ def test_check_names_a_missing_column_as_train_does(tmp_path):
     trained = run_cli("train", config, "--out", tmp_path / "run")
     checked = run_cli("check", config)
     assert trained.exit_code == checked.exit_code == 2
-    csv_path = tmp_path / "t.csv"
+    csv_path = display_path(tmp_path / "t.csv")  # as nnfit shows it: relative to here when that is shorter
     assert trained.stderr == f"Error: {csv_path}: target column 'Y' not found (did you mean 'y'? columns: x, y)\n"
     assert checked.stderr.splitlines() == [
         trained.stderr.strip(), f"Error: {csv_path}: feature column 'X' not found (did you mean 'x'? columns: x, y)"]

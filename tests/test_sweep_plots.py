@@ -5,7 +5,8 @@ import csv
 import numpy as np
 import pytest
 
-from nnfit.plots import _sweep_plan, _figures, render
+from nnfit.errors import display_path
+from nnfit.plots import _figures, _sweep_plan, render
 from nnfit.sweep import load_sweep
 from nnfit.sweeprun import run_sweep
 from nnfit.sweepview import read_sweep
@@ -111,9 +112,10 @@ def test_a_trial_with_folds_names_its_run_directories(swept):
         result = run_cli(*command)
         assert result.exit_code == 2
         assert result.stderr.endswith(f"it is a sweep's trial with folds, a folder of run directories: give one of "
-                                      f"them ({trial}/fold-1 to fold-3)\n"), result.stderr
+                                      f"them ({display_path(trial)}/fold-1 to fold-3)\n"), result.stderr
     result = run_cli("predict", swept / "sw", swept / "train.csv")
-    assert result.exit_code == 2 and result.stderr.endswith(f"its run directories are in {swept / 'sw'}/trials\n")
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"its run directories are in {display_path(swept / 'sw')}/trials\n")
 
 
 def test_a_swept_task_draws_the_metric_and_the_curves_of_the_best_trials_kind(tmp_path):
@@ -155,11 +157,11 @@ def test_a_sweep_with_nothing_finished_yet_says_so(tmp_path):
     empty = hand_made(tmp_path / "empty", [])
     result = run_cli("plot", empty)
     assert result.exit_code == 2
-    assert result.stderr == (f"Error: {empty}: no trial has finished yet (0 in results.csv): nothing to draw; "
+    assert result.stderr == (f"Error: {display_path(empty)}: no trial has finished yet (0 in results.csv): nothing to draw; "
                              "wait for a trial to finish\n")
     nan = hand_made(tmp_path / "nan", [["001-seed=0", "finished", 0, "nan", 4, 1.0, "trials/001-seed=0", ""],
                                        ["002-seed=1", "failed", 1, "", "", 1.0, "trials/002-seed=1", "diverged"]])
     result = run_cli("plot", nan)
     assert result.exit_code == 2
-    assert result.stderr == (f"Error: {nan}: no finished trial has a value of accuracy yet (2 in results.csv): "
+    assert result.stderr == (f"Error: {display_path(nan)}: no finished trial has a value of accuracy yet (2 in results.csv): "
                              "nothing to draw; wait for a trial to finish\n")
