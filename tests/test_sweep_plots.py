@@ -13,6 +13,8 @@ from nnfit.sweepview import read_sweep
 
 from conftest import blobs, run_cli, write_config, write_csv
 
+pytestmark = pytest.mark.slow  # process pools and Dask clusters: left out of mutation runs
+
 RATES = [0.001, 0.01, 0.1, 1.0e6]  # the last one diverges (with relu): a failed trial, which no picture shows
 
 

@@ -23,6 +23,8 @@ from nnfit.sweeprun import run_sweep
 
 from conftest import blobs, run_cli, write_config, write_csv
 
+pytestmark = pytest.mark.slow  # process pools and Dask clusters: left out of mutation runs
+
 BASE = {"task": "multiclass", "data": {"train": "train.csv", "target": "label"}, "model": {"hidden": [8]},
         "train": {"epochs": 8, "batch_size": 16, "optimizer": "sgd", "learning_rate": 0.1}}
 RATES = [0.03, 0.3]
