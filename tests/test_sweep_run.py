@@ -201,9 +201,10 @@ def test_ctrl_c_stops_the_running_trials_with_a_checkpoint(here):
 
 
 def test_kill_9_then_resume_keeps_finished_trials_and_ends_as_an_uninterrupted_sweep(here):
-    """One worker: trial 001 is short, 002 long enough to be caught training when the driver is killed."""
-    write_config(here / "kill.yaml", {"base": "base.yaml", "parameters": {"train.epochs": [10, 200]}})
-    short, long = here / "killed" / "trials" / "001-epochs=10", here / "killed" / "trials" / "002-epochs=200"
+    """One worker: trial 001 is short, 002 long enough to be caught training when the driver is killed (its
+    worker looks for the driver every POLL_SECONDS; 200 epochs of this network can take less than that)."""
+    write_config(here / "kill.yaml", {"base": "base.yaml", "parameters": {"train.epochs": [10, 2000]}})
+    short, long = here / "killed" / "trials" / "001-epochs=10", here / "killed" / "trials" / "002-epochs=2000"
     p = sweep_process(here, "killed", "--workers", "1", sweep="kill.yaml")
     wait_for(lambda: (long / "config.yaml").exists())
     p.kill()
@@ -234,10 +235,10 @@ def holding(pid: int, path: Path) -> list[int]:
 
 
 def test_a_worker_process_that_dies_mid_trial_is_replaced_and_its_run_resumes(here):
-    write_config(here / "two.yaml", {"base": "base.yaml", "parameters": {"train.epochs": [200, 5]}})
+    write_config(here / "two.yaml", {"base": "base.yaml", "parameters": {"train.epochs": [2000, 5]}})
     p = sweep_process(here, "lost", "--workers", "1", sweep="two.yaml")
-    lock = here / "lost" / ".sweep" / "runs" / "trials" / "001-epochs=200" / "lock"
-    wait_for(lambda: (here / "lost" / "trials" / "001-epochs=200" / "config.yaml").exists())
+    lock = here / "lost" / ".sweep" / "runs" / "trials" / "001-epochs=2000" / "lock"
+    wait_for(lambda: (here / "lost" / "trials" / "001-epochs=2000" / "config.yaml").exists())
     victims = []
     wait_for(lambda: victims.extend(holding(p.pid, lock)) or victims)
     # the environment it was started with (before it imported numpy) limits its BLAS to one thread
