@@ -17,6 +17,12 @@ never rewritten in place, so a run maps its arrays read-only straight from the p
 them. An entry whose arrays do not fit together (an edited or damaged file) is not used and gets replaced;
 the arrays' bytes themselves are trusted, as they were written whole and fsynced (hashing them on every run
 would cost as much as the mapping saves). A folder keeps the KEEP most recently used entries.
+
+A process that trains many runs (a sweep's worker) can also keep the Datasets it prepared in memory, under
+the same key, and hand one to a later run whose files show the same fingerprints (recall, keep): a sweep's
+trials mostly share their data settings and seed, and reading and preparing a small CSV costs more than
+training it for a few epochs. A kept Dataset's arrays are made read-only, as a mapped entry's are, since
+every run that recalls it shares them.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ import os
 import re
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +48,7 @@ from .preprocess import Preprocessor
 _ARRAYS = ("X", "Y", "target", "w")
 KEEP = 8  # entries kept per cache folder, the most recently used; older ones are deleted when one is added
 RECENT_SECONDS = 2.0  # a file changed more recently than this is hashed on every run until it is older
+MEMORY_BYTES = 256 * 2**20  # the arrays one process keeps for its next runs (keep), the most recently used
 
 
 # Linux filesystems whose stat comes from the local kernel and whose ctime changes on every write. Network and
@@ -209,3 +219,39 @@ def _write(folder: Path, key: str, data: Dataset, hashes: dict, fingerprints: di
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+_memory: OrderedDict[str, tuple[dict, Dataset, int]] = OrderedDict()  # key -> (fingerprints, data, bytes)
+_memory_lock = threading.Lock()  # a Dask worker may run several runs at once, in threads
+
+
+def recall(key: str, fingerprints: dict) -> Dataset | None:
+    """The Dataset this process kept under key, if the files' fingerprints still match those it was made from;
+    a copy of it whose arrays are shared, with its own notes and timing."""
+    if None in fingerprints.values():
+        return None
+    with _memory_lock:
+        found = _memory.get(key)
+        if found is None or found[0] != fingerprints:
+            return None
+        _memory.move_to_end(key)
+    return replace(found[1], notes=list(found[1].notes), timing={})
+
+
+def keep(key: str, fingerprints: dict, data: Dataset) -> None:
+    """Keep data in this process for recall, unless a file's fingerprint cannot show it unchanged later, or
+    the arrays exceed MEMORY_BYTES; older Datasets are dropped to stay within it."""
+    if None in fingerprints.values():
+        return
+    arrays = [a for split in (data.train, data.valid, data.test) if split is not None
+              for a in (split.X, split.Y, split.target, split.w) if a is not None]
+    size = sum(a.nbytes for a in arrays)
+    if size > MEMORY_BYTES:
+        return
+    for a in arrays:
+        a.flags.writeable = False  # every run that recalls it shares these: none may write to them
+    with _memory_lock:
+        _memory[key] = (fingerprints, data, size)
+        _memory.move_to_end(key)
+        while sum(entry[2] for entry in _memory.values()) > MEMORY_BYTES:
+            _memory.popitem(last=False)

@@ -41,14 +41,15 @@ def default_run_dir(config_path) -> Path:
 def train(config_path, out=None, overrides=(), force: bool = False, resume: bool = False,
           on_epoch: Callable[[dict], None] | None = None, warn: Callable[[str], None] = _ignore,
           on_start: Callable[[Config, Trainer], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> dict:
+          should_stop: Callable[[], bool] | None = None, keep_data: bool = False) -> dict:
     """Train the configured network and write a run directory. Returns the line `nnfit train` prints.
 
     config_path may also be a Config already loaded (a sweep's trial). Config and data problems raise before
     the run directory is touched. With resume, an unfinished run in
     the directory continues from its checkpoint (or from the start when it has none) and ends exactly as an
     uninterrupted run would; a missing directory starts a new run. should_stop() is checked after every
-    mini-batch: when it turns true, training stops, saves a checkpoint and raises Interrupted.
+    mini-batch: when it turns true, training stops, saves a checkpoint and raises Interrupted. keep_data keeps
+    the prepared data in this process for the next run with the same files and data settings (a sweep's worker).
     """
     started = time.perf_counter()
     if resume and force:
@@ -56,10 +57,10 @@ def train(config_path, out=None, overrides=(), force: bool = False, resume: bool
     cfg = config_path if isinstance(config_path, Config) else load_config(config_path, overrides)
     run = RunDir(out if out is not None else default_run_dir(config_path))
     with run.locked():
-        return _train(cfg, run, started, force, resume, on_epoch, warn, on_start, should_stop)
+        return _train(cfg, run, started, force, resume, on_epoch, warn, on_start, should_stop, keep_data)
 
 
-def _train(cfg, run: RunDir, started, force, resume, on_epoch, warn, on_start, should_stop) -> dict:
+def _train(cfg, run: RunDir, started, force, resume, on_epoch, warn, on_start, should_stop, keep_data) -> dict:
     run.check(force, resume)
     resuming = resume and run.started
     if resuming:
@@ -71,7 +72,7 @@ def _train(cfg, run: RunDir, started, force, resume, on_epoch, warn, on_start, s
             return result_line(run.path, summary)
     streams = Streams.from_seed(cfg.train.seed)
     try:
-        data = load_training_data(cfg, streams.split, cache_dir=run.path.parent / ".nnfit-cache")
+        data = load_training_data(cfg, streams.split, cache_dir=run.path.parent / ".nnfit-cache", memory=keep_data)
     except DataError as e:
         for note in getattr(e, "notes", []):  # what was noticed before the data was refused, often the cause
             warn(note)

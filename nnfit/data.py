@@ -69,13 +69,16 @@ def drop_missing_target(df: pd.DataFrame, target: str, name: str, notes: list[st
 READ_ATTEMPTS = 3  # reads of a file that changes while it is read, before giving up
 
 
-def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | None = None) -> Dataset:
+def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | None = None,
+                       memory: bool = False) -> Dataset:
     """Read, check, split and preprocess the configured CSV files. Raises DataError before any training starts.
 
     Each file is read once, into memory; its sha256 (computed in a thread) and the parsed rows come from
     those same bytes. A file whose stat changed while it was read is read again.
     With data.cache on and a cache_dir, a run with the same files and data settings loads the prepared arrays
-    instead (see cache.py). dataset.timing tells the seconds spent reading and preprocessing.
+    instead (see cache.py). With memory, this process keeps what it prepared, and a later call with the same
+    files and settings gets it back without reading (cache.recall). dataset.timing tells the seconds spent
+    reading and preprocessing.
     """
     d = cfg.data
     started = time.perf_counter()
@@ -84,17 +87,21 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
         stats = {role: os.stat(p) for role, p in paths.items() if os.path.isfile(p)}
         files = {role: {"size": st.st_size, "mtime_ns": st.st_mtime_ns} for role, st in stats.items()}
         key = None
-        if d.cache and cache_dir is not None and len(files) == len(paths):
+        on_disk = d.cache and cache_dir is not None
+        if (on_disk or memory) and len(files) == len(paths):
             now = time.time()
             fingerprints = {role: cache.fingerprint(paths[role], st, now) for role, st in stats.items()}
             key = cache.cache_key(cfg, files)
-            found = cache.load(cache_dir, key)
+            found = cache.recall(key, fingerprints) if memory else None
+            if found is not None:
+                return _loaded(found, started)
+            found = cache.load(cache_dir, key) if on_disk else None
             if found is not None and found[2] == fingerprints and None not in fingerprints.values():
-                return _loaded(found[0], started)  # untouched since they were hashed: the recorded sha256 stand
+                return _kept(found[0], started, memory, key, fingerprints)  # untouched since they were hashed
             if found is not None and found[1] == file_hashes(paths):  # same size and time, and the same bytes
                 if None not in fingerprints.values():
                     cache.remember(cache_dir, key, fingerprints)
-                return _loaded(found[0], started)
+                return _kept(found[0], started, memory, key, fingerprints)
         try:
             frames, hashes = read_files(paths, reading(cfg))
             changed = changed_since(paths, stats)
@@ -112,14 +119,23 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
     del frames
     give_back_freed_memory()
     data.timing = {"read": read - started, "preprocess": time.perf_counter() - read}
-    if key is not None:
+    if key is not None and on_disk:
         cache.save(cache_dir, key, data, hashes, fingerprints)
+    if key is not None and memory:
+        cache.keep(key, fingerprints, data)
     return data
 
 
 def _loaded(data: Dataset, started: float) -> Dataset:
     data.timing = {"read": time.perf_counter() - started, "preprocess": 0.0}
     return data
+
+
+def _kept(data: Dataset, started: float, memory: bool, key: str, fingerprints: dict) -> Dataset:
+    """A Dataset from the disk cache, also kept in memory when asked."""
+    if memory:
+        cache.keep(key, fingerprints, data)
+    return _loaded(data, started)
 
 
 def dataset_from_arrays(cfg: Config, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Dataset:

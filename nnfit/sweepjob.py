@@ -80,6 +80,8 @@ def _watch_parent(parent: int) -> None:
 def run_job(job: Job) -> dict:
     """Train one run (resuming it when it has started) and say how it went: {'run', 'state' (finished, failed,
     interrupted), 'error' (one line), 'line' (what `nnfit train` prints), 'warnings', 'host', 'seconds'}."""
+    if _process["signalled"]:  # a signal, or the driver's death, came during this process's last run: like an
+        os._exit(EXIT_INTERRUPTED)  # idle process, it starts nothing more (the driver hears of a lost worker)
     started = time.perf_counter()
     folder = Path(job.folder)
     outcome = {"run": job.run, "state": "failed", "error": None, "line": None, "warnings": [],
@@ -95,11 +97,11 @@ def run_job(job: Job) -> dict:
         outcome["error"] = "the workers running it died twice (killed, or out of memory?)"
         return outcome
     stop = _stopper(folder, job.session)
-    _process["busy"], _process["signalled"] = True, False  # a signal between runs ended the process instead
+    _process["busy"] = True
     try:
         with _run_lock(folder, job.run, stop):
             outcome["line"] = train(job.cfg, out=folder / job.run, resume=True, warn=outcome["warnings"].append,
-                                    should_stop=stop)
+                                    should_stop=stop, keep_data=True)  # the next trials mostly share the data
         outcome["state"] = "finished"
     except Interrupted:  # before the run directory was made, the run has not started
         outcome["state"] = "interrupted" if (folder / job.run / "config.yaml").exists() else "new"

@@ -341,6 +341,54 @@ def test_cache_keeps_the_most_recently_used_entries(tmp_path, monkeypatch):
     assert run(0).timing["preprocess"] == 0.0 and run(2).timing["preprocess"] == 0.0
 
 
+def test_a_process_keeps_prepared_data_in_memory_for_its_next_runs_while_the_files_are_unchanged(tmp_path,
+                                                                                                  monkeypatch):
+    """A sweep's worker: load_training_data(memory=True) hands the Dataset it prepared to the next call with the
+    same files, settings and seed, read-only; a changed file, other settings or another seed are prepared anew."""
+    from nnfit import cache
+    from nnfit.config import load_config
+    from nnfit.data import load_training_data
+
+    monkeypatch.setattr(cache, "_memory", type(cache._memory)())
+    monkeypatch.setattr(cache, "RECENT_SECONDS", 0.0)  # the files were just written
+    rng = np.random.default_rng(7)
+    write_csv(tmp_path / "d.csv", pd.DataFrame(rng.normal(size=(120, 3)), columns=list("abc")).assign(
+        y=rng.choice(["no", "yes", "maybe"], 120)))
+
+    def load(seed=0, memory=True, **data):
+        cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "multiclass", "train": {"seed": seed},
+                                                             "data": {"train": "d.csv", "target": "y", **data}}))
+        return load_training_data(cfg, np.random.default_rng(seed), memory=memory)
+
+    plain = load(memory=False)
+    first = load()
+    again = load()
+    assert first.timing["preprocess"] > 0.0 and again.timing["preprocess"] == 0.0  # recalled, not parsed
+    assert again.train.X is first.train.X and again.prep is first.prep and again.notes == first.notes
+    for role in ("train", "valid"):
+        for name in ("X", "Y", "target"):
+            np.testing.assert_array_equal(getattr(getattr(again, role), name), getattr(getattr(plain, role), name))
+            assert not getattr(getattr(again, role), name).flags.writeable  # shared: nobody may write to it
+    assert load(memory=False).timing["preprocess"] > 0.0  # only callers that ask use it
+    assert load(seed=1).timing["preprocess"] > 0.0  # another seed draws another split
+    assert load(valid_fraction=0.3).timing["preprocess"] > 0.0  # other settings
+    assert load().timing["preprocess"] == 0.0 and load(seed=1).timing["preprocess"] == 0.0
+
+    old = rewrite_keeping_size_and_mtime(tmp_path / "d.csv")  # new bytes, same size and time: the ctime tells
+    changed = load()
+    assert changed.timing["preprocess"] > 0.0 and changed.train_sha256 != plain.train_sha256
+    (tmp_path / "d.csv").write_text(old)
+    assert load().train_sha256 == plain.train_sha256
+
+    monkeypatch.setattr(cache, "RECENT_SECONDS", 1e9)  # a file changed too recently to be told apart: no memory
+    assert load().timing["preprocess"] > 0.0 and load().timing["preprocess"] > 0.0
+    monkeypatch.setattr(cache, "RECENT_SECONDS", 0.0)
+    monkeypatch.setattr(cache, "MEMORY_BYTES", first.train.X.nbytes * 3)  # room for one Dataset, not two
+    load(seed=2)
+    load(seed=3)
+    assert load(seed=3).timing["preprocess"] == 0.0 and load(seed=2).timing["preprocess"] > 0.0
+
+
 def test_column_statistics_taken_during_extraction_are_the_training_rows_mean_and_deviation():
     """extract_rows computes the training split's means and deviations while columns are contiguous (in
     groups of 16), over exactly the first stats_rows rows of the order, skipping missing values."""

@@ -250,6 +250,25 @@ def test_a_worker_process_that_dies_mid_trial_is_replaced_and_its_run_resumes(he
     assert (lock.parent / "starts").read_text().count("\n") == 2  # started again, once
 
 
+def test_a_worker_prepares_the_data_once_for_the_trials_that_share_it_and_trains_them_as_nnfit_train(
+        here, tmp_path, monkeypatch):
+    from nnfit import cache
+    from nnfit.commands import train
+
+    monkeypatch.setattr(cache, "_memory", type(cache._memory)())
+    monkeypatch.setattr(cache, "RECENT_SECONDS", 0.0)  # the CSV may be younger than that here
+    (tmp_path / ".sweep").mkdir()
+    (tmp_path / ".sweep" / "session").write_text("s\n")
+    trials = load_sweep(here / "rates.yaml").trials
+    for trial in trials:
+        outcome = run_job(Job(f"trials/{trial.name}", trial.configs[0], str(tmp_path), "s"))
+        assert outcome["state"] == "finished", outcome
+    first, second = (summary(tmp_path / "trials" / t.name) for t in trials)
+    assert first["timing"]["preprocess"] > 0.0 and second["timing"]["preprocess"] == 0.0  # kept from the first
+    train(trials[1].configs[0], out=tmp_path / "plain")  # without keep_data: parsed afresh, as `nnfit train` does
+    assert (tmp_path / "plain" / "model.npz").read_bytes() == (tmp_path / "trials" / trials[1].name / "model.npz").read_bytes()
+
+
 def test_a_run_whose_workers_died_twice_fails_and_a_job_of_an_old_session_starts_nothing(here, tmp_path):
     cfg = load_sweep(here / "rates.yaml").trials[0].configs[0]
     job = Job("trials/x", cfg, str(tmp_path), "session-1")
