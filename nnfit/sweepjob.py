@@ -14,6 +14,7 @@ The driver and its jobs share only files in the sweep folder's .sweep/, which ev
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import signal
@@ -66,6 +67,11 @@ def init_worker(parent: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    # When the pool closes, a spawned process ends with sys.exit, and tearing down numpy's and pandas' modules
+    # takes longer than a short trial, while the driver waits. Nothing is left to do by then: the runs' files
+    # are written and fsynced, and multiprocessing has flushed stdout and stderr. So the first exit handler ends
+    # the process at once.
+    atexit.register(os._exit, 0)
 
 
 def _watch_parent(parent: int) -> None:

@@ -23,6 +23,7 @@ from .sweepjob import Job, starts
 
 WAIT_SECONDS = 0.25  # how often the loop looks at should_stop while runs are out
 WARNINGS = 5  # the runs' warnings passed on, at most
+LOST_ATTEMPTS = 3  # a run lost with its worker before it started (a broken pool fails every run queued in it)
 
 
 def _ignore(*_args) -> None:
@@ -108,7 +109,7 @@ class _Driver:
                 self.pool.cancel(list(out))
             for future in self.pool.wait(set(out), WAIT_SECONDS):
                 job, attempt = out.pop(future)
-                outcome = self._outcome(future, job)
+                outcome = self._outcome(future, job, attempt)
                 if outcome is None:  # its worker was lost: once more, elsewhere
                     out[self.pool.submit(job, attempt + 1)] = (job, attempt + 1)
                     continue
@@ -125,7 +126,7 @@ class _Driver:
             self.warn(f"{job.run}: {message}" if len(self.seen_warnings) <= WARNINGS else
                       "more warnings are in each run's summary.json (notes)")
 
-    def _outcome(self, future, job: Job) -> dict | None:
+    def _outcome(self, future, job: Job, attempt: int) -> dict | None:
         if future.cancelled():
             return {"state": "new"}
         error = future.exception()
@@ -136,8 +137,11 @@ class _Driver:
             started = starts(self.folder.path, job.run, self.session)
             if self.stopping:  # a Ctrl-C also reaches the pool's idle processes, which quit
                 return {"state": "interrupted" if (self.folder.path / job.run / "config.yaml").exists() else "new"}
-            if started < 2:
+            if started < 2 and attempt < LOST_ATTEMPTS:
                 return None
+            if started < 2:  # its workers ended before they ran it: they cannot start, or cannot import nnfit?
+                return {"state": "failed", "error": f"the worker processes ended {attempt} times before they could "
+                                                    "start it (see the messages above)"}
             return {"state": "failed", "error": "the workers running it died twice (killed, or out of memory?)"}
         text = "".join(traceback.format_exception(error)).rstrip()
         self.warn(f"{job.run}: an error inside nnfit (please report it):\n{text}")

@@ -269,6 +269,22 @@ def test_a_worker_prepares_the_data_once_for_the_trials_that_share_it_and_trains
     assert (tmp_path / "plain" / "model.npz").read_bytes() == (tmp_path / "trials" / trials[1].name / "model.npz").read_bytes()
 
 
+def test_worker_processes_that_cannot_start_fail_the_trial_instead_of_retrying_forever(here, tmp_path):
+    """A program read from stdin cannot be imported again by a spawned process, so none of its pool's workers
+    ever runs a job: each run is tried LOST_ATTEMPTS times, then recorded as failed."""
+    from nnfit.sweeprun import LOST_ATTEMPTS
+
+    program = (f"import json\nfrom nnfit.sweep import load_sweep\nfrom nnfit.sweeprun import run_sweep\n"
+               f"r = run_sweep(load_sweep({str(here / 'rates.yaml')!r}), {str(tmp_path / 'out')!r}, workers=1)\n"
+               f"print(json.dumps([r.line, r.problems]))\n")
+    done = subprocess.run([sys.executable, "-"], input=program, capture_output=True, text=True, timeout=120)
+    line, problems = json.loads(done.stdout)
+    assert (line["finished"], line["failed"]) == (0, 2)
+    error = f"the worker processes ended {LOST_ATTEMPTS} times before they could start it (see the messages above)"
+    assert [r["error"] for r in results(tmp_path / "out")] == [error, error]
+    assert problems[0].startswith("2 of 2 trials failed") and "<stdin>" in done.stderr
+
+
 def test_a_run_whose_workers_died_twice_fails_and_a_job_of_an_old_session_starts_nothing(here, tmp_path):
     cfg = load_sweep(here / "rates.yaml").trials[0].configs[0]
     job = Job("trials/x", cfg, str(tmp_path), "session-1")
