@@ -108,7 +108,9 @@ def confusion(fig, fit: Fit) -> None:
             for j in range(K):
                 text = f"{counts[i, j]}\n{share[i, j]:.0%}" if K <= 12 and counts[i, j] else f"{counts[i, j]}"
                 colour = "white" if share[i, j] > 0.6 else "black" if counts[i, j] else "#999999"  # zeros recede
-                ax.text(j, i, text, ha="center", va="center", fontsize=size, linespacing=1.1, color=colour)
+                # inside its cell, so the layout need not measure it (K² texts, twice per layout)
+                ax.text(j, i, text, ha="center", va="center", fontsize=size, linespacing=1.1, color=colour,
+                        in_layout=False)
     step = max(1, -(-K // 30))  # at most 30 tick labels per axis
     labels = class_labels(classes)
     ticks = np.arange(0, K, step)

@@ -150,5 +150,11 @@ def render(picture, subject, fmt: str = "png"):
         fig = Figure(figsize=picture.size, dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)  # the non-interactive canvas: no display, no pyplot and its global state
         picture.draw(fig, subject)
+        if fmt == "png":
+            # savefig would draw the whole figure twice: once, with drawing switched off, for the layout to
+            # measure every piece of text, then for real. Laying out here, on the same Agg canvas at the same
+            # dpi, and saving with the layout fixed gives the same pixels with one draw.
+            fig.get_layout_engine().execute(fig)
+            fig.set_layout_engine(None)
         fig.savefig(buffer, format=fmt, dpi=DPI, metadata=METADATA[fmt])
     return buffer.getvalue(), fig

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .curves import log_scale_on
 from .figures import Picture
 from .style import BLUE, GREY, METRIC_NAMES, VERMILLION, set_title
 from .sweepview import SweepView
@@ -47,7 +48,7 @@ def metric_by_parameter(fig, view: SweepView) -> None:
             x = np.array(values, np.float64)
             position = dict(zip(map(repr, values), x))
             if x.min() > 0 and x.max() >= LOG_SPAN * x.min():  # rates, sizes: a sweep spaces them by factors
-                ax.set_xscale("log")
+                log_scale_on(ax, "x")
         else:
             order = list(dict.fromkeys(repr(r[key]) for r in view.rows))  # every trial's, finished or not
             position = {text: float(j) for j, text in enumerate(order)}

@@ -275,6 +275,54 @@ def test_learning_curves_mark_the_kept_epoch_and_the_early_stop_and_use_a_log_sc
     assert "stopped early after" in fig.get_suptitle()
 
 
+def test_laying_out_once_gives_the_pixels_of_savefigs_own_layout(example):
+    """render lays a PNG out itself and saves it with the layout fixed, to spare savefig's second draw: the
+    file must be the one savefig makes from the constrained layout on its own."""
+    import io
+
+    import matplotlib
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from nnfit.plots import METADATA
+    from nnfit.style import DPI, PALETTE, RC
+
+    fit = plotdata.load_fit(plotdata.read_run(example("xor")))
+    for name in ("learning-curves", "confusion-matrix", "decision-regions"):
+        picture = figures.FIGURES[name]
+        with matplotlib.style.context("default"), matplotlib.rc_context(
+                {**RC, "axes.prop_cycle": matplotlib.cycler(color=PALETTE)}):
+            fig = Figure(figsize=picture.size, dpi=DPI, layout="constrained")
+            FigureCanvasAgg(fig)
+            picture.draw(fig, fit)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=DPI, metadata=METADATA["png"])
+        assert render(picture, fit)[0] == buffer.getvalue(), name
+
+
+def test_log_axes_are_labelled_as_matplotlib_would_in_plain_text():
+    """10⁻² rather than $\\mathdefault{10^{-2}}$: the same labels at the same ticks, without math text."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from nnfit.curves import log_scale_on
+
+    labels = {}
+    for plain in (False, True):
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        ax.plot([1, 2, 3], [0.004, 0.3, 20])
+        log_scale_on(ax, "y") if plain else ax.set_yscale("log")
+        fig.canvas.draw()
+        labels[plain] = [t.get_text() for t in ax.get_yticklabels() + ax.yaxis.get_minorticklabels()]
+    assert {"10⁻²", "10⁻¹", "10⁰", "10¹"} <= set(labels[True]) and not any("$" in t for t in labels[True])
+    as_mathtext = ["" if not t else f"$\\mathdefault{{{t[:2]}^{{{t[2:]}}}}}$" for t in
+                   (t.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")) for t in labels[True])]
+    assert as_mathtext == labels[False]
+
+
 def test_learning_curves_of_a_run_still_training(tmp_path, example):
     run = tmp_path / "partial"
     shutil.copytree(example("digits"), run, ignore=shutil.ignore_patterns("plots"))
