@@ -5,8 +5,9 @@
 
 Needs the 'plot' extra. Each timed run is a new process (`python -m nnfit.cli plot RUN --out DIR`), so Python's
 start, the imports (numpy, pandas, matplotlib) and reading the run count, as they do for a user; the first,
-untimed run warms the disk cache and matplotlib's font cache. Then, in this process, the same work is timed
-phase by phase (medians), to show where the time goes.
+untimed run warms the disk cache and matplotlib's font cache. Between the runs, a process that only imports
+pandas and matplotlib is timed too: the floor that no change to nnfit can go below. Then, in this process, the
+same work is timed phase by phase (medians), to show where the time goes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+FLOOR = "import pandas, matplotlib.figure, matplotlib.backends.backend_agg"  # what `nnfit plot` cannot do without
 
 
 def main(argv=None) -> None:
@@ -34,7 +36,7 @@ def main(argv=None) -> None:
         run, out = Path(folder) / "run", Path(folder) / "plots"
         commands.train(args.config, out=run)
         command = [sys.executable, "-m", "nnfit.cli", "plot", str(run), "--out", str(out)]
-        seconds = []
+        seconds, floor = [], []
         for attempt in range(args.repeat + 1):
             started = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -42,10 +44,17 @@ def main(argv=None) -> None:
                 sys.exit(done.stderr)
             if attempt:
                 seconds.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", FLOOR], check=True)
+            if attempt:
+                floor.append(time.perf_counter() - started)
         files = done.stdout.split()
         print(f"`nnfit plot` on {Path(args.config).name} ({len(files)} files: "
-              f"{', '.join(Path(f).name for f in files)}), {args.repeat} runs, each a new process:")
+              f"{', '.join(Path(f).name for f in files)}), {args.repeat} runs, each a new process "
+              f"({time.strftime('%Y-%m-%d')}, load average {os.getloadavg()[0]:.1f}):")
         print(f"  median {statistics.median(seconds):.2f} s, min {min(seconds):.2f} s, max {max(seconds):.2f} s")
+        print(f"the floor, a process that only imports what it needs ({FLOOR!r}), interleaved with those runs: "
+              f"median {statistics.median(floor):.2f} s, min {min(floor):.2f} s, max {max(floor):.2f} s")
         phases = _phases(run, out, args.repeat)
         print("in one process (medians): " + ", ".join(f"{name} {s:.3f} s" for name, s in phases.items()))
 

@@ -41,7 +41,7 @@ def main(argv=None) -> None:
         frame["y"] = (frame.iloc[:, :5].sum(axis=1) + rng.normal(size=args.rows)).round(4)
         frame.to_csv(folder / "big.csv", index=False)
         frame.iloc[:2000].to_csv(folder / "train.csv", index=False)
-        print(f"| network | rows | read + preprocess s | exact logits s | plain BLAS logits s | write CSV s | exact / (read + write) |")
+        print("| network | rows | read + preprocess s | exact logits s | plain BLAS logits s | write CSV s | exact / (read + write) |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for name, sizes in NETWORKS.items():
             (folder / "c.yaml").write_text(f"task: regression\ndata: {{train: train.csv, target: y}}\n"

@@ -177,25 +177,35 @@ class RunDir:
         self._last_checkpoint = time.perf_counter()
 
     def epoch_done(self, trainer: Trainer, row: dict, summary: Callable[[], dict]) -> None:
-        """Append the epoch's line to metrics.csv (one write, flushed and fsynced, so `tail -f` sees it and a
-        killed process leaves whole lines only), then checkpoint when train.checkpoint_every says so."""
+        """Append the epoch's line to metrics.csv (one write, flushed, so `tail -f` sees it and a killed process
+        leaves whole lines only), then checkpoint when train.checkpoint_every says so. The lines reach the disk
+        (fsync) before each checkpoint and at the end, before the files that vouch for them: an fsync per epoch
+        would cost a small network a good share of its epoch, and after a crash of the machine itself --resume
+        rewrites metrics.csv from the checkpoint anyway."""
         self._log.write(",".join(_cell(row.get(c)) for c in self._columns) + "\n")
         self._log.flush()
-        os.fsync(self._log.fileno())
         every, now = trainer.cfg.train.checkpoint_every, time.perf_counter()
         if trainer.stop_reason is None and (now - self._last_checkpoint >= CHECKPOINT_SECONDS if every == "auto"
                                             else trainer.epoch % every == 0):
             self.checkpoint(trainer, summary())
 
     def checkpoint(self, trainer: Trainer, summary: dict) -> None:
-        """First the checkpoint, then the best weights so far, then the summary: each file whole."""
+        """First metrics.csv's lines, then the checkpoint, then the best weights so far, then the summary: each
+        file whole."""
+        self._sync_metrics()
         atomic_write(self.path / CHECKPOINT, npz_bytes(trainer.state()))
         trainer.kept_model().save(self.path)
         atomic_write(self.path / "summary.json", to_json(summary))
         self._last_checkpoint = time.perf_counter()
 
+    def _sync_metrics(self) -> None:
+        if self._log is not None:
+            self._log.flush()
+            os.fsync(self._log.fileno())
+
     def close_metrics(self) -> None:
         if self._log is not None:
+            self._sync_metrics()
             self._log.close()
             self._log = None
 
@@ -205,6 +215,7 @@ class RunDir:
         """Save the kept weights and the summary. A finished run keeps its final state in checkpoint.npz, so
         `--resume` with a larger train.epochs can continue it."""
         t0 = time.perf_counter()
+        self._sync_metrics()  # when the run failed, metrics.csv is still open
         if summary["state"] == "finished":
             atomic_write(self.path / CHECKPOINT, npz_bytes(trainer.state()))
         trainer.kept_model().save(self.path)

@@ -8,10 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from nnfit.activations import ACTIVATIONS
 from nnfit.config import load_config
 from nnfit.data import load_training_data
-from nnfit.network import predict_logits
 from nnfit.training import Streams, Trainer, history_columns
 
 from conftest import REPO, blobs, model_of, run_cli, run_process, write_config, write_csv

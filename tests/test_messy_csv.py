@@ -1,7 +1,6 @@
 """CSV files as users have them: ids and labels kept as written, numbers written as text, dates, separators,
 huge values, typos, two processes on one run directory, unfinished runs, and shell habits."""
 
-import io
 import json
 import os
 import signal
@@ -235,7 +234,7 @@ def test_many_categories_share_an_other_input_and_too_many_features_name_the_wid
     result = run_cli("train", config, "--out", tmp_path / "run")
     assert result.exit_code == 0
     distinct = len(set(zips[i] for i in range(n)))
-    assert f"column 'zip' has" in result.stderr and "the 100 most frequent have an input each" in result.stderr
+    assert "column 'zip' has" in result.stderr and "the 100 most frequent have an input each" in result.stderr
     prep = json.loads((tmp_path / "run/model.json").read_text())["preprocessing"]
     assert len(prep["feature_names"]) == 1 + 100 + 1 and prep["feature_names"][-1] == "zip=<other>"
     assert distinct > 100

@@ -2,7 +2,6 @@
 
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ from nnfit.gradcheck import check_gradients
 from nnfit.network import Params, Workspace, backward, backward_plain, forward, forward_plain, init_params
 from nnfit.schedules import rate
 
-from conftest import blobs, model_of, run_cli, write_config, write_csv
+from conftest import blobs, run_cli, write_config, write_csv
 
 
 def train_cfg(**schedule):

@@ -9,7 +9,6 @@ import pytest
 
 from nnfit.config import from_dict, load_config
 from nnfit.data import dataset_from_arrays, load_training_data
-from nnfit.network import predict_logits
 from nnfit.activations import ACTIVATIONS
 from nnfit.errors import Interrupted
 from nnfit.training import Streams, Trainer, fit, history_columns
