@@ -2,7 +2,8 @@
 
 An entry lives in <folder of the run directory>/.nnfit-cache/<key>/, where the key hashes everything the
 arrays depend on: the task, the data section, the dtype, the seed (it draws the validation split), the class
-weights, and each CSV file's size and modification time. The entry also records each file's sha256, and is
+weights, whether early stopping is on (it refuses a split without validation rows), and each CSV file's size
+and modification time. The entry also records each file's sha256, and is
 used only when the files' sha256 match: change the settings, a file's size, its time or its bytes, and the
 entry is not read. Reading a file to hash it is most of what a cached run costs, so the
 entry also records each file's stat fingerprint (size, modification and change times, inode) as it was when
@@ -90,6 +91,7 @@ def cache_key(cfg: Config, files: dict[str, dict]) -> str:
     payload = {
         "task": cfg.task, "data": settings["data"], "dtype": cfg.train.dtype, "seed": cfg.train.seed,
         "class_weight": settings["train"]["class_weight"], "files": files, "format": 2,
+        "early_stopping": cfg.train.early_stopping is not None,  # refuses data without validation rows
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import multiprocessing
 import os
 import signal
 import socket
@@ -35,6 +36,7 @@ from .errors import EXIT_INTERRUPTED, Interrupted, NnfitError
 BLAS_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                 "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
 POLL_SECONDS = 0.5  # how often a training job reads the session file
+SIGNAL_GRACE_SECONDS = 2.0  # how long a process whose run a signal stopped waits for its driver's stop
 LOCK_SECONDS = 120.0  # how long a job waits for a run directory that another process still writes
 SHARED_FILESYSTEM = ("the workers need the data files and the sweep folder at the same paths as the machine "
                      "running nnfit sweep (a shared filesystem)")
@@ -48,7 +50,7 @@ class Job:
     session: str  # the id of the driver's session that submitted it
 
 
-_process = {"signalled": False, "parent": None, "busy": False}  # a local pool process's own state (init_worker)
+_process = {"signalled": False, "orphaned": False, "parent": None, "busy": False}  # a local pool process's state
 
 
 def init_worker(parent: int) -> None:
@@ -71,14 +73,15 @@ def init_worker(parent: int) -> None:
     # takes longer than a short trial, while the driver waits. Nothing is left to do by then: the runs' files
     # are written and fsynced, and multiprocessing has flushed stdout and stderr. So the first exit handler ends
     # the process at once.
-    atexit.register(os._exit, 0)
+    if multiprocessing.parent_process() is not None:  # only ever in a pool's own process
+        atexit.register(os._exit, 0)
 
 
 def _watch_parent(parent: int) -> None:
     while True:
         time.sleep(POLL_SECONDS)
         if os.getppid() != parent:
-            _process["signalled"] = True
+            _process["orphaned"] = _process["signalled"] = True
             if not _process["busy"]:
                 os._exit(EXIT_INTERRUPTED)
 
@@ -86,10 +89,13 @@ def _watch_parent(parent: int) -> None:
 def run_job(job: Job) -> dict:
     """Train one run (resuming it when it has started) and say how it went: {'run', 'state' (finished, failed,
     interrupted), 'error' (one line), 'line' (what `nnfit train` prints), 'warnings', 'host', 'seconds'}."""
-    if _process["signalled"]:  # a signal, or the driver's death, came during this process's last run: like an
-        os._exit(EXIT_INTERRUPTED)  # idle process, it starts nothing more (the driver hears of a lost worker)
-    started = time.perf_counter()
     folder = Path(job.folder)
+    if _process["orphaned"]:  # the driver died during this process's last run: like an idle process, it quits
+        os._exit(EXIT_INTERRUPTED)
+    if _process["signalled"]:  # a signal stopped this process's last run
+        _await_stop(folder, job.session)
+        _process["signalled"] = False
+    started = time.perf_counter()
     outcome = {"run": job.run, "state": "failed", "error": None, "line": None, "warnings": [],
                "host": socket.gethostname(), "seconds": 0.0}
     session = read_session(folder)
@@ -107,7 +113,9 @@ def run_job(job: Job) -> dict:
     try:
         with _run_lock(folder, job.run, stop):
             outcome["line"] = train(job.cfg, out=folder / job.run, resume=True, warn=outcome["warnings"].append,
-                                    should_stop=stop, keep_data=True)  # the next trials mostly share the data
+                                    should_stop=stop, keep_data=_process["parent"] is not None)
+            # a pool process keeps the data for its next trials, which mostly share it; a Dask worker's memory
+            # is Dask's to manage, and the worker outlives the sweep
         outcome["state"] = "finished"
     except Interrupted:  # before the run directory was made, the run has not started
         outcome["state"] = "interrupted" if (folder / job.run / "config.yaml").exists() else "new"
@@ -119,6 +127,15 @@ def run_job(job: Job) -> dict:
         _process["busy"] = False
     outcome["seconds"] = time.perf_counter() - started
     return outcome
+
+
+def _await_stop(folder: Path, session: str) -> None:
+    """After a signal. Ctrl-C reaches the driver too, which then writes its stop to the session file within a
+    quarter of a second: wait for that, so that no new run starts meanwhile (the next one could get as far as
+    its run directory first). A signal to this process alone brings no stop, and the process goes on."""
+    deadline = time.monotonic() + SIGNAL_GRACE_SECONDS
+    while time.monotonic() < deadline and read_session(folder) == session:
+        time.sleep(0.05)
 
 
 def read_session(folder: Path) -> str | None:

@@ -23,7 +23,7 @@ from .sweepjob import Job, starts
 
 WAIT_SECONDS = 0.25  # how often the loop looks at should_stop while runs are out
 WARNINGS = 5  # the runs' warnings passed on, at most
-LOST_ATTEMPTS = 3  # a run lost with its worker before it started (a broken pool fails every run queued in it)
+LOST_ATTEMPTS = 3  # pool breaks in a row with no run starting or ending: its processes cannot run anything
 
 
 def _ignore(*_args) -> None:
@@ -98,21 +98,39 @@ class _Driver:
         self.should_stop = should_stop or (lambda: False)
         self.stopping = False
         self.seen_warnings: set[str] = set()
+        self.progress = 0  # runs that came back or started in this session: the workers are working
+        self.known_starts: dict[str, int] = {}  # run -> its starts in this session, as last read
 
     def run(self, jobs: list[Job], on_outcome: Callable[[Job, dict], None]) -> None:
-        """Submit the jobs, hand each outcome to on_outcome; a run whose worker was lost goes again, once."""
-        out = {self.pool.submit(job, 1): (job, 1) for job in jobs}
+        """Submit the jobs, hand each outcome to on_outcome. A run whose worker was lost goes again, elsewhere
+        (see _lost): a lost worker breaks the whole local pool, failing the runs queued in it too."""
+        out = {self.pool.submit(job, 1): (job, 1, 0, self.progress) for job in jobs}
         while out:
             if not self.stopping and self.should_stop():
                 self.stopping = True
                 self.folder.set_session(f"stop {self.session}")  # running jobs checkpoint and stop
                 self.pool.cancel(list(out))
-            for future in self.pool.wait(set(out), WAIT_SECONDS):
-                job, attempt = out.pop(future)
-                outcome = self._outcome(future, job, attempt)
-                if outcome is None:  # its worker was lost: once more, elsewhere
-                    out[self.pool.submit(job, attempt + 1)] = (job, attempt + 1)
-                    continue
+            done = self.pool.wait(set(out), WAIT_SECONDS)
+            lost = {f: starts(self.folder.path, out[f][0].run, self.session) for f in done
+                    if not f.cancelled() and isinstance(f.exception(), self.pool.infrastructure)}
+            for future in done:  # first what the workers did: runs that came back, runs that started
+                if future in lost:
+                    run = out[future][0].run
+                    self.progress += max(0, lost[future] - self.known_starts.get(run, 0))
+                    self.known_starts[run] = lost[future]
+                elif not future.cancelled():
+                    self.progress += 1
+            for future in done:
+                job, attempt, fruitless, mark = out.pop(future)
+                if future in lost:
+                    self.pool.lost(future)
+                    fruitless = 0 if self.progress > mark else fruitless + 1
+                    outcome = self._lost(job, lost[future], fruitless)
+                    if outcome is None:
+                        out[self.pool.submit(job, attempt + 1)] = (job, attempt + 1, fruitless, self.progress)
+                        continue
+                else:
+                    outcome = self._outcome(future, job)
                 self._warn_once(job, outcome.get("warnings", []))
                 on_outcome(job, outcome)
 
@@ -126,23 +144,25 @@ class _Driver:
             self.warn(f"{job.run}: {message}" if len(self.seen_warnings) <= WARNINGS else
                       "more warnings are in each run's summary.json (notes)")
 
-    def _outcome(self, future, job: Job, attempt: int) -> dict | None:
+    def _lost(self, job: Job, started: int, fruitless: int) -> dict | None:
+        """The outcome of a run whose worker was lost after it had started `started` times in this session, the
+        last `fruitless` times with no run starting or ending anywhere meanwhile; None: submit it again."""
+        if self.stopping:  # a Ctrl-C also reaches the pool's idle processes, which quit
+            return {"state": "interrupted" if (self.folder.path / job.run / "config.yaml").exists() else "new"}
+        if started >= 2:
+            return {"state": "failed", "error": "the workers running it died twice (killed, or out of memory?)"}
+        if fruitless < LOST_ATTEMPTS:
+            return None
+        # the worker processes end before they run anything: they cannot start, or cannot import nnfit?
+        return {"state": "failed", "error": f"the worker processes ended {fruitless} times in a row before they "
+                                            f"could start a run (see the messages above)"}
+
+    def _outcome(self, future, job: Job) -> dict:
         if future.cancelled():
             return {"state": "new"}
         error = future.exception()
         if error is None:
             return future.result()
-        if isinstance(error, self.pool.infrastructure):
-            self.pool.lost(future)
-            started = starts(self.folder.path, job.run, self.session)
-            if self.stopping:  # a Ctrl-C also reaches the pool's idle processes, which quit
-                return {"state": "interrupted" if (self.folder.path / job.run / "config.yaml").exists() else "new"}
-            if started < 2 and attempt < LOST_ATTEMPTS:
-                return None
-            if started < 2:  # its workers ended before they ran it: they cannot start, or cannot import nnfit?
-                return {"state": "failed", "error": f"the worker processes ended {attempt} times before they could "
-                                                    "start it (see the messages above)"}
-            return {"state": "failed", "error": "the workers running it died twice (killed, or out of memory?)"}
         text = "".join(traceback.format_exception(error)).rstrip()
         self.warn(f"{job.run}: an error inside nnfit (please report it):\n{text}")
         return {"state": "failed", "error": f"an error inside nnfit: {type(error).__name__}: {error}"}

@@ -355,8 +355,8 @@ def test_a_process_keeps_prepared_data_in_memory_for_its_next_runs_while_the_fil
     write_csv(tmp_path / "d.csv", pd.DataFrame(rng.normal(size=(120, 3)), columns=list("abc")).assign(
         y=rng.choice(["no", "yes", "maybe"], 120)))
 
-    def load(seed=0, memory=True, **data):
-        cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "multiclass", "train": {"seed": seed},
+    def load(seed=0, memory=True, train=None, **data):
+        cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "multiclass", "train": {"seed": seed, **(train or {})},
                                                              "data": {"train": "d.csv", "target": "y", **data}}))
         return load_training_data(cfg, np.random.default_rng(seed), memory=memory)
 
@@ -372,6 +372,8 @@ def test_a_process_keeps_prepared_data_in_memory_for_its_next_runs_while_the_fil
     assert load(memory=False).timing["preprocess"] > 0.0  # only callers that ask use it
     assert load(seed=1).timing["preprocess"] > 0.0  # another seed draws another split
     assert load(valid_fraction=0.3).timing["preprocess"] > 0.0  # other settings
+    # early stopping refuses data without validation rows, so data prepared without it is not handed to it
+    assert load(train={"early_stopping": {"patience": 3}}).timing["preprocess"] > 0.0
     assert load().timing["preprocess"] == 0.0 and load(seed=1).timing["preprocess"] == 0.0
 
     old = rewrite_keeping_size_and_mtime(tmp_path / "d.csv")  # new bytes, same size and time: the ctime tells
@@ -383,7 +385,8 @@ def test_a_process_keeps_prepared_data_in_memory_for_its_next_runs_while_the_fil
     monkeypatch.setattr(cache, "RECENT_SECONDS", 1e9)  # a file changed too recently to be told apart: no memory
     assert load().timing["preprocess"] > 0.0 and load().timing["preprocess"] > 0.0
     monkeypatch.setattr(cache, "RECENT_SECONDS", 0.0)
-    monkeypatch.setattr(cache, "MEMORY_BYTES", first.train.X.nbytes * 3)  # room for one Dataset, not two
+    one = sum(a.nbytes for split in (first.train, first.valid) for a in (split.X, split.Y, split.target))
+    monkeypatch.setattr(cache, "MEMORY_BYTES", one * 3 // 2)  # room for one Dataset, not two
     load(seed=2)
     load(seed=3)
     assert load(seed=3).timing["preprocess"] == 0.0 and load(seed=2).timing["preprocess"] > 0.0

@@ -6,9 +6,12 @@ import csv
 import json
 import os
 import signal
+import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -252,9 +255,10 @@ def test_a_worker_process_that_dies_mid_trial_is_replaced_and_its_run_resumes(he
 
 def test_a_worker_prepares_the_data_once_for_the_trials_that_share_it_and_trains_them_as_nnfit_train(
         here, tmp_path, monkeypatch):
-    from nnfit import cache
+    from nnfit import cache, sweepjob
     from nnfit.commands import train
 
+    monkeypatch.setitem(sweepjob._process, "parent", os.getppid())  # as in a pool's process (init_worker)
     monkeypatch.setattr(cache, "_memory", type(cache._memory)())
     monkeypatch.setattr(cache, "RECENT_SECONDS", 0.0)  # the CSV may be younger than that here
     (tmp_path / ".sweep").mkdir()
@@ -271,7 +275,7 @@ def test_a_worker_prepares_the_data_once_for_the_trials_that_share_it_and_trains
 
 def test_worker_processes_that_cannot_start_fail_the_trial_instead_of_retrying_forever(here, tmp_path):
     """A program read from stdin cannot be imported again by a spawned process, so none of its pool's workers
-    ever runs a job: each run is tried LOST_ATTEMPTS times, then recorded as failed."""
+    ever runs a job: after LOST_ATTEMPTS such pools in a row, the runs are recorded as failed."""
     from nnfit.sweeprun import LOST_ATTEMPTS
 
     program = (f"import json\nfrom nnfit.sweep import load_sweep\nfrom nnfit.sweeprun import run_sweep\n"
@@ -280,9 +284,72 @@ def test_worker_processes_that_cannot_start_fail_the_trial_instead_of_retrying_f
     done = subprocess.run([sys.executable, "-"], input=program, capture_output=True, text=True, timeout=120)
     line, problems = json.loads(done.stdout)
     assert (line["finished"], line["failed"]) == (0, 2)
-    error = f"the worker processes ended {LOST_ATTEMPTS} times before they could start it (see the messages above)"
+    error = f"the worker processes ended {LOST_ATTEMPTS} times in a row before they could start a run (see the messages above)"
     assert [r["error"] for r in results(tmp_path / "out")] == [error, error]
     assert problems[0].startswith("2 of 2 trials failed") and "<stdin>" in done.stderr
+
+
+class ScriptedPool:
+    """The local pool's interface, with futures settled by a script instead of processes: script(run, attempt)
+    says 'ok', 'dies' (the run starts, then its worker dies) or 'never' (the worker dies before starting it).
+    A worker that dies breaks the pool, as ProcessPoolExecutor's does: every run submitted with it is lost."""
+
+    infrastructure = (BrokenProcessPool,)
+
+    def __init__(self, folder, script):
+        self.folder, self.script, self.pending, self.breaks = folder, script, [], 0
+
+    def submit(self, job, attempt):
+        future = Future()
+        self.pending.append((future, job, attempt))
+        return future
+
+    def wait(self, futures, timeout):
+        fates = {id(f): self.script(job.run, attempt) for f, job, attempt in self.pending}
+        broken = any(fate != "ok" for fate in fates.values())
+        self.breaks += broken
+        for future, job, attempt in self.pending:
+            if fates[id(future)] == "dies":
+                starts = Path(self.folder, ".sweep", "runs", job.run, "starts")
+                starts.parent.mkdir(parents=True, exist_ok=True)
+                with open(starts, "a") as f:
+                    f.write("s\n")
+            if broken:
+                future.set_exception(BrokenProcessPool("a process in the pool died"))
+            else:
+                future.set_result({"state": "finished"})
+        self.pending = []
+        return set(futures)
+
+    def cancel(self, futures):
+        pass
+
+    def lost(self, future):
+        pass
+
+
+def test_runs_lost_with_a_pool_that_others_break_go_again_and_a_pool_that_runs_nothing_ends_them(tmp_path):
+    from types import SimpleNamespace
+
+    from nnfit.sweeprun import LOST_ATTEMPTS, _Driver
+
+    def drive(script):
+        pool = ScriptedPool(tmp_path, script)
+        driver = _Driver(None, SimpleNamespace(path=tmp_path), pool, "s", lambda message: None, None)
+        outcomes = {}
+        driver.run([Job(f"trials/{name}", None, str(tmp_path), "s") for name in "abcd"],
+                   lambda job, outcome: outcomes.update({job.run[7:]: outcome}))
+        return {run: (o["state"], o.get("error")) for run, o in sorted(outcomes.items())}, pool.breaks
+
+    # a's worker dies twice and c's once: three pools break, taking the queued runs along, which finish all the same
+    killed = drive(lambda run, attempt: "dies" if run == "trials/a" and attempt <= 2 or
+                   run == "trials/c" and attempt == 3 else "ok")
+    died_twice = ("failed", "the workers running it died twice (killed, or out of memory?)")
+    assert killed == ({"a": died_twice, "b": ("finished", None), "c": ("finished", None), "d": ("finished", None)}, 3)
+    shutil.rmtree(tmp_path / ".sweep")
+    nothing = drive(lambda run, attempt: "never")
+    error = f"the worker processes ended {LOST_ATTEMPTS} times in a row before they could start a run (see the messages above)"
+    assert nothing == ({run: ("failed", error) for run in "abcd"}, LOST_ATTEMPTS)
 
 
 def test_a_run_whose_workers_died_twice_fails_and_a_job_of_an_old_session_starts_nothing(here, tmp_path):
