@@ -337,3 +337,32 @@ def test_predict_warns_about_untrained_weights(tmp_path):
     result = run_cli("predict", tmp_path / "run", tmp_path / "train.csv")
     assert result.exit_code == 0
     assert "the model holds its initial, untrained weights" in result.stderr
+
+
+def test_metrics_lines_reach_the_disk_before_each_file_that_vouches_for_them(tmp_path, monkeypatch):
+    """metrics.csv is fsynced before every checkpoint and before the final summary, not after every epoch."""
+    from nnfit import files, rundir
+
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        if "." in name:  # a file, not a folder
+            synced.append("metrics.csv" if name == "metrics.csv" else name.split(".")[1] if name.startswith(".")
+                          else name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(rundir.os, "fsync", fsync)
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    write_csv(tmp_path / "d.csv", blobs(n=120))
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "d.csv", "target": "label"},
+                                                "model": {"hidden": [4]}, "train": {"epochs": 9, "checkpoint_every": 4}})
+    api.train(config, out=tmp_path / "run")
+    order = [name for name in synced if name in ("metrics.csv", "checkpoint", "summary")]
+    lines = (tmp_path / "run" / "metrics.csv").read_text().count("\n")
+    assert lines == 10 and order.count("metrics.csv") < 9  # a header and 9 epochs, not an fsync each
+    checkpoints = [i for i, name in enumerate(order) if name == "checkpoint"]
+    assert len(checkpoints) == 3  # epochs 4 and 8, and the finished run's state
+    for i in [*checkpoints, len(order) - 1]:  # each checkpoint and the final summary: metrics.csv synced just before
+        assert order[i - 1] == "metrics.csv" or order[i - 2:i] == ["metrics.csv", "checkpoint"], order
