@@ -1,7 +1,8 @@
 """Writing files so that no reader ever sees half of one, and JSON as nnfit writes it.
 
 Every whole-file write goes to a temporary file in the same folder, is flushed and fsynced, then renamed into
-place, so a reader sees either the old complete file or the new complete one.
+place, so a reader sees either the old complete file or the new complete one. A new run's files are written
+straight into its staging folder instead (write_unseen), which no reader sees until it is renamed into place.
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ def atomic_write(path: Path, data: bytes | str) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def write_unseen(path: Path, data: bytes | str) -> None:
+    """Write a new file, fsynced, in a folder that no reader sees yet (a run's staging folder, renamed into
+    place once every file in it is on the disk): no temporary file and no rename are needed there."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for any new file
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def fsync_dir(folder: Path) -> None:

@@ -10,7 +10,7 @@ units by target_values), class labels become indices (labels.Target). Everything
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -192,7 +192,9 @@ class Preprocessor:
     # ---- storage ----
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as plain lists and dicts, copied (dataclasses.asdict deep-copies every number, which
+        costs a wide table milliseconds on every save)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Preprocessor:
@@ -223,6 +225,15 @@ class Preprocessor:
                                                             for c in prep.categorical):
             raise ValueError("preprocessing.feature_names does not match its columns and categories")
         return prep
+
+
+def _plain(value):
+    """A copy of a field's lists and dicts; the numbers and strings in them are immutable, so they are shared."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _names(cols: list[str]) -> str:

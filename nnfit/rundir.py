@@ -33,7 +33,7 @@ from . import __version__, runlock
 from .config import Config, config_to_dict, dump_config, load_config
 from .dataset import Dataset
 from .errors import ArtifactError, DataError, UsageError, display_path
-from .files import UMASK, atomic_write, fsync_dir, npz_bytes, to_json
+from .files import UMASK, atomic_write, fsync_dir, npz_bytes, to_json, write_unseen
 from .training import Trainer, history_columns
 
 RUN_FILES = ("config.yaml", "model.npz", "model.json", "metrics.csv", "summary.json")
@@ -102,7 +102,8 @@ class RunDir:
         try:
             os.chmod(staging, 0o777 & ~UMASK)
             for name, data in files.items():
-                atomic_write(staging / name, data)
+                write_unseen(staging / name, data)
+            fsync_dir(staging)  # its entries on the disk before it becomes the run
             old = None
             if path.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))

@@ -119,3 +119,24 @@ def test_explain_prints_the_reference_or_one_key(tmp_path):
                                        "  default: 32", "  allowed: an integer >= 1 | full"]
     typo = run_cli("explain", "train.epocs")
     assert typo.exit_code == 2 and typo.stderr == "Error: train.epocs: unknown key (did you mean 'train.epochs'?)\n"
+
+
+
+@pytest.mark.parametrize("example", ["digits", "sine", "xor", "linear"])
+def test_config_yaml_is_the_same_text_with_pyyamls_own_emitter(example, tmp_path):
+    """dump_config uses libyaml's emitter when PyYAML has it; a run's config.yaml must not depend on that."""
+    import yaml
+
+    from nnfit import config
+
+    class PurePython(yaml.SafeDumper):
+        pass
+
+    PurePython.add_representer(list, config._Dumper.represent_list)
+    cfg = load_config(REPO / "configs" / f"{example}.yaml", ["model.hidden=[64, 32]", "train.learning_rate=1e-3"])
+    text = dump_config(cfg)
+    assert text == yaml.dump(config.config_to_dict(cfg), Dumper=PurePython, sort_keys=False,
+                             default_flow_style=False, allow_unicode=True)
+    assert "hidden: [64, 32]" in text
+    (tmp_path / "resolved.yaml").write_text(text)
+    assert load_config(tmp_path / "resolved.yaml") == cfg
