@@ -33,11 +33,24 @@ def sweep(sweep_file, out, workers, scheduler, resume, overrides, quiet):
       nnfit sweep search.yaml --out sweeps/search --scheduler tcp://10.0.0.1:8786
     """
     from .errors import UsageError
-    from .sweep import load_sweep
-    from .sweeprun import run_sweep
+    from .pools import LocalPool, default_workers
 
     if scheduler is not None and workers is not None:
         raise UsageError("--workers: the Dask cluster's workers run the trials with --scheduler; leave one out")
+    # The pool's processes start first, so that their imports (numpy, pandas, the training code) run while this
+    # process does its own and reads the sweep file, not after.
+    pool = LocalPool(workers or default_workers()).start() if scheduler is None else None
+    try:
+        _sweep(sweep_file, out, scheduler, resume, overrides, quiet, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _sweep(sweep_file, out, scheduler, resume, overrides, quiet, pool):
+    from .sweep import load_sweep
+    from .sweeprun import run_sweep
+
     plan = load_sweep(sweep_file, overrides)
     bar = None
     if not quiet and sys.stderr.isatty():
@@ -57,7 +70,7 @@ def sweep(sweep_file, out, workers, scheduler, resume, overrides, quiet):
 
     stop_requested = stop_on_signals(quiet, "Stopping: no new trials; the running ones save a checkpoint")
     try:
-        result = run_sweep(plan, out, workers, scheduler, resume, on_trial, warn, stop_requested)
+        result = run_sweep(plan, out, None, scheduler, resume, on_trial, warn, stop_requested, pool)
     finally:
         if bar is not None:
             bar.close()

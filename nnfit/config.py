@@ -249,3 +249,24 @@ def dump_config(cfg: Config) -> str:
     """The resolved config as YAML text that load_config reads back to the same Config."""
     return yaml.dump(config_to_dict(cfg), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True)
+
+
+def config_difference(saved: Config, now: Config, epochs: bool = True) -> tuple[str, object, object] | None:
+    """(dotted key, saved value, new value) where two configs first differ in a way that changes the run's
+    result, or None; when to checkpoint does not, and with epochs=False neither does train.epochs."""
+    saved, now = config_to_dict(saved), config_to_dict(now)
+    for section in (saved, now):
+        section["train"].pop("checkpoint_every", None)
+        if not epochs:
+            section["train"].pop("epochs", None)
+    return _first_difference(saved, now)
+
+
+def _first_difference(a, b, prefix: str = ""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            found = _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
+            if found:
+                return found
+        return None
+    return None if a == b else (prefix.rstrip("."), a, b)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .columns import detect_separator, other_separator_in, separator_name, to_days, to_number
 from .errors import DataError, display_path
+from .files import file_sha256
 
 def is_numeric(series) -> bool:
     """Numbers are features as they are; booleans and text are categories. Takes a Series or a dtype."""
@@ -173,11 +174,6 @@ def _check_range(df: pd.DataFrame, columns: list[str], buffer: io.BytesIO, name:
             raise DataError(f"{name}: column '{c}' has {values[row]:g} in {first_row(df.index.to_numpy(), beyond)}, "
                             f"beyond the range of {dtype.name} (+-{np.finfo(dtype).max:.3g}): train with "
                             "train.dtype: float64, or rescale the column")
-
-
-def file_sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()  # through one reused buffer
 
 
 def content_sha256(content: bytes) -> str:

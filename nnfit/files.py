@@ -7,6 +7,7 @@ straight into its staging folder instead (write_unseen), which no reader sees un
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -61,6 +62,11 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def file_sha256(path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()  # through one reused buffer
 
 
 def to_json(obj, indent: int | None = 2) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import UsageError
-from .sweepjob import BLAS_THREADS, SHARED_FILESYSTEM, Job, init_worker, probe, run_job
+from .sweepjob import BLAS_THREADS, SHARED_FILESYSTEM, Job, init_worker, probe, ready, run_job
 
 CONNECT_SECONDS = 10  # to reach a Dask scheduler
 
@@ -45,8 +45,9 @@ def _environment(values: dict):
 
 class LocalPool:
     """Worker processes on this machine, each with a BLAS of one thread: the processes are started (spawned:
-    a new interpreter, so nothing of this one's numpy is inherited) inside submit, with BLAS_THREADS in the
-    environment they start with. A process that dies breaks the pool; the next submit starts a new one."""
+    a new interpreter, so nothing of this one's numpy is inherited) by start, or else inside the first submit,
+    with BLAS_THREADS in the environment they start with. A process that dies breaks the pool; the next submit
+    starts a new one."""
 
     infrastructure = (BrokenProcessPool,)
 
@@ -54,19 +55,33 @@ class LocalPool:
         self.workers = workers
         self._pool = None
         self._owner = {}  # future -> the pool it came from
+        self._used = False  # whether a run was ever submitted
+
+    def start(self) -> LocalPool:
+        """Start the processes now: each imports what a run needs (poolworker.init_worker) while this process
+        goes on, reading the sweep file (sweepjob.init_worker)."""
+        self._executor()
+        with _environment(BLAS_THREADS):
+            for _ in range(self.workers):  # a spawn-context pool starts a process per submit while none is idle
+                self._pool.submit(ready)
+        return self
+
+    def _executor(self):
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
+                initargs=(os.getpid(),))
+        return self._pool
 
     def check_workers(self, paths: list[str], folder: Path) -> None:
         pass  # the same machine sees the same files
 
     def submit(self, job: Job, attempt: int):
-        if self._pool is None:
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
-                initargs=(os.getpid(),))
         # a spawn-context ProcessPoolExecutor starts its processes in submit (tests/test_sweep_run.py reads a
         # worker's /proc/PID/environ to keep it so)
         with _environment(BLAS_THREADS):
-            future = self._pool.submit(run_job, job)
+            future = self._executor().submit(run_job, job)
+        self._used = True
         self._owner[future] = self._pool
         return future
 
@@ -85,8 +100,19 @@ class LocalPool:
             self._pool = None
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        """Wait for the processes to end. A pool that never got a run (the sweep file was refused, say) ends
+        its processes at once instead of after their imports: they have nothing to save."""
+        if self._pool is None:
+            return
+        if not self._used:
+            stop = getattr(self._pool, "terminate_workers", None)  # Python 3.14 has it
+            if stop is not None:
+                stop()
+            else:
+                for process in list((self._pool._processes or {}).values()):
+                    process.terminate()  # SIGTERM: an idle pool process quits at once (sweepjob.init_worker)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
 
 
 class DaskPool:

@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__, runlock
-from .config import Config, config_to_dict, dump_config, load_config
+from .config import Config, config_difference, dump_config, load_config
 from .dataset import Dataset
 from .errors import ArtifactError, DataError, UsageError, display_path
 from .files import UMASK, atomic_write, fsync_dir, npz_bytes, to_json, write_unseen
@@ -235,24 +235,3 @@ def _cell(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return repr(float(value)) if isinstance(value, float) else str(value)
-
-
-def config_difference(saved: Config, now: Config, epochs: bool = True) -> tuple[str, object, object] | None:
-    """(dotted key, saved value, new value) where two configs first differ in a way that changes the run's
-    result, or None; when to checkpoint does not, and with epochs=False neither does train.epochs."""
-    saved, now = config_to_dict(saved), config_to_dict(now)
-    for section in (saved, now):
-        section["train"].pop("checkpoint_every", None)
-        if not epochs:
-            section["train"].pop("epochs", None)
-    return _first_difference(saved, now)
-
-
-def _first_difference(a, b, prefix: str = ""):
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in list(a) + [k for k in b if k not in a]:
-            found = _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
-            if found:
-                return found
-        return None
-    return None if a == b else (prefix.rstrip("."), a, b)

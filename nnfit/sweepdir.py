@@ -29,11 +29,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .config import config_to_dict, load_config
-from .csvfiles import file_sha256
+from .config import config_difference, config_to_dict, load_config
 from .errors import NnfitError, UsageError, display_path
-from .files import atomic_write, fsync_dir
-from .rundir import config_difference
+from .files import atomic_write, file_sha256, fsync_dir
 from .sweep import Sweep, Trial
 
 RESULTS = "results.csv"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import importlib
 import multiprocessing
 import os
 import signal
@@ -27,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .commands import train
 from .config import Config
 from .errors import EXIT_INTERRUPTED, Interrupted, NnfitError
 
@@ -75,6 +75,14 @@ def init_worker(parent: int) -> None:
     # the process at once.
     if multiprocessing.parent_process() is not None:  # only ever in a pool's own process
         atexit.register(os._exit, 0)
+    # What a run needs (numpy, pandas, the training code), before the first job arrives: `nnfit sweep` starts
+    # its pool before it reads the sweep file, so these imports and its own run at the same time.
+    importlib.import_module("nnfit.commands")
+
+
+def ready() -> int:
+    """A job that does nothing: LocalPool.start submits one per process, which makes the pool start them."""
+    return os.getpid()
 
 
 def _watch_parent(parent: int) -> None:
@@ -89,6 +97,8 @@ def _watch_parent(parent: int) -> None:
 def run_job(job: Job) -> dict:
     """Train one run (resuming it when it has started) and say how it went: {'run', 'state' (finished, failed,
     interrupted), 'error' (one line), 'line' (what `nnfit train` prints), 'warnings', 'host', 'seconds'}."""
+    from .commands import train  # numpy and pandas: this module is light, for the driver's sake (LocalPool.start)
+
     folder = Path(job.folder)
     if _process["orphaned"]:  # the driver died during this process's last run: like an idle process, it quits
         os._exit(EXIT_INTERRUPTED)

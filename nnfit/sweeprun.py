@@ -39,13 +39,16 @@ class SweepResult:
 
 def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | None = None, resume: bool = False,
               on_trial: Callable[[dict, dict | None, int, int], None] = _ignore,
-              warn: Callable[[str], None] = _ignore, should_stop: Callable[[], bool] | None = None) -> SweepResult:
+              warn: Callable[[str], None] = _ignore, should_stop: Callable[[], bool] | None = None,
+              pool: LocalPool | None = None) -> SweepResult:
     """Run the sweep into the folder `out`, or continue the one there (see sweepdir.py for what is kept);
     with resume, there must be one. On this machine with `workers` processes (default: one per core), or on
     the Dask cluster whose scheduler is at `scheduler`.
 
     on_trial(row, best row so far, trials ended, trials) after each trial. should_stop() is looked at four
-    times a second: once true, no run starts and the running ones stop with a checkpoint."""
+    times a second: once true, no run starts and the running ones stop with a checkpoint. pool: a LocalPool
+    started already (LocalPool(n).start(), as `nnfit sweep` does before its own imports), which this closes;
+    without one, run_sweep makes its own."""
     folder = SweepDir(out)
     if resume and not (folder.path / "sweep.yaml").is_file():
         raise UsageError(f"{out}: holds no sweep to resume (no sweep.yaml); leave out --resume to start one")
@@ -57,9 +60,9 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
             path = getattr(cfg.data, role)
             if path is not None and not os.path.isfile(path):
                 raise DataError(f"{display_path(path)}: file not found (data.{role} of trial {t.name})")
-    if scheduler is not None:
+    if pool is None and scheduler is not None:
         pool = DaskPool(scheduler)
-    else:
+    elif pool is None:
         pool = LocalPool(max(1, min(workers or default_workers(), len(jobs) or 1)))
     try:
         paths = sorted({p for _, _, cfg in jobs for p in (cfg.data.train, cfg.data.valid, cfg.data.test) if p})

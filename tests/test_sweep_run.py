@@ -273,6 +273,25 @@ def test_a_worker_prepares_the_data_once_for_the_trials_that_share_it_and_trains
     assert (tmp_path / "plain" / "model.npz").read_bytes() == (tmp_path / "trials" / trials[1].name / "model.npz").read_bytes()
 
 
+def test_a_pool_started_before_the_sweep_runs_it_and_one_that_ran_nothing_ends_at_once(here, reference, tmp_path):
+    """`nnfit sweep` starts its processes before it reads the sweep file (so that their imports and its own
+    overlap): such a pool runs the sweep as run_sweep's own would, and one that never got a run (the sweep file
+    was refused) is stopped rather than waited for."""
+    from nnfit.errors import EXIT_INTERRUPTED
+    from nnfit.pools import LocalPool
+
+    idle = LocalPool(1).start()
+    (process,) = idle._pool._processes.values()
+    idle.close()
+    assert process.exitcode in (-signal.SIGTERM, EXIT_INTERRUPTED)  # not 0: it did not run on to a normal exit
+    pool = LocalPool(2).start()
+    result = run_sweep(load_sweep(here / "rates.yaml", ["train.epochs=20"]), tmp_path / "out", pool=pool)
+    assert not result.problems and pool._pool is None  # run_sweep closed it
+    assert without_seconds(results(tmp_path / "out")) == without_seconds(results(reference))
+    for trial in (reference / "trials").iterdir():
+        assert (tmp_path / "out" / "trials" / trial.name / "model.npz").read_bytes() == (trial / "model.npz").read_bytes()
+
+
 def test_worker_processes_that_cannot_start_fail_the_trial_instead_of_retrying_forever(here, tmp_path):
     """A program read from stdin cannot be imported again by a spawned process, so none of its pool's workers
     ever runs a job: after LOST_ATTEMPTS such pools in a row, the runs are recorded as failed."""
