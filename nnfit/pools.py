@@ -58,11 +58,12 @@ class LocalPool:
         self._used = False  # whether a run was ever submitted
 
     def start(self) -> LocalPool:
-        """Start the processes now: each imports what a run needs (poolworker.init_worker) while this process
-        goes on, reading the sweep file (sweepjob.init_worker)."""
+        """Start the processes now, one per core at most (the rest, if any, start with the runs that need them):
+        each imports what a run needs while this process goes on, reading the sweep file (sweepjob.init_worker)."""
         self._executor()
         with _environment(BLAS_THREADS):
-            for _ in range(self.workers):  # a spawn-context pool starts a process per submit while none is idle
+            # a spawn-context pool starts a process in each submit while none is idle
+            for _ in range(min(self.workers, default_workers())):
                 self._pool.submit(ready)
         return self
 
