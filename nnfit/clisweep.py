@@ -3,6 +3,7 @@ stopped or had a trial fail. The sweep itself is nnfit.sweeprun's."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 import click
@@ -76,7 +77,10 @@ def _sweep(sweep_file, out, scheduler, resume, overrides, quiet, pool):
             bar.close()
     click.echo(json_line(result.line))
     if result.stopped:
-        click.echo(f"Error: interrupted; continue with: nnfit sweep {sweep_file} --out {out} --resume", err=True)
+        where = ["--scheduler", scheduler] if scheduler else []
+        again = ["nnfit", "sweep", sweep_file, "--out", out, "--resume", *where,
+                 *[part for override in overrides for part in ("--set", override)]]  # the same sweep, or it differs
+        click.echo(f"Error: interrupted; continue with: {shlex.join(again)}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     if result.problems:
         click.echo("Error: " + " ".join("; ".join(result.problems).split()) + f"; see {out}/results.csv", err=True)

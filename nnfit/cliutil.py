@@ -44,6 +44,7 @@ def stop_on_signals(quiet: bool, message: str = "Stopping after this mini-batch 
     """The first SIGINT / SIGTERM asks training to stop after the current mini-batch; a second exits at once."""
     import os
     import signal
+    import sys
 
     requested = [False]
 
@@ -52,7 +53,8 @@ def stop_on_signals(quiet: bool, message: str = "Stopping after this mini-batch 
             os._exit(EXIT_INTERRUPTED)  # safe: every run file is replaced atomically, never written in place
         requested[0] = True
         if not quiet:
-            click.echo(f"\n{message} (again to quit at once) ...", err=True)
+            fresh = "\n" if sys.stderr.isatty() else ""  # past the ^C a terminal shows, and any progress bar
+            click.echo(f"{fresh}{message} (again to quit at once) ...", err=True)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)

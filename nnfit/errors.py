@@ -85,15 +85,16 @@ def display_path(path) -> str:
 
 def run_hint(path) -> str:
     """What a folder that is no run directory is instead, when nnfit made it: a sweep's trial with folds (a
-    folder of run directories fold-1, fold-2, ...) or a sweep's folder; "" otherwise."""
+    folder of run directories fold-1, fold-2, ...) or a sweep's folder, as a sentence that answers the question
+    before it ("is this an nnfit run directory?"); "" otherwise."""
     try:
         names = set(os.listdir(path))
     except OSError:
         return ""
     folds = sorted((n for n in names if n.startswith("fold-") and n[5:].isdigit()), key=lambda n: int(n[5:]))
     if folds:
-        return (f"; it is a sweep's trial with folds, a folder of run directories: give one of them "
+        return (f" It is a sweep's trial with folds, a folder of run directories: give one of them "
                 f"({os.path.join(display_path(path), folds[0])} to {folds[-1]})")
     if {"results.csv", "sweep.yaml"} <= names:
-        return f"; it is a sweep's folder: its run directories are in {os.path.join(display_path(path), 'trials')}"
+        return f" It is a sweep's folder: its run directories are in {os.path.join(display_path(path), 'trials')}"
     return ""

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import io
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+from . import runlock
 from .errors import MissingDependency, UsageError, closest, display_path
 from .files import atomic_write
 from .plotdata import MAIN_METRIC, compare, load_fit, read_run
@@ -120,10 +122,15 @@ def _sweep_plan(path: Path, out, data, figures) -> tuple[Path, list[tuple]]:
                          "trials/NAME/fold-1 with folds)")
     view = read_sweep(path)
     if not view.ranked:
-        finished = sum(r["state"] == "finished" for r in view.rows)
-        what = f"no finished trial has a value of {view.metric}" if finished else "no trial has finished"
-        raise UsageError(f"{display_path(path)}: {what} yet ({len(view.rows)} in results.csv): nothing to draw; "
-                         "wait for a trial to finish")
+        states = Counter(r["state"] for r in view.rows)
+        what = f"no finished trial has a value of {view.metric}" if states["finished"] else "no trial has finished"
+        if runlock.held(path / ".sweep" / "lock"):  # its driver is running
+            raise UsageError(f"{display_path(path)}: {what} yet ({len(view.rows)} in results.csv): nothing to draw; "
+                             "wait for a trial to finish")
+        counts = ", ".join(f"{n} {state}" for state, n in states.items())
+        raise UsageError(f"{display_path(path)}: {what} ({len(view.rows)} in results.csv{': ' if counts else ''}"
+                         f"{counts}) and no nnfit sweep is running into it: nothing to draw (a trial's error is in "
+                         "results.csv)")
     folder = Path(out) if out is not None else path / PLOTS
     jobs = [(f"sweep-{view.metric.replace('_', '-')}", metric_picture(view), view)] if view.parameters else []
     best = view.best_runs()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import signal
 import tempfile
 import uuid
 from concurrent.futures.process import BrokenProcessPool
@@ -28,14 +29,19 @@ def default_workers() -> int:
 
 
 @contextmanager
-def _environment(values: dict):
-    """These environment variables for the processes started meanwhile; this process's own BLAS, loaded
-    already, keeps its threads, and the variables are restored after."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+def _starting_processes():
+    """For the processes started meanwhile: BLAS_THREADS in their environment (this process's own BLAS, loaded
+    already, keeps its threads; the variables are restored after), and Ctrl-C held back. A new process inherits
+    the blocked SIGINT, which waits until init_worker has its handler, instead of raising KeyboardInterrupt with
+    a traceback in the middle of the process's imports; here it is held for the instant of the start only, then
+    delivered."""
+    saved = {k: os.environ.get(k) for k in BLAS_THREADS}
+    os.environ.update(BLAS_THREADS)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -61,7 +67,7 @@ class LocalPool:
         """Start the processes now, one per core at most (the rest, if any, start with the runs that need them):
         each imports what a run needs while this process goes on, reading the sweep file (sweepjob.init_worker)."""
         self._executor()
-        with _environment(BLAS_THREADS):
+        with _starting_processes():
             # a spawn-context pool starts a process in each submit while none is idle
             for _ in range(min(self.workers, default_workers())):
                 self._pool.submit(ready)
@@ -80,7 +86,7 @@ class LocalPool:
     def submit(self, job: Job, attempt: int):
         # a spawn-context ProcessPoolExecutor starts its processes in submit (tests/test_sweep_run.py reads a
         # worker's /proc/PID/environ to keep it so)
-        with _environment(BLAS_THREADS):
+        with _starting_processes():
             future = self._executor().submit(run_job, job)
         self._used = True
         self._owner[future] = self._pool
@@ -89,9 +95,13 @@ class LocalPool:
     def wait(self, futures, timeout: float) -> set:
         return concurrent.futures.wait(futures, timeout, concurrent.futures.FIRST_COMPLETED)[0]
 
-    def cancel(self, futures) -> None:
-        for f in futures:
-            f.cancel()
+    def unstarted(self, futures) -> list:
+        """The futures whose runs no process has taken yet, which the driver need not wait for once it stops:
+        should one be taken after all, its job reads the stop in the session file and returns at once, and
+        close cancels the rest. They are not cancelled here: a pool that breaks (Ctrl-C ends its idle processes)
+        fails its pending futures, and failing one that was cancelled kills the pool's own thread on Python
+        3.11 (CPython gh-107219), leaving the runs still out unfinished forever."""
+        return [f for f in futures if not f.running() and not f.done()]
 
     def lost(self, future) -> None:
         """The future's pool broke: the next submit starts a new one (once, however many futures it failed)."""
@@ -170,9 +180,10 @@ class DaskPool:
             pass
         return {f for f in futures if f.done()}
 
-    def cancel(self, futures) -> None:
-        """Nothing: Dask cannot tell a queued task from a running one, and cancelling a running one would lose
-        its outcome. A queued run starts, reads the stop in the session file and returns at once."""
+    def unstarted(self, futures) -> list:
+        """None: Dask cannot tell a queued task from a running one, and cancelling a running one would lose its
+        outcome. A queued run starts, reads the stop in the session file and returns at once."""
+        return []
 
     def lost(self, future) -> None:
         pass  # the scheduler replaces lost workers itself

@@ -69,10 +69,15 @@ def hold(run: Path):
 
 def in_use(run: Path) -> bool:
     """Whether an nnfit process is training in this run directory right now."""
+    return held(lock_file(run))
+
+
+def held(lock: Path) -> bool:
+    """Whether a process holds the lock file (a run's, or a sweep driver's .sweep/lock) right now."""
     import fcntl
 
     try:
-        fd = os.open(lock_file(run), os.O_RDONLY)
+        fd = os.open(lock, os.O_RDONLY)
     except OSError:
         return False
     try:

@@ -112,7 +112,8 @@ class _Driver:
             if not self.stopping and self.should_stop():
                 self.stopping = True
                 self.folder.set_session(f"stop {self.session}")  # running jobs checkpoint and stop
-                self.pool.cancel(list(out))
+                for future in self.pool.unstarted(list(out)):  # runs that will not start: no need to wait
+                    on_outcome(out.pop(future)[0], {"state": "new"})
             done = self.pool.wait(set(out), WAIT_SECONDS)
             lost = {f: starts(self.folder.path, out[f][0].run, self.session) for f in done
                     if not f.cancelled() and isinstance(f.exception(), self.pool.infrastructure)}

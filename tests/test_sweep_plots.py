@@ -1,6 +1,7 @@
 """`nnfit plot SWEEP`: the ranking metric against each swept parameter, and the best trials' learning curves."""
 
 import csv
+import fcntl
 
 import numpy as np
 import pytest
@@ -113,7 +114,7 @@ def test_a_trial_with_folds_names_its_run_directories(swept):
     for command in (["plot", trial], ["evaluate", trial, swept / "train.csv"]):
         result = run_cli(*command)
         assert result.exit_code == 2
-        assert result.stderr.endswith(f"it is a sweep's trial with folds, a folder of run directories: give one of "
+        assert result.stderr.endswith(f"? It is a sweep's trial with folds, a folder of run directories: give one of "
                                       f"them ({display_path(trial)}/fold-1 to fold-3)\n"), result.stderr
     result = run_cli("predict", swept / "sw", swept / "train.csv")
     assert result.exit_code == 2
@@ -159,11 +160,17 @@ def test_a_sweep_with_nothing_finished_yet_says_so(tmp_path):
     empty = hand_made(tmp_path / "empty", [])
     result = run_cli("plot", empty)
     assert result.exit_code == 2
+    (empty / ".sweep").mkdir(exist_ok=True)
+    with open(empty / ".sweep" / "lock", "a") as lock:  # as a running `nnfit sweep` holds it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = run_cli("plot", empty)
+    assert result.exit_code == 2
     assert result.stderr == (f"Error: {display_path(empty)}: no trial has finished yet (0 in results.csv): nothing to draw; "
                              "wait for a trial to finish\n")
     nan = hand_made(tmp_path / "nan", [["001-seed=0", "finished", 0, "nan", 4, 1.0, "trials/001-seed=0", ""],
                                        ["002-seed=1", "failed", 1, "", "", 1.0, "trials/002-seed=1", "diverged"]])
-    result = run_cli("plot", nan)
+    result = run_cli("plot", nan)  # a sweep that is over: no point waiting
     assert result.exit_code == 2
-    assert result.stderr == (f"Error: {display_path(nan)}: no finished trial has a value of accuracy yet (2 in results.csv): "
-                             "nothing to draw; wait for a trial to finish\n")
+    assert result.stderr == (f"Error: {display_path(nan)}: no finished trial has a value of accuracy (2 in results.csv: "
+                             "1 finished, 1 failed) and no nnfit sweep is running into it: nothing to draw (a trial's "
+                             "error is in results.csv)\n")

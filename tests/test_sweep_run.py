@@ -195,7 +195,8 @@ def test_ctrl_c_stops_the_running_trials_with_a_checkpoint(here):
     os.killpg(p.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the driver and its workers
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
-    assert err.splitlines()[-1] == "Error: interrupted; continue with: nnfit sweep rates.yaml --out stopped --resume"
+    assert err.splitlines()[-1] == ("Error: interrupted; continue with: nnfit sweep rates.yaml --out stopped --resume "
+                                    "--set train.epochs=20 --set train.epochs=1000")
     line = json.loads(out)
     assert (line["finished"], line["interrupted"], line["not_started"]) == (0, 1, 1)
     assert [(r["trial"], r["state"]) for r in results(here / "stopped")] == [(first.name, "interrupted")]
@@ -228,6 +229,30 @@ def test_kill_9_then_resume_keeps_finished_trials_and_ends_as_an_uninterrupted_s
         assert (t / "model.npz").read_bytes() == (here / "unkilled" / "trials" / t.name / "model.npz").read_bytes()
         assert (t / "metrics.csv").read_text().count("\n") == (here / "unkilled" / "trials" / t.name /
                                                                "metrics.csv").read_text().count("\n")
+
+
+def test_a_pool_that_breaks_after_a_stop_still_ends_every_run(here):
+    """A stop, then the pool breaks (a Ctrl-C also ends the pool's idle processes; here the busy one is killed):
+    the sweep must still end. It hung on Python 3.11 when the driver had cancelled the queued runs' futures:
+    the pool's thread died failing them (CPython gh-107219), and the runs still out never came back."""
+    write_config(here / "four.yaml", {"base": "base.yaml", "parameters": {"train.epochs": [2000, 5, 6, 7]}})
+    p = sweep_process(here, "broken", "--workers", "1", sweep="four.yaml")
+    session = here / "broken" / ".sweep" / "session"
+    lock = here / "broken" / ".sweep" / "runs" / "trials" / "001-epochs=2000" / "lock"
+    wait_for(lambda: (here / "broken" / "trials" / "001-epochs=2000" / "config.yaml").exists())
+    (worker,) = holding(p.pid, lock)
+    os.kill(p.pid, signal.SIGINT)  # the driver alone: it writes the stop, and its worker trains on until it reads it
+    wait_for(lambda: session.read_text().startswith("stop"), seconds=10)
+    os.kill(worker, signal.SIGKILL)  # before the worker's next look at the session file, half a second at most
+    try:
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, err
+    line = json.loads(out)
+    assert (line["finished"], line["interrupted"], line["not_started"]) == (0, 1, 3)
+    assert [(r["trial"], r["state"]) for r in results(here / "broken")] == [("001-epochs=2000", "interrupted")]
 
 
 def holding(pid: int, path: Path) -> list[int]:
@@ -292,6 +317,21 @@ def test_a_pool_started_before_the_sweep_runs_it_and_one_that_ran_nothing_ends_a
         assert (tmp_path / "out" / "trials" / trial.name / "model.npz").read_bytes() == (trial / "model.npz").read_bytes()
 
 
+def test_ctrl_c_while_a_pool_process_starts_ends_it_quietly(capfd):
+    """A Ctrl-C that reaches a pool process before its handler is set (it is still importing) waits until it is,
+    then ends the idle process (exit 130), instead of a KeyboardInterrupt traceback from inside its imports."""
+    from nnfit.errors import EXIT_INTERRUPTED
+    from nnfit.pools import LocalPool
+
+    pool = LocalPool(1).start()
+    (process,) = pool._pool._processes.values()
+    os.kill(process.pid, signal.SIGINT)  # a new interpreter: far from done with its imports yet
+    process.join(60)
+    pool.close()
+    assert process.exitcode == EXIT_INTERRUPTED
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_worker_processes_that_cannot_start_fail_the_trial_instead_of_retrying_forever(here, tmp_path):
     """A program read from stdin cannot be imported again by a spawned process, so none of its pool's workers
     ever runs a job: after LOST_ATTEMPTS such pools in a row, the runs are recorded as failed."""
@@ -340,8 +380,8 @@ class ScriptedPool:
         self.pending = []
         return set(futures)
 
-    def cancel(self, futures):
-        pass
+    def unstarted(self, futures):
+        return []
 
     def lost(self, future):
         pass
