@@ -38,6 +38,9 @@ def sweep(sweep_file, out, workers, scheduler, resume, overrides, quiet):
 
     if scheduler is not None and workers is not None:
         raise UsageError("--workers: the Dask cluster's workers run the trials with --scheduler; leave one out")
+    # A second Ctrl-C ends this process at once, and multiprocessing's resource tracker then removes the pool's
+    # semaphores itself, with a warning that would be the last line the user sees; it gets these -W options.
+    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     # The pool's processes start first, so that their imports (numpy, pandas, the training code) run while this
     # process does its own and reads the sweep file, not after.
     pool = LocalPool(workers or default_workers()).start() if scheduler is None else None

@@ -1,5 +1,5 @@
-"""What the `nnfit` commands share on the command line: the group that turns an NnfitError into one `Error:`
-line (and accepts --debug anywhere), warnings on stderr, Ctrl-C as a request to stop, and the JSON line."""
+"""What the `nnfit` commands share on the command line: the group that turns an NnfitError, or a wrong option,
+into one `Error:` line (and accepts --debug anywhere), warnings on stderr, Ctrl-C as a request to stop, and the JSON line."""
 
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ class NnfitGroup(click.Group):
                 raise
             click.echo("Error: " + " ".join(str(e).split()), err=True)
             ctx.exit(e.exit_code)
+        except click.UsageError as e:  # a wrong option or argument: one line too, and where the right ones are
+            if ctx.params.get("debug"):
+                raise
+            where = (e.ctx or ctx).command_path
+            click.echo(f"Error: {' '.join(e.format_message().split())} (see: {where} --help)", err=True)
+            ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             if ctx.params.get("debug"):
                 raise
@@ -50,6 +56,7 @@ def stop_on_signals(quiet: bool, message: str = "Stopping after this mini-batch 
 
     def handler(signum, frame):
         if requested[0]:
+            click.echo("Error: interrupted at once", err=True)
             os._exit(EXIT_INTERRUPTED)  # safe: every run file is replaced atomically, never written in place
         requested[0] = True
         if not quiet:

@@ -37,7 +37,7 @@ class Result:
 
 def run_cli(*args, input=None) -> Result:
     """nnfit in-process (fast) with stdout and stderr kept apart."""
-    result = CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=True)
+    result = CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=True, prog_name="nnfit")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Result(result.exit_code, result.stdout, result.stderr)

@@ -266,3 +266,13 @@ def test_train_says_when_the_learning_rate_blew_the_loss_up(tmp_path):
     assert result.stderr == (f"Warning: the validation loss reached {history.valid_loss.max():.4g}, and its best, "
                              f"{history.valid_loss.min():.4g}, is worse than a constant prediction gives "
                              f"({constant:.4g}): train.learning_rate (it is 1000) is probably too large\n")
+
+
+def test_a_wrong_option_or_argument_gets_one_line_naming_it(tmp_path):
+    for args, message in [(["sweep", "s.yaml", "--out", tmp_path, "--workers", "0"],
+                           "Error: Invalid value for '--workers' / '-j': 0 is not in the range x>=1. "
+                           "(see: nnfit sweep --help)"),
+                          (["train"], "Error: Missing argument 'CONFIG'. (see: nnfit train --help)"),
+                          (["trian", "x.yaml"], "Error: No such command 'trian'. Did you mean 'train'? (see: nnfit --help)")]:
+        result = run_cli(*args)
+        assert (result.exit_code, result.stderr) == (2, message + "\n")
