@@ -70,7 +70,10 @@ class LocalPool:
         with _starting_processes():
             # a spawn-context pool starts a process in each submit while none is idle
             for _ in range(min(self.workers, default_workers())):
-                self._pool.submit(ready)
+                try:
+                    self._pool.submit(ready)
+                except BrokenProcessPool:  # one ended already (a Ctrl-C): the runs' submits will see to it
+                    break
         return self
 
     def _executor(self):
@@ -87,7 +90,11 @@ class LocalPool:
         # a spawn-context ProcessPoolExecutor starts its processes in submit (tests/test_sweep_run.py reads a
         # worker's /proc/PID/environ to keep it so)
         with _starting_processes():
-            future = self._executor().submit(run_job, job)
+            try:
+                future = self._executor().submit(run_job, job)
+            except BrokenProcessPool as e:  # its processes ended before this run was handed over (a Ctrl-C, say):
+                future = concurrent.futures.Future()  # lost like the runs it held; the driver decides what next
+                future.set_exception(e)
         self._used = True
         self._owner[future] = self._pool
         return future

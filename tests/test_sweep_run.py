@@ -317,6 +317,20 @@ def test_a_pool_started_before_the_sweep_runs_it_and_one_that_ran_nothing_ends_a
         assert (tmp_path / "out" / "trials" / trial.name / "model.npz").read_bytes() == (trial / "model.npz").read_bytes()
 
 
+def test_a_pool_whose_processes_ended_before_the_sweep_began_still_runs_it(here, reference, tmp_path):
+    """A Ctrl-C (or anything) can end a started pool's idle processes before the driver submits a run: the
+    submit must not raise, and the runs go to a new pool."""
+    from nnfit.pools import LocalPool
+
+    pool = LocalPool(1).start()
+    (process,) = pool._pool._processes.values()
+    process.kill()
+    wait_for(lambda: pool._pool._broken, seconds=30)
+    result = run_sweep(load_sweep(here / "rates.yaml", ["train.epochs=20"]), tmp_path / "out", pool=pool)
+    assert not result.problems and not result.stopped
+    assert without_seconds(results(tmp_path / "out")) == without_seconds(results(reference))
+
+
 def test_ctrl_c_while_a_pool_process_starts_ends_it_quietly(capfd):
     """A Ctrl-C that reaches a pool process before its handler is set (it is still importing) waits until it is,
     then ends the idle process (exit 130), instead of a KeyboardInterrupt traceback from inside its imports."""
