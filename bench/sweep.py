@@ -10,8 +10,9 @@ It measures, on the handwritten-digits data (configs/digits.yaml: a 64-64-64-10 
     (once per sweep), reading and preparing the CSV, writing the run directory, the driver;
   - the same 2-worker sweep on a distributed.LocalCluster (2 worker processes of 1 thread, whose nannies
     start them with one BLAS thread, as the pool does), against the default pool.
-Each sweep is an `nnfit sweep` command in a new process, as a user runs it, into a new folder; the repetitions are interleaved (1 worker, 2 workers, Dask, again) and the
-median is reported, with the load average, since a busy machine moves every number.
+Each sweep is an `nnfit sweep` command in a new process, as a user runs it, into a new folder; the repetitions
+are interleaved (1 worker, 2 workers, Dask, again) and the median is reported, with the load average, since a
+busy machine moves every number.
 """
 
 from __future__ import annotations

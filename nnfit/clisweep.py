@@ -40,7 +40,9 @@ def sweep(sweep_file, out, workers, scheduler, resume, overrides, quiet):
         raise UsageError("--workers: the Dask cluster's workers run the trials with --scheduler; leave one out")
     # A second Ctrl-C ends this process at once, and multiprocessing's resource tracker then removes the pool's
     # semaphores itself, with a warning that would be the last line the user sees; it gets these -W options.
-    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
+    quiet_tracker = "ignore::UserWarning:multiprocessing.resource_tracker"
+    if quiet_tracker not in sys.warnoptions:
+        sys.warnoptions.append(quiet_tracker)
     # The pool's processes start first, so that their imports (numpy, pandas, the training code) run while this
     # process does its own and reads the sweep file, not after.
     pool = LocalPool(workers or default_workers()).start() if scheduler is None else None

@@ -1,5 +1,6 @@
-"""What the `nnfit` commands share on the command line: the group that turns an NnfitError, or a wrong option,
-into one `Error:` line (and accepts --debug anywhere), warnings on stderr, Ctrl-C as a request to stop, and the JSON line."""
+"""What the `nnfit` commands share on the command line: the group that turns an NnfitError, or a wrong
+option, into one `Error:` line (and accepts --debug anywhere), warnings on stderr, Ctrl-C as a request to
+stop, and the JSON line."""
 
 from __future__ import annotations
 
@@ -56,8 +57,10 @@ def stop_on_signals(quiet: bool, message: str = "Stopping after this mini-batch 
 
     def handler(signum, frame):
         if requested[0]:
-            click.echo("Error: interrupted at once", err=True)
-            os._exit(EXIT_INTERRUPTED)  # safe: every run file is replaced atomically, never written in place
+            try:
+                os.write(2, b"Error: interrupted at once\n")  # stderr may be a pipe that the same Ctrl-C closed
+            finally:
+                os._exit(EXIT_INTERRUPTED)  # safe: every run file is replaced atomically, never written in place
         requested[0] = True
         if not quiet:
             fresh = "\n" if sys.stderr.isatty() else ""  # past the ^C a terminal shows, and any progress bar

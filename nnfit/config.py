@@ -235,7 +235,7 @@ def config_to_dict(cfg: Config) -> dict:
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
     """Sections as blocks, lists of plain values on one line: `hidden: [64, 64]`. libyaml's emitter when
-    PyYAML has it (the same text, a quarter of the time: every run writes its config.yaml), else PyYAML's own."""
+    PyYAML has it (the same text, faster: every run writes its config.yaml), else PyYAML's own."""
 
     def represent_list(self, data):
         flat = all(not isinstance(v, (list, dict)) for v in data)

@@ -1,6 +1,6 @@
 """Where a sweep's runs go: a pool of processes on this machine, or an existing Dask cluster.
 
-Both hand out futures with the same few methods (submit, wait, cancel), so one driver loop (sweeprun.py)
+Both hand out futures with the same few methods (submit, wait, unstarted), so one driver loop (sweeprun.py)
 serves both; scheduling, queues and transport are theirs, not nnfit's.
 """
 
@@ -41,12 +41,12 @@ def _starting_processes():
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # last: a Ctrl-C held back is raised here
 
 
 class LocalPool:
@@ -123,12 +123,8 @@ class LocalPool:
         if self._pool is None:
             return
         if not self._used:
-            stop = getattr(self._pool, "terminate_workers", None)  # Python 3.14 has it
-            if stop is not None:
-                stop()
-            else:
-                for process in list((self._pool._processes or {}).values()):
-                    process.terminate()  # SIGTERM: an idle pool process quits at once (sweepjob.init_worker)
+            for process in list((self._pool._processes or {}).values()):
+                process.kill()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None
 

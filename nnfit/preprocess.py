@@ -192,8 +192,8 @@ class Preprocessor:
     # ---- storage ----
 
     def to_dict(self) -> dict:
-        """The fields as plain lists and dicts, copied (dataclasses.asdict deep-copies every number, which
-        costs a wide table milliseconds on every save)."""
+        """The fields as plain lists and dicts, copied (dataclasses.asdict deep-copies every number, a cost
+        every save of a wide table would pay)."""
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import fcntl
-import importlib
 import multiprocessing
 import os
 import signal
@@ -55,14 +54,17 @@ _process = {"signalled": False, "orphaned": False, "parent": None, "busy": False
 
 def init_worker(parent: int) -> None:
     """Start of a local pool process. SIGINT / SIGTERM (Ctrl-C reaches the whole process group) stop the run
-    in progress with a checkpoint, and a second one quits at once, which the atomic writes make safe; an idle
-    process quits at once. A process whose driver died (kill -9) stops its run the same way, then quits: it
-    would otherwise wait for work forever, since it holds its queue's pipe open itself."""
+    in progress with a checkpoint, and a second one quits at once, which the atomic writes make safe. An idle
+    process stays (its next run waits for the driver's stop, see _await_stop): were it to quit, the pool would
+    break, and Python's pool sends SIGTERM to its other processes, a second signal to a busy one, which would
+    then quit without its checkpoint; the driver's stop closes the pool. A process whose driver died (kill -9)
+    stops its run the same way, then quits: it would otherwise wait for work forever, since it holds its queue's
+    pipe open itself."""
     os.environ.update(BLAS_THREADS)  # also for a library loaded later; the pool set them before numpy loaded
     _process["parent"] = parent
 
     def handler(signum, frame):
-        if _process["signalled"] or not _process["busy"]:
+        if _process["signalled"]:
             os._exit(EXIT_INTERRUPTED)
         _process["signalled"] = True
 
@@ -78,7 +80,7 @@ def init_worker(parent: int) -> None:
         atexit.register(os._exit, 0)
     # What a run needs (numpy, pandas, the training code), before the first job arrives: `nnfit sweep` starts
     # its pool before it reads the sweep file, so these imports and its own run at the same time.
-    importlib.import_module("nnfit.commands")
+    from . import commands  # noqa: F401
 
 
 def ready() -> int:

@@ -47,19 +47,24 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
 
     on_trial(row, best row so far, trials ended, trials) after each trial. should_stop() is looked at four
     times a second: once true, no run starts and the running ones stop with a checkpoint. pool: a LocalPool
-    started already (LocalPool(n).start(), as `nnfit sweep` does before its own imports), which this closes;
-    without one, run_sweep makes its own."""
+    started already (LocalPool(n).start(), as `nnfit sweep` does before its own imports), which runs the trials
+    instead of the one `workers` or `scheduler` would give, and which run_sweep closes, whatever happens."""
     folder = SweepDir(out)
-    if resume and not (folder.path / "sweep.yaml").is_file():
-        raise UsageError(f"{out}: holds no sweep to resume (no sweep.yaml); leave out --resume to start one")
-    plan = folder.check(sweep)
-    done = {t.name for t in sweep.trials if all(plan.status[run] == "finished" for run, _ in t.runs())}
-    jobs = [(t, run, cfg) for t in sweep.trials for run, cfg in t.runs() if plan.status[run] != "finished"]
-    for t, run, cfg in jobs:  # a missing file would fail every trial: say it once, before anything starts
-        for role in ("train", "valid", "test"):
-            path = getattr(cfg.data, role)
-            if path is not None and not os.path.isfile(path):
-                raise DataError(f"{display_path(path)}: file not found (data.{role} of trial {t.name})")
+    try:
+        if resume and not (folder.path / "sweep.yaml").is_file():
+            raise UsageError(f"{out}: holds no sweep to resume (no sweep.yaml); leave out --resume to start one")
+        plan = folder.check(sweep)
+        done = {t.name for t in sweep.trials if all(plan.status[run] == "finished" for run, _ in t.runs())}
+        jobs = [(t, run, cfg) for t in sweep.trials for run, cfg in t.runs() if plan.status[run] != "finished"]
+        for t, run, cfg in jobs:  # a missing file would fail every trial: say it once, before anything starts
+            for role in ("train", "valid", "test"):
+                path = getattr(cfg.data, role)
+                if path is not None and not os.path.isfile(path):
+                    raise DataError(f"{display_path(path)}: file not found (data.{role} of trial {t.name})")
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     if pool is None and scheduler is not None:
         pool = DaskPool(scheduler)
     elif pool is None:
@@ -109,12 +114,10 @@ class _Driver:
         (see _lost): a lost worker breaks the whole local pool, failing the runs queued in it too."""
         out = {self.pool.submit(job, 1): (job, 1, 0, self.progress) for job in jobs}
         while out:
-            if not self.stopping and self.should_stop():
-                self.stopping = True
-                self.folder.set_session(f"stop {self.session}")  # running jobs checkpoint and stop
-                for future in self.pool.unstarted(list(out)):  # runs that will not start: no need to wait
-                    on_outcome(out.pop(future)[0], {"state": "new"})
+            self._stop_if_asked(out, on_outcome)
             done = self.pool.wait(set(out), WAIT_SECONDS)
+            self._stop_if_asked(out, on_outcome)  # a Ctrl-C during the wait: before a lost run goes again
+            done &= set(out)
             lost = {f: starts(self.folder.path, out[f][0].run, self.session) for f in done
                     if not f.cancelled() and isinstance(f.exception(), self.pool.infrastructure)}
             for future in done:  # first what the workers did: runs that came back, runs that started
@@ -137,6 +140,13 @@ class _Driver:
                     outcome = self._outcome(future, job)
                 self._warn_once(job, outcome.get("warnings", []))
                 on_outcome(job, outcome)
+
+    def _stop_if_asked(self, out: dict, on_outcome) -> None:
+        if not self.stopping and self.should_stop():
+            self.stopping = True
+            self.folder.set_session(f"stop {self.session}")  # running jobs checkpoint and stop
+            for future in self.pool.unstarted(list(out)):  # runs that will not start: no need to wait
+                on_outcome(out.pop(future)[0], {"state": "new"})
 
     def _warn_once(self, job: Job, messages: list[str]) -> None:
         """A run's warnings, each text once, and no more than WARNINGS in all: every run's summary.json keeps

@@ -276,3 +276,28 @@ def test_a_wrong_option_or_argument_gets_one_line_naming_it(tmp_path):
                           (["trian", "x.yaml"], "Error: No such command 'trian'. Did you mean 'train'? (see: nnfit --help)")]:
         result = run_cli(*args)
         assert (result.exit_code, result.stderr) == (2, message + "\n")
+
+
+def test_a_second_ctrl_c_quits_at_once_with_an_error_line(monkeypatch, capfd):
+    import os
+    import signal
+
+    from nnfit.cliutil import stop_on_signals
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        requested = stop_on_signals(quiet=False, message="Stopping")
+        handler = signal.getsignal(signal.SIGINT)
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
+
+    def exit_now(status):
+        raise SystemExit(status)
+
+    monkeypatch.setattr(os, "_exit", exit_now)
+    handler(signal.SIGINT, None)
+    assert requested() and "Stopping (again to quit at once) ..." in capfd.readouterr().err
+    with pytest.raises(SystemExit) as ended:
+        handler(signal.SIGINT, None)
+    assert ended.value.code == 130 and capfd.readouterr().err == "Error: interrupted at once\n"

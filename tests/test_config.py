@@ -121,7 +121,6 @@ def test_explain_prints_the_reference_or_one_key(tmp_path):
     assert typo.exit_code == 2 and typo.stderr == "Error: train.epocs: unknown key (did you mean 'train.epochs'?)\n"
 
 
-
 @pytest.mark.parametrize("example", ["digits", "sine", "xor", "linear"])
 def test_config_yaml_is_the_same_text_with_pyyamls_own_emitter(example, tmp_path):
     """dump_config uses libyaml's emitter when PyYAML has it; a run's config.yaml must not depend on that."""
@@ -132,6 +131,7 @@ def test_config_yaml_is_the_same_text_with_pyyamls_own_emitter(example, tmp_path
     class PurePython(yaml.SafeDumper):
         pass
 
+    assert issubclass(config._Dumper, getattr(yaml, "CSafeDumper", ())) == yaml.__with_libyaml__  # libyaml's, where PyYAML has it
     PurePython.add_representer(list, config._Dumper.represent_list)
     cfg = load_config(REPO / "configs" / f"{example}.yaml", ["model.hidden=[64, 32]", "train.learning_rate=1e-3"])
     text = dump_config(cfg)

@@ -206,7 +206,7 @@ def test_second_interrupt_exits_at_once_and_leaves_whole_files(slow_run, tmp_pat
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
-    assert err.splitlines()[-1].startswith("Error: interrupted")  # "at once", unless the two signals arrived as one
+    assert err.splitlines()[-1].startswith("Error: interrupted")  # "at once", unless the two arrived as one
     readable(tmp_path / "cut")
 
 

@@ -204,6 +204,21 @@ def test_ctrl_c_stops_the_running_trials_with_a_checkpoint(here):
     assert sorted(p.name for p in (here / "stopped" / "trials").iterdir()) == [first.name]
 
 
+def test_ctrl_c_with_an_idle_worker_still_saves_the_running_trials_checkpoint(here):
+    """One trial, two workers: the idle one gets the Ctrl-C too and must not quit, which would break the pool
+    (Python's pool then sends SIGTERM to the busy one, a second signal, which would quit without a checkpoint)."""
+    write_config(here / "one.yaml", {"base": "base.yaml", "parameters": {"train.epochs": [2000]}})
+    p = sweep_process(here, "one", "--workers", "2", sweep="one.yaml")
+    trial = here / "one" / "trials" / "001-epochs=2000"
+    wait_for(lambda: (trial / "config.yaml").exists())
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert json.loads(out)["interrupted"] == 1
+    assert summary(trial)["state"] == "interrupted" and (trial / "checkpoint.npz").exists()
+    assert not list(trial.glob(".*.tmp"))
+
+
 def test_kill_9_then_resume_keeps_finished_trials_and_ends_as_an_uninterrupted_sweep(here):
     """One worker: trial 001 is short, 002 long enough to be caught training when the driver is killed (its
     worker looks for the driver every POLL_SECONDS; 200 epochs of this network can take less than that)."""
@@ -308,13 +323,14 @@ def test_a_pool_started_before_the_sweep_runs_it_and_one_that_ran_nothing_ends_a
     idle = LocalPool(1).start()
     (process,) = idle._pool._processes.values()
     idle.close()
-    assert process.exitcode in (-signal.SIGTERM, EXIT_INTERRUPTED)  # not 0: it did not run on to a normal exit
+    assert process.exitcode == -signal.SIGKILL  # not 0: it did not run on to a normal exit
     pool = LocalPool(2).start()
     result = run_sweep(load_sweep(here / "rates.yaml", ["train.epochs=20"]), tmp_path / "out", pool=pool)
     assert not result.problems and pool._pool is None  # run_sweep closed it
     assert without_seconds(results(tmp_path / "out")) == without_seconds(results(reference))
     for trial in (reference / "trials").iterdir():
-        assert (tmp_path / "out" / "trials" / trial.name / "model.npz").read_bytes() == (trial / "model.npz").read_bytes()
+        mine = tmp_path / "out" / "trials" / trial.name / "model.npz"
+        assert mine.read_bytes() == (trial / "model.npz").read_bytes()
 
 
 def test_a_pool_whose_processes_ended_before_the_sweep_began_still_runs_it(here, reference, tmp_path):
@@ -331,18 +347,18 @@ def test_a_pool_whose_processes_ended_before_the_sweep_began_still_runs_it(here,
     assert without_seconds(results(tmp_path / "out")) == without_seconds(results(reference))
 
 
-def test_ctrl_c_while_a_pool_process_starts_ends_it_quietly(capfd):
+def test_ctrl_c_while_a_pool_process_starts_waits_for_its_handler(capfd):
     """A Ctrl-C that reaches a pool process before its handler is set (it is still importing) waits until it is,
-    then ends the idle process (exit 130), instead of a KeyboardInterrupt traceback from inside its imports."""
-    from nnfit.errors import EXIT_INTERRUPTED
+    instead of ending it with a KeyboardInterrupt traceback from inside its imports; the idle process stays,
+    for its driver to close the pool."""
     from nnfit.pools import LocalPool
+    from nnfit.sweepjob import ready
 
     pool = LocalPool(1).start()
     (process,) = pool._pool._processes.values()
     os.kill(process.pid, signal.SIGINT)  # a new interpreter: far from done with its imports yet
-    process.join(60)
+    assert pool._pool.submit(ready).result(timeout=60) == process.pid
     pool.close()
-    assert process.exitcode == EXIT_INTERRUPTED
     assert "Traceback" not in capfd.readouterr().err
 
 
