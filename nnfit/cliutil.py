@@ -17,6 +17,15 @@ class NnfitGroup(click.Group):
             args = ["--debug"] + [a for i, a in enumerate(args) if not (a == "--debug" and i < end)]
         return super().parse_args(ctx, args)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        """An error in nnfit's own options (`nnfit --bogus`) gets one line too: see _one_line."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as e:
+            if "--debug" in args:
+                raise
+            _one_line(e, info_name)
+
     def invoke(self, ctx: click.Context):
         import warnings
 
@@ -30,17 +39,22 @@ class NnfitGroup(click.Group):
                 raise
             click.echo("Error: " + " ".join(str(e).split()), err=True)
             ctx.exit(e.exit_code)
-        except click.UsageError as e:  # a wrong option or argument: one line too, and where the right ones are
+        except click.UsageError as e:
             if ctx.params.get("debug"):
                 raise
-            where = (e.ctx or ctx).command_path
-            click.echo(f"Error: {' '.join(e.format_message().split())} (see: {where} --help)", err=True)
-            ctx.exit(e.exit_code)
+            _one_line(e, e.ctx.command_path if e.ctx else f"{ctx.command_path} {ctx.invoked_subcommand or ''}".strip())
         except KeyboardInterrupt:
             if ctx.params.get("debug"):
                 raise
             click.echo("Error: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+
+
+def _one_line(error: click.UsageError, command: str):
+    """A wrong option or argument: one `Error:` line, and where the right ones are, instead of click's usage
+    text; exit status 2, as for any bad input."""
+    click.echo(f"Error: {' '.join(error.format_message().split())} (see: {command} --help)", err=True)
+    raise click.exceptions.Exit(error.exit_code)
 
 
 def warner(quiet: bool):

@@ -269,13 +269,16 @@ def test_train_says_when_the_learning_rate_blew_the_loss_up(tmp_path):
 
 
 def test_a_wrong_option_or_argument_gets_one_line_naming_it(tmp_path):
-    for args, message in [(["sweep", "s.yaml", "--out", tmp_path, "--workers", "0"],
-                           "Error: Invalid value for '--workers' / '-j': 0 is not in the range x>=1. "
-                           "(see: nnfit sweep --help)"),
-                          (["train"], "Error: Missing argument 'CONFIG'. (see: nnfit train --help)"),
-                          (["trian", "x.yaml"], "Error: No such command 'trian'. Did you mean 'train'? (see: nnfit --help)")]:
+    for args, message in [
+        (["sweep", "s.yaml", "--out", tmp_path, "--workers", "0"],
+         "Invalid value for '--workers' / '-j': 0 is not in the range x>=1. (see: nnfit sweep --help)"),
+        (["train"], "Missing argument 'CONFIG'. (see: nnfit train --help)"),
+        (["trian", "x.yaml"], "No such command 'trian'. Did you mean 'train'? (see: nnfit --help)"),
+        (["--bogus", "train"], "No such option '--bogus'. (see: nnfit --help)"),
+        (["train", "--set"], "Option '--set' requires an argument. (see: nnfit train --help)"),
+    ]:
         result = run_cli(*args)
-        assert (result.exit_code, result.stderr) == (2, message + "\n")
+        assert (result.exit_code, result.stderr) == (2, f"Error: {message}\n")
 
 
 def test_a_second_ctrl_c_quits_at_once_with_an_error_line(monkeypatch, capfd):
