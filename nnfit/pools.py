@@ -31,13 +31,13 @@ def default_workers() -> int:
 @contextmanager
 def _starting_processes():
     """For the processes started meanwhile: BLAS_THREADS in their environment (this process's own BLAS, loaded
-    already, keeps its threads; the variables are restored after), and Ctrl-C held back. A new process inherits
-    the blocked SIGINT, which waits until init_worker has its handler, instead of raising KeyboardInterrupt with
-    a traceback in the middle of the process's imports; here it is held for the instant of the start only, then
-    delivered."""
+    already, keeps its threads; the variables are restored after), and Ctrl-C and SIGTERM held back. A new
+    process inherits the blocked signals, which wait until init_worker has its handlers, instead of raising
+    KeyboardInterrupt with a traceback in the middle of the process's imports, or ending it unannounced; here
+    they are held for the instant of the start only, then delivered."""
     saved = {k: os.environ.get(k) for k in BLAS_THREADS}
     os.environ.update(BLAS_THREADS)
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
@@ -46,7 +46,7 @@ def _starting_processes():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # last: a Ctrl-C held back is raised here
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # last: a signal held back is delivered here
 
 
 class LocalPool:

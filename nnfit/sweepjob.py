@@ -70,7 +70,7 @@ def init_worker(parent: int) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held back while the process started (pools.py)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # held back while it started (pools.py)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     # When the pool closes, a spawned process ends with sys.exit, and tearing down numpy's and pandas' modules
     # takes longer than a short trial, while the driver waits. Nothing is left to do by then: the runs' files

@@ -328,6 +328,28 @@ def test_interrupt_before_training_writes_nothing(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("importing", ["click", "pandas"])  # nnfit.cli's imports; the train command's
+def test_a_signal_while_the_program_starts_gives_the_one_line(tmp_path, sig, importing):
+    """The signal arrives, deterministically, while `nnfit train` imports `importing`: before the command sets
+    its own handlers. It ends as Ctrl-C does later: one line, exit 130, nothing written (not a traceback, and
+    not a silent death by SIGTERM)."""
+    write_csv(tmp_path / "train.csv", blobs(n=100, seed=5))
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "train.csv", "target": "label"}})
+    code = ("import os, signal, sys\n"
+            "class Signal:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            f"        if name == {importing!r}:\n"
+            f"            os.kill(os.getpid(), signal.{sig})\n"
+            "sys.meta_path.insert(0, Signal())\n"
+            f"sys.argv = ['nnfit', 'train', {str(config)!r}, '--out', {str(tmp_path / 'run')!r}]\n"
+            "from nnfit.__main__ import main\n"
+            "main()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "Error: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "train.csv"]
+
 def test_predict_warns_about_untrained_weights(tmp_path):
     write_csv(tmp_path / "train.csv", blobs(n=200, seed=6))
     config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "train.csv", "target": "label"},
