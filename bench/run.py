@@ -389,7 +389,7 @@ def help_time(reps: int = 9) -> float:
     times = []
     for _ in range(reps):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "nnfit.cli", "--help"], capture_output=True, check=True)
+        subprocess.run([sys.executable, "-m", "nnfit", "--help"], capture_output=True, check=True)
         times.append(time.perf_counter() - t)
     return statistics.median(times) * 1e3
 

@@ -53,7 +53,7 @@ def timed(path: Path, out: Path, epochs: int, workers: int | None = None, schedu
     where = ["--workers", str(workers)] if workers else ["--scheduler", scheduler]
     started = time.perf_counter()
     if command:
-        subprocess.run([sys.executable, "-m", "nnfit.cli", "sweep", str(path), "--out", str(out), "--quiet", *where,
+        subprocess.run([sys.executable, "-m", "nnfit", "sweep", str(path), "--out", str(out), "--quiet", *where,
                         "--set", f"train.epochs={epochs}", "--set", "data.test=null"], check=True, cwd=REPO,
                        stdout=subprocess.DEVNULL)
     else:

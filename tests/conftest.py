@@ -45,7 +45,7 @@ def run_cli(*args, input=None) -> Result:
 
 def run_process(*args, input=None, cwd=None) -> Result:
     """nnfit as a real process, the way a shell script runs it."""
-    p = subprocess.run([sys.executable, "-m", "nnfit.cli", *map(str, args)], input=input, capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "nnfit", *map(str, args)], input=input, capture_output=True,
                        cwd=cwd, text=isinstance(input, str) or input is None)
     return Result(p.returncode, p.stdout, p.stderr)
 

@@ -87,7 +87,7 @@ def slow_config(folder, epochs=400):
 
 
 def start_training(config, out):
-    process = subprocess.Popen([sys.executable, "-m", "nnfit.cli", "train", str(config), "--out", str(out),
+    process = subprocess.Popen([sys.executable, "-m", "nnfit", "train", str(config), "--out", str(out),
                                 "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for _ in range(600):  # until its first checkpoint: the run directory exists and the lock is held
         if (out / "checkpoint.npz").exists():

@@ -164,7 +164,7 @@ def test_resume_of_a_missing_or_finished_run(tmp_path, monkeypatch):
 
 
 def start(config, out, *extra):
-    return subprocess.Popen([sys.executable, "-m", "nnfit.cli", "train", str(config), "--out", str(out), *extra],
+    return subprocess.Popen([sys.executable, "-m", "nnfit", "train", str(config), "--out", str(out), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -314,8 +314,8 @@ def test_more_features_than_rows(tmp_path, monkeypatch):
 def test_debug_shows_the_traceback(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "c.yaml").write_text("task: binary\n")
-    plain = subprocess.run([sys.executable, "-m", "nnfit.cli", "train", "c.yaml"], capture_output=True, text=True)
-    debug = subprocess.run([sys.executable, "-m", "nnfit.cli", "--debug", "train", "c.yaml"], capture_output=True, text=True)
+    plain = subprocess.run([sys.executable, "-m", "nnfit", "train", "c.yaml"], capture_output=True, text=True)
+    debug = subprocess.run([sys.executable, "-m", "nnfit", "--debug", "train", "c.yaml"], capture_output=True, text=True)
     assert plain.returncode == 2 and "Traceback" not in plain.stderr
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "ConfigError" in debug.stderr
 

@@ -176,7 +176,7 @@ def test_cross_validation_sweep(here):
 
 def sweep_process(here, out, *extra, sweep="rates.yaml"):
     epochs = ["--set", "train.epochs=20"] if sweep == "rates.yaml" else []
-    return subprocess.Popen([sys.executable, "-m", "nnfit.cli", "sweep", sweep, "--out", out, *epochs,
+    return subprocess.Popen([sys.executable, "-m", "nnfit", "sweep", sweep, "--out", out, *epochs,
                              "-q", *extra], cwd=here, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -488,7 +488,7 @@ def test_a_cluster_started_by_hand(here, reference, tmp_path):
         address = json.loads(address_file.read_text())["address"]
         workers = subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--host", "127.0.0.1",
                                     "--no-dashboard", "--memory-limit", "0"], stderr=subprocess.DEVNULL)
-        p = subprocess.run([sys.executable, "-m", "nnfit.cli", "sweep", "rates.yaml", "--out", str(tmp_path / "hand"),
+        p = subprocess.run([sys.executable, "-m", "nnfit", "sweep", "rates.yaml", "--out", str(tmp_path / "hand"),
                             "--set", "train.epochs=20", "--scheduler", address, "-q"], cwd=here, capture_output=True,
                            text=True, timeout=120)
     finally:
