@@ -19,7 +19,7 @@ from .config import Config, load_config
 from .csvfiles import is_numeric, read_csv
 from .data import load_features, load_training_data, reading, require_columns
 from .dataset import Split
-from .errors import DataError, Interrupted, NnfitError, TrainingError, UsageError, display_path
+from .errors import DataError, Interrupted, NnfitError, TrainingError, UsageError, count, display_path
 from .gradcheck import check_gradients
 from .labels import label_values, shorten, sorted_labels
 from .model import Model
@@ -163,7 +163,8 @@ def run_warnings(run_dir, model: Model) -> list[str]:
         return [f"{run_dir}: the run is still training; these are {kept}"]
     if state in ("running", "interrupted"):
         how = "was interrupted" if state == "interrupted" else "stopped before it finished (killed?)"
-        return [f"{run_dir}: the run {how}{f' after {epochs} epochs' if epochs else ''}; these are {kept}; continue "
+        after = f" after {count(epochs, 'epoch')}" if epochs else ""
+        return [f"{run_dir}: the run {how}{after}; these are {kept}; continue "
                 f"it with nnfit train {Path(run_dir) / 'config.yaml'} --out {run_dir} --resume"]
     if state == "failed":
         return [f"{run_dir}: the run failed ({summary.get('stop_reason')}); these are the weights of epoch "

@@ -9,9 +9,10 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
+from .errors import count
 from .plotdata import MAIN_METRIC, Comparison, RunView, log_scale
 from .style import (BLUE, GREEN, GREY, MARKERS, METRIC_NAMES, PALETTE, PURPLE, VERMILLION, loss_text,
-                    set_title)
+                    set_title, title_lines)
 
 R2_FLOOR = -1.0  # the R² axis stops here: early epochs far below it would flatten the rest of the curve
 _SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -51,7 +52,7 @@ def status(run: RunView) -> str:
         return f"interrupted after {n} of {total} epochs"
     if run.stop_reason == "early_stopping":
         return f"stopped early after {n} of {total} epochs"
-    return f"{n} epochs"
+    return count(n, "epoch")
 
 
 def settings_text(run: RunView) -> str:
@@ -120,20 +121,44 @@ def compare_learning_curves(fig, comparison: Comparison) -> None:
         marker = {k: v for k, v in extra.items() if k != "markevery"}
         handles.append(Line2D([], [], color=colour, linewidth=2, label=label if finished else f"{label} ({status(run)})",
                               **marker))
-    handles += [Line2D([], [], color=GREY, label="validation"),
-                Line2D([], [], color=GREY, linestyle="--", linewidth=1, label="training"),
-                Line2D([], [], color=GREY, marker="o", linestyle="none", label="weights kept")]
+    handles += [Line2D([], [], color=GREY, label=STYLE_ENTRIES[0]),
+                Line2D([], [], color=GREY, linestyle="--", linewidth=1, label=STYLE_ENTRIES[1]),
+                Line2D([], [], color=GREY, marker="o", linestyle="none", label=STYLE_ENTRIES[2])]
     texts = {loss_text(run.cfg) for run in runs}
     _label_axes(ax_loss, ax_metric, runs, texts.pop() if len(texts) == 1 else "loss (measured differently per run)")
     # below the panels, where the run names have the figure's width; the style entries close the list
-    widest = max(len(h.get_label()) for h in handles)  # long labels (a sweep's trial names) take fewer columns
-    columns = 4 if widest <= 32 else 2 if widest <= 60 else 1
-    fig.legend(handles=handles, loc="outside lower center", fontsize=9, ncols=min(columns, len(handles)), frameon=False)
-    names = ", ".join(run.name for run in runs)
-    title = comparison.title or (names if len(names) <= 60 else f"{len(runs)} runs")
+    columns = _legend_columns([h.get_label() for h in handles])
+    fig.legend(handles=handles, loc="outside lower center", fontsize=9, ncols=columns, frameon=False)
+    set_title(fig, *_comparison_title(comparison))
+
+
+STYLE_ENTRIES = ("validation", "training", "weights kept")  # the legend's last entries: what line styles mean
+COMPARISON_WIDTH = 11.0  # inches
+PANELS_HEIGHT = 4.5  # inches: the panels, their labels, two lines of title and two of legend
+
+
+def comparison_size(comparison: Comparison) -> tuple[float, float]:
+    """The overlay's size: its width, and the panels' height plus the legend's rows and the title's lines
+    beyond the two each that PANELS_HEIGHT has room for, so that many runs never squash the panels."""
+    labels = [*comparison.labels, *STYLE_ENTRIES]  # a run's label may get its status; about as wide
+    rows = -(-len(labels) // _legend_columns(labels))
+    title, what, detail = _comparison_title(comparison)
+    lines = title_lines(COMPARISON_WIDTH, f"{title}: {what}", detail)
+    return COMPARISON_WIDTH, PANELS_HEIGHT + 0.2 * max(rows - 2, 0) + 0.22 * max(lines - 2, 0)
+
+
+def _legend_columns(labels: list[str]) -> int:
+    widest = max(len(label) for label in labels)  # long labels (a sweep's trial names) take fewer columns
+    return min(4 if widest <= 32 else 2 if widest <= 60 else 1, len(labels))
+
+
+def _comparison_title(comparison: Comparison) -> tuple[str, str, str]:
+    """set_title's (name, what, detail) for an overlay."""
+    names = ", ".join(run.name for run in comparison.runs)
+    title = comparison.title or (names if len(names) <= 60 else f"{len(comparison.runs)} runs")
     differences = comparison.differences
     detail = ("the runs differ in " + ", ".join(differences)) if differences else "the runs' configs are the same"
-    set_title(fig, title, "learning curves", detail)
+    return title, "learning curves", detail
 
 
 def _note(ax, text: str) -> None:
@@ -151,8 +176,11 @@ def _label_axes(ax_loss, ax_metric, runs: list[RunView], loss_label: str) -> Non
         log_scale_on(ax_loss, "y")
     ax_loss.set(xlabel="epoch", ylabel=loss_label)
     ax_metric.set(xlabel="epoch", ylabel=f"validation {METRIC_NAMES[metric]}")
+    epochs = np.concatenate([r.history.epoch.to_numpy(np.float64) for r in runs])
     for ax in (ax_loss, ax_metric):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(epochs) and epochs.max() - epochs.min() < 2:  # one or two epochs: room for whole-number ticks
+            ax.set_xlim(epochs.min() - 1, epochs.max() + 1)
     if not any(len(r.history) for r in runs):
         for ax in (ax_loss, ax_metric):
             _note(ax, "no epoch has finished yet" if any(r.training_now for r in runs) else "no epoch finished")

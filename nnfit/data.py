@@ -20,7 +20,7 @@ from .csvfiles import (changed_since, file_hashes, give_back_freed_memory, is_nu
                        read_files, read_source)
 from .datanotes import check_memory, column_notes, target_outlier, widest
 from .dataset import Dataset, Split
-from .errors import DataError, closest, display_path
+from .errors import DataError, closest, count, display_path
 from .labels import Target, shorten
 from .preprocess import Preprocessor, Rows, extract_rows
 from .splits import class_weights, kfold, stratified_split
@@ -61,7 +61,7 @@ def drop_missing_target(df: pd.DataFrame, target: str, name: str, notes: list[st
     if missing.all():
         raise DataError(f"{name}: target column '{target}' has no values (all {len(df)} rows are missing)")
     if missing.any():
-        notes.append(f"{name}: dropped {int(missing.sum())} rows with a missing target '{target}'")
+        notes.append(f"{name}: dropped {count(int(missing.sum()), 'row')} with a missing target '{target}'")
         df = df[~missing]
     return df
 
@@ -243,7 +243,8 @@ def _drop_incomplete(rows: Rows, notes: list[str]) -> Rows:
     if incomplete.any():
         if incomplete.all():
             raise DataError(f"{rows.source}: every row has a missing feature value, and data.missing is 'drop'")
-        notes.append(f"{rows.source}: dropped {int(incomplete.sum())} rows with missing feature values (data.missing: drop)")
+        notes.append(f"{rows.source}: dropped {count(int(incomplete.sum()), 'row')} with missing feature values "
+                     "(data.missing: drop)")
         rows = rows.subset(~incomplete)
     return rows
 

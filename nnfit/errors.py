@@ -73,6 +73,11 @@ def did_you_mean(name, choices) -> str:
     return f" (did you mean '{match}'?)" if match else ""
 
 
+def count(n: int, noun: str) -> str:
+    """'1 row', '2 rows', '1,024 validation rows': a number and its noun, in the plural unless it is 1."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def display_path(path) -> str:
     """The shorter of the path relative to the working folder and the absolute path."""
     path = os.path.abspath(path)

@@ -1,7 +1,8 @@
 """The pictures of one run, one function each, and FIGURES: the table that plots.py draws from.
 
 A new kind of picture is one function and one entry: draw(fig, subject) fills a matplotlib Figure of the
-entry's size (inches, at style.DPI dots per inch), and shows(subject) says whether the picture applies. A
+entry's size (inches, at style.DPI dots per inch; or a function of the subject, for a picture that grows with
+what it shows), and shows(subject) says whether the picture applies. A
 run's pictures (FIGURES) get a plotdata.Fit: the run (fit.run), its kept model and the model's outputs on the
 rows drawn; pictures of several runs (COMPARISONS) get a plotdata.Comparison. The learning curves, alone and
 overlaid, live in curves.py; colours and labels in style.py.
@@ -15,21 +16,28 @@ from typing import Callable
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
-from .curves import compare_learning_curves, learning_curves
+from .curves import compare_learning_curves, comparison_size, learning_curves
 from .metrics import METRICS, confusion_matrix, roc_auc, roc_curve
 from .plotdata import Fit, outputs_at
-from .style import BLUE, GREY, VERMILLION, class_colours, class_labels, class_marker, lighter, network_text, set_title
+from .style import BLUE, DPI, GREY, VERMILLION, class_colours, class_labels, class_marker, lighter, network_text, set_title
 
 GRID = 200  # the decision regions' grid: GRID x GRID points, each one model output
 CURVE_POINTS = 400  # points along a fitted curve
 LEGEND_CLASSES = 40  # the most classes a legend lists in the figure's height (two columns of 20)
+CELL_NUMBERS = 25  # a confusion matrix of up to this many classes writes its counts in the cells
+CELL_INCHES = 0.32  # the side of such a cell, at least: room for a count in 8-point type
+TICK_CHAR_PIXELS = 7.5  # the width of a character of a 10-point tick label, about
 
 
 @dataclass(frozen=True)
 class Picture:
     draw: Callable  # draw(fig, subject): fill the figure
-    size: tuple[float, float]  # (width, height) in inches; in pixels, times style.DPI
+    size: tuple[float, float] | Callable  # (width, height) in inches (in pixels, times style.DPI), or size(subject)
     shows: Callable = lambda subject: True  # shows(subject): whether the picture applies
+
+    def inches(self, subject) -> tuple[float, float]:
+        """The figure's (width, height) for this subject."""
+        return self.size(subject) if callable(self.size) else self.size
 
 
 def _points(ax, fit: Fit, x, y, **style) -> None:
@@ -61,7 +69,8 @@ def predicted_vs_actual(fig, fit: Fit) -> None:
     ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal", xlabel=f"actual {target}", ylabel=f"predicted {target}")
     ax.legend(loc="upper left")
     r2, rmse = METRICS["regression"]["r2"](y, yhat), METRICS["regression"]["rmse"](y, yhat)
-    set_title(fig, fit.run.name, "predicted against actual", f"{_shown(fit)}; R² {r2:.3f}, RMSE {rmse:.4g}")
+    r2 = f"R² {r2:.3f}" if np.isfinite(r2) else "no R² (the actual values are all the same)"
+    set_title(fig, fit.run.name, "predicted against actual", f"{_shown(fit)}; {r2}, RMSE {rmse:.4g}")
 
 
 def residuals(fig, fit: Fit) -> None:
@@ -102,8 +111,8 @@ def confusion(fig, fit: Fit) -> None:
     ax = fig.subplots()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     ax.grid(False)
-    if K <= 25:  # beyond that, no number fits in a cell: the colours tell
-        size = 12 if K <= 4 else 9 if K <= 6 else 8 if K <= 12 else 6
+    if K <= CELL_NUMBERS:  # beyond that, no number fits in a cell: the colours tell
+        size = 12 if K <= 4 else 9 if K <= 6 else 8
         for i in range(K):
             for j in range(K):
                 text = f"{counts[i, j]}\n{share[i, j]:.0%}" if K <= 12 and counts[i, j] else f"{counts[i, j]}"
@@ -114,14 +123,34 @@ def confusion(fig, fit: Fit) -> None:
     step = max(1, -(-K // 30))  # at most 30 tick labels per axis
     labels = class_labels(classes)
     ticks = np.arange(0, K, step)
-    long_labels = max(len(lab) for lab in labels) > 3
-    ax.set_xticks(ticks, [labels[t] for t in ticks], rotation=45 if long_labels else 0,
-                  ha="right" if long_labels else "center", rotation_mode="anchor")
+    # upright while the widest label fits between its neighbours, else slanted, else (crowded) vertical
+    spacing = _matrix_inches(fig.get_size_inches(), labels) * DPI / K * step
+    wide = max(len(lab) for lab in labels) * TICK_CHAR_PIXELS
+    rotation = 0 if wide <= 0.9 * spacing else 45 if spacing >= 20 else 90
+    ax.set_xticks(ticks, [labels[t] for t in ticks], rotation=rotation, ha="right" if rotation == 45 else "center",
+                  rotation_mode="anchor" if rotation == 45 else "default")
     ax.set_yticks(ticks, [labels[t] for t in ticks])
     ax.set(xlabel=f"predicted {target}", ylabel=f"actual {target}")
     fig.colorbar(image, ax=ax, label="share of the actual class's rows", shrink=0.8)
     accuracy = np.trace(counts) / counts.sum()
     set_title(fig, fit.run.name, "confusion matrix", f"{fit.source}; accuracy {accuracy:.3f}")
+
+
+def _matrix_inches(figure_size, labels) -> float:
+    """About how wide the confusion matrix's square is in a figure of this size (inches): what the tick labels,
+    the colour bar and the title leave of it."""
+    label = min(max(len(lab) for lab in labels), 20) * TICK_CHAR_PIXELS / DPI
+    width, height = figure_size
+    return min(width - 2.4 - label, height - 1.6 - 0.7 * label)
+
+
+def confusion_size(fit: Fit) -> tuple[float, float]:
+    """Room for a readable cell per class pair, CELL_INCHES a side, up to CELL_NUMBERS classes (beyond, the
+    cells hold no numbers and may shrink)."""
+    labels = class_labels(fit.model.prep.classes)
+    label = min(max(len(lab) for lab in labels), 20) * TICK_CHAR_PIXELS / DPI
+    side = CELL_INCHES * min(len(labels), CELL_NUMBERS)
+    return max(7.5, side + 2.4 + label), max(6.5, side + 1.6 + 0.7 * label)
 
 
 def roc(fig, fit: Fit) -> None:
@@ -132,7 +161,7 @@ def roc(fig, fit: Fit) -> None:
     ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=1, label="chance (AUC 0.5)")
     auc = roc_auc(fit.target, fit.outputs)
     if np.isnan(auc):
-        ax.text(0.5, 0.6, "the rows hold one class only:\nno ROC curve", ha="center", va="center")
+        ax.text(0.35, 0.8, "the rows hold one class only:\nno ROC curve", ha="center", va="center")  # off the diagonal
     else:
         fpr, tpr, _ = roc_curve(fit.target, fit.outputs)
         ax.plot(fpr, tpr, color=BLUE, linewidth=2, label=f"the network (AUC {auc:.3f})")
@@ -178,7 +207,7 @@ def decision_regions(fig, fit: Fit) -> None:
     for k, label in enumerate(classes):
         rows = idx[fit.target[idx] == k]
         ax.scatter(x[rows], y[rows], s=18, color=colours[k], marker=class_marker(k), edgecolors="black",
-                   linewidths=0.4, label=label)
+                   linewidths=0.6, label=label)
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=xname, ylabel=yname)
     accuracy = np.mean(fit.predicted == fit.target)
     detail = f"{_shown(fit)}; accuracy {accuracy:.3f}"
@@ -192,7 +221,9 @@ def decision_regions(fig, fit: Fit) -> None:
 def probability_colours() -> LinearSegmentedColormap:
     """P(positive) from 0 to 1: the negative class's light colour, white at 0.5, the positive class's."""
     negative, positive = class_colours(2)
-    return LinearSegmentedColormap.from_list("nnfit_probability", [lighter(negative), (1, 1, 1), lighter(positive)])
+    # paler than the regions' colours: the map fills the whole axes, and the points in the same hues sit on it
+    return LinearSegmentedColormap.from_list("nnfit_probability",
+                                             [lighter(negative, 0.35), (1, 1, 1), lighter(positive, 0.35)])
 
 
 # ---- the table ----
@@ -215,12 +246,12 @@ FIGURES = {  # file name (without extension) -> picture, in the order they are d
     "predicted-vs-actual": Picture(predicted_vs_actual, (6.5, 6.5), _regression),
     "residuals": Picture(residuals, (8, 5), _regression),
     "fitted-curve": Picture(fitted_curve, (8, 5), lambda fit: _regression(fit) and _numeric_inputs(1)(fit)),
-    "confusion-matrix": Picture(confusion, (7.5, 6.5), _classification),
+    "confusion-matrix": Picture(confusion, confusion_size, _classification),
     "roc": Picture(roc, (6.5, 6.5), lambda fit: fit.model.task == "binary"),
     "decision-regions": Picture(decision_regions, (8.5, 6.5),
                                 lambda fit: _classification(fit) and _numeric_inputs(2)(fit)),
 }
 
 COMPARISONS = {  # pictures of several runs: file name -> picture
-    "learning-curves": Picture(compare_learning_curves, (11, 4.5)),
+    "learning-curves": Picture(compare_learning_curves, comparison_size),
 }

@@ -112,7 +112,8 @@ class Model:
         """The model a run directory holds; ArtifactError naming the file when it cannot be used."""
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
-            raise ArtifactError(f"{run_dir}: run directory not found")
+            raise ArtifactError(f"{run_dir}: " + ("is a file, not a run directory" if run_dir.exists()
+                                                  else "run directory not found"))
         info = _read_info(run_dir / "model.json")
         sizes, dtype = info.get("layer_sizes"), info.get("dtype")
         if (not isinstance(sizes, list) or len(sizes) < 2 or dtype not in ("float32", "float64")

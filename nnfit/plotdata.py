@@ -22,7 +22,7 @@ import pandas as pd
 
 from .config import Config, config_to_dict, load_config
 from .data import load_features, load_training_data
-from .errors import ArtifactError, DataError, NnfitError, display_path, run_hint
+from .errors import ArtifactError, DataError, NnfitError, count, display_path, run_hint
 from .metrics import METRICS, predicted_classes
 from .commands import run_warnings
 from .model import Model
@@ -68,7 +68,7 @@ def read_run(path) -> RunView:
     path = Path(path)
     shown = display_path(path)
     if not path.is_dir():
-        raise ArtifactError(f"{shown}: run directory not found")
+        raise ArtifactError(f"{shown}: " + ("is a file, not a run directory" if path.exists() else "run directory not found"))
     for name in ("config.yaml", "metrics.csv", "model.json"):
         if not (path / name).is_file():
             raise ArtifactError(f"{shown}: {name} not found; is this an nnfit run directory?{run_hint(path)}")
@@ -115,10 +115,26 @@ def compare(runs: list[RunView]) -> Comparison:
     names = [run.name for run in runs]
     if len(set(names)) < len(names):
         names = [display_path(run.path) for run in runs]
-    shown = keys[:3]  # a legend label holds a few values; the title names every key that differs
+    shown = _telling(keys, flat)  # a legend label holds a few values; the title names every key that differs
     values = [", ".join(f"{k.rsplit('.', 1)[-1]} {_value(f.get(k))}" for k in shown) for f in flat]
     labels = [f"{name} ({v})" if v else name for name, v in zip(names, values)]
     return Comparison(runs, labels, keys)
+
+
+def _telling(keys: list[str], flat: list[dict], most: int = 3) -> list[str]:
+    """At most `most` of the keys that differ, for the legend labels: first, one at a time, the key that
+    tells the most runs apart given those chosen (so a key that only some runs change does not crowd out the
+    one that separates them all), then the others in the config's order."""
+    def kinds(chosen):
+        return len({tuple(repr(f.get(k)) for k in chosen) for f in flat})
+
+    chosen = []
+    while len(chosen) < min(most, len(keys)) and kinds(chosen) < len(flat):
+        best = max((k for k in keys if k not in chosen), key=lambda k: kinds(chosen + [k]))
+        if kinds(chosen + [best]) == kinds(chosen):
+            break
+        chosen.append(best)
+    return chosen + [k for k in keys if k not in chosen][:most - len(chosen)]
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict:
@@ -143,7 +159,7 @@ class Fit:
 
     run: RunView
     model: Model
-    source: str  # where the rows come from, for titles: "80 validation rows (the hold-out) of data/sine.csv"
+    source: str  # where the rows come from, for titles: "80 validation rows (the hold-out) of sine.csv"
     X: np.ndarray  # (n, d) the model's inputs
     target: np.ndarray  # (n,) the target: regression values in the target's units, or class indices
     inputs: np.ndarray  # (n, p) the numeric feature columns in their own units (a missing value at its fill)
@@ -193,7 +209,7 @@ def _file_rows(model: Model, path, name: str, warn):
     df, X, notes = load_features(model.prep, path, name, model.dtype, need_target=True)
     for note in notes:
         warn(note)
-    return X, model.prep.encode_target(df[model.prep.target], name), f"{len(X):,} rows of {name}"
+    return X, model.prep.encode_target(df[model.prep.target], name), f"{count(len(X), 'row')} of {Path(path).name}"
 
 
 def _run_rows(run: RunView, model: Model, warn):
@@ -205,7 +221,7 @@ def _run_rows(run: RunView, model: Model, warn):
             X, target, _ = _file_rows(model, cfg.data.valid, display_path(cfg.data.valid), warn)
         except DataError as e:
             raise DataError(f"{where}: its validation file (data.valid) cannot be read: {e}; {hint}") from None
-        return X, target, f"{len(X):,} validation rows ({display_path(cfg.data.valid)})"
+        return X, target, f"{count(len(X), 'validation row')} ({Path(cfg.data.valid).name})"
     # the hold-out depends only on the training file and the seed's split stream: the test file plays no part
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, test=None, cache=False))
     try:
@@ -217,8 +233,10 @@ def _run_rows(run: RunView, model: Model, warn):
                         f"differs from model.json's), so the rows the run {'validated' if data.valid else 'trained'} "
                         f"on cannot be rebuilt; {hint}")
     split = data.valid if data.valid is not None else data.train
-    what = "validation rows (the hold-out)" if data.valid is not None else "training rows"
-    return split.X, split.target, f"{len(split.X):,} {what} of {display_path(cfg.data.train)}"
+    what = count(len(split.X), "validation row") + " (the hold-out)" if data.valid is not None else \
+        count(len(split.X), "training row")
+    # the file's name, not its path from here: the same run, the same picture, wherever it is drawn from
+    return split.X, split.target, f"{what} of {Path(cfg.data.train).name}"
 
 
 def outputs_at(fit: Fit, inputs: np.ndarray) -> np.ndarray:

@@ -52,6 +52,13 @@ def plot(paths, out=None, data=None, fmt: str = "png", warn: Callable[[str], Non
     paths = [Path(p) for p in paths]
     if not paths:
         raise UsageError("no run directory given: nnfit plot RUN [RUN ...]")
+    if out is not None and not str(out).strip():
+        raise UsageError("--out: an empty path; give the folder for the pictures, or leave --out out (RUN/plots)")
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder; give a folder for the pictures")
+    if data is not None and str(data) in ("", "-"):
+        raise UsageError(f"--data: {'an empty path' if not str(data) else 'standard input is not read here'}; give a "
+                         "CSV file that holds the target")
     figures = _figures()
     folder, jobs = _plan(paths, out, data, warn, figures)
     files = {folder / f"{name}.{fmt}": render(picture, subject, fmt)[0] for name, picture, subject in jobs}
@@ -154,7 +161,7 @@ def render(picture, subject, fmt: str = "png"):
     buffer = io.BytesIO()
     with matplotlib.style.context("default"), matplotlib.rc_context({**RC, "axes.prop_cycle":
                                                                       matplotlib.cycler(color=PALETTE)}):
-        fig = Figure(figsize=picture.size, dpi=DPI, layout="constrained")
+        fig = Figure(figsize=picture.inches(subject), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)  # the non-interactive canvas: no display, no pyplot and its global state
         picture.draw(fig, subject)
         if fmt == "png":

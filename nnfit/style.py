@@ -6,12 +6,15 @@ apart; classes also differ in marker shape, and the confusion matrix's map varie
 
 from __future__ import annotations
 
+import textwrap
+
 BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY, BLACK, YELLOW = (
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 PALETTE = (BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY, BLACK, YELLOW)  # yellow last: faint on white
 GREY = "#555555"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # with the 8 colours, 64 classes look different (class_marker)
 LINESTYLES = ("-", (0, (5, 1.5)), (0, (1, 1)), (0, (3, 1, 1, 1)))  # runs beyond 8 also differ in dash pattern
+TITLE_CHARS_PER_INCH = 11  # characters of an 11-point title per inch of the figure's width, with a margin
 DPI = 100  # dots per inch: a figure of w x h inches is 100 w x 100 h pixels
 
 # matplotlib settings on top of its defaults (a user's matplotlibrc does not apply: the same run, the same file);
@@ -29,6 +32,8 @@ RC = {
     "svg.hashsalt": "nnfit",  # SVG ids from a fixed salt instead of a random one
     "svg.fonttype": "path",  # text as shapes: the file looks the same without the fonts
     "pdf.fonttype": 42,  # TrueType in PDF, so text stays text
+    "text.parse_math": False,  # a $ in a class label, a column's or a run's name is a $, not math text
+    "axes.formatter.useoffset": False,  # ticks read 1000000.5 as they are, not 0.5 with '+1e6' in a corner
 }
 
 LOSS_NAMES = {"mse": "mean squared error", "mae": "mean absolute error", "huber": "Huber loss",
@@ -80,6 +85,14 @@ def network_text(model) -> str:
 
 
 def set_title(fig, run_name: str, what: str, detail: str | None = None) -> None:
-    """The figure's title: the run and what the picture shows, then a line of detail (where the rows come
-    from, the score). A suptitle, so that the layout keeps it clear of the axes."""
-    fig.suptitle(f"{run_name}: {what}" + (f"\n{detail}" if detail else ""), fontsize=11)
+    """The figure's title: the run and what the picture shows, then the detail (where the rows come from, the
+    score). A suptitle, so that the layout keeps it clear of the axes; each line wrapped to the figure's width."""
+    width = int(fig.get_figwidth() * TITLE_CHARS_PER_INCH)
+    lines = [f"{run_name}: {what}"] + ([detail] if detail else [])
+    fig.suptitle("\n".join(textwrap.fill(line, width, break_on_hyphens=False) for line in lines), fontsize=11)
+
+
+def title_lines(fig_width: float, *lines: str) -> int:
+    """How many lines set_title makes of these on a figure fig_width inches wide: for sizes that grow with it."""
+    width = int(fig_width * TITLE_CHARS_PER_INCH)
+    return sum(len(textwrap.wrap(line, width, break_on_hyphens=False)) or 1 for line in lines)

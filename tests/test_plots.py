@@ -8,6 +8,7 @@ import shutil
 import struct
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -109,8 +110,10 @@ def test_each_example_gets_its_pictures_and_the_paths_are_printed(plotted, name)
         check_png(path, path.stem)
 
 
-def test_the_same_run_gives_the_same_bytes(plotted, tmp_path):
+def test_the_same_run_gives_the_same_bytes(plotted, tmp_path, monkeypatch):
     run, first = plotted("xor")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # from another folder: the titles name files, not paths from here
     again = run_cli("plot", run, "--out", tmp_path)
     assert again.exit_code == 0, again.stderr
     for path in first.stdout.split():
@@ -256,6 +259,78 @@ def test_two_runs_overlaid_in_one_figure_labelled_by_run(tmp_path):
     assert len(colours) == 2
 
 
+def test_many_runs_overlaid_keep_their_panels_and_the_legend_tells_them_apart(tmp_path):
+    """Ten runs that differ in the learning rate, and one that differs in four more keys: every label names
+    the learning rate, no two labels are the same, the figure grows instead of squashing the panels, and the
+    title wraps within the figure."""
+    rates = [0.01 * 1.5 ** i for i in range(10)]
+    runs = [tiny_run(tmp_path, f"experiment_with_a_long_name_{i:02d}", learning_rate=r) for i, r in enumerate(rates)]
+    runs.append(tiny_run(tmp_path, "other", learning_rate=0.05, batch_size=32, optimizer="adam", weight_decay=0.001,
+                         momentum=0.5))
+    views = [plotdata.read_run(run) for run in runs]
+    _, two = render(figures.COMPARISONS["learning-curves"], plotdata.compare(views[:2]))
+    _, fig = render(figures.COMPARISONS["learning-curves"], plotdata.compare(views))
+    labels = [t.get_text() for t in fig.legends[0].get_texts()][:len(runs)]
+    assert len(set(labels)) == len(runs) and all("learning_rate " in label for label in labels), labels
+    height = [f.axes[0].get_window_extent().height for f in (two, fig)]
+    assert height[1] >= 0.95 * height[0] and fig.get_figheight() > two.get_figheight(), height
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)
+    assert title.x0 >= 0 and title.x1 <= fig.bbox.width and "\n" in fig.get_suptitle()
+
+
+def test_a_run_of_one_epoch_gets_whole_epoch_ticks(tmp_path):
+    run = plotdata.read_run(tiny_run(tmp_path, "one", epochs=1))
+    _, fig = render(figures.FIGURES["learning-curves"], SimpleNamespace(run=run))
+    for ax in fig.axes[:2]:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert 1 in ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_text_is_drawn_as_written_dollar_signs_included(tmp_path):
+    """matplotlib reads $...$ as a formula: a label '$\\foo$' stopped the picture with a traceback, and 'cost $5'
+    lost its dollar sign."""
+    classes = ("$\\foo$", "cost $5")
+    write_csv(tmp_path / "d.csv", blobs(n=120, seed=3, classes=classes).rename(columns={"x0": "size $m^2$"}))
+    config = write_config(tmp_path / "c.yaml", {"task": "binary", "data": {"train": "d.csv", "target": "label"},
+                                                "train": {"epochs": 3}})
+    run = train(config, tmp_path / "run$x$")
+    result = run_cli("plot", run)
+    assert result.exit_code == 0, result.stderr
+    fit = plotdata.load_fit(plotdata.read_run(run))
+    _, fig = render(figures.FIGURES["decision-regions"], fit)
+    assert fig.axes[0].get_xlabel() == "size $m^2$" and fig.get_suptitle().startswith("run$x$: ")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(classes)
+
+
+@pytest.mark.parametrize("classes", [tuple(f"class_with_a_long_name_{i:02d}" for i in range(20)),
+                                     tuple(range(100, 360, 10))], ids=["20 long names", "26 numbers"])
+def test_confusion_matrix_labels_never_overlap_and_counts_keep_their_room(tmp_path, classes):
+    write_csv(tmp_path / "d.csv", blobs(n=30 * len(classes), seed=4, classes=classes))
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "d.csv", "target": "label"},
+                                                "model": {"hidden": [8]}, "train": {"epochs": 2}})
+    fit = plotdata.load_fit(plotdata.read_run(train(config, tmp_path / "run")))
+    _, fig = render(figures.FIGURES["confusion-matrix"], fit)
+    ax, renderer = fig.axes[0], fig.canvas.get_renderer()
+    for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+        labels = [t for t in labels if t.get_text()]
+        assert len(labels) == len(classes)
+        angle = np.radians(labels[0].get_rotation())
+        if angle == 0:
+            boxes = [t.get_window_extent(renderer) for t in labels]
+            assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:])), [t.get_text() for t in labels]
+        else:  # slanted lines of text: apart by the ticks' spacing times the sine of the slant
+            spacing = ax.get_window_extent(renderer).width / len(classes)
+            assert spacing * np.sin(angle) >= labels[0].get_fontsize() * fig.dpi / 72 * 1.1
+    cell = ax.get_window_extent(renderer).width / len(classes)
+    numbers = [t for t in ax.texts if t.get_text()]
+    if len(classes) <= figures.CELL_NUMBERS:
+        assert len(numbers) == len(classes) ** 2 and min(t.get_fontsize() for t in numbers) >= 8
+        assert cell >= 28, cell
+    else:
+        assert numbers == []
+
+
 def test_learning_curves_mark_the_kept_epoch_and_the_early_stop_and_use_a_log_scale_when_needed(tmp_path):
     run = tiny_run(tmp_path, "es", epochs=200, learning_rate=0.5, early_stopping={"patience": 3})
     view = plotdata.read_run(run)
@@ -293,7 +368,7 @@ def test_laying_out_once_gives_the_pixels_of_savefigs_own_layout(example):
         picture = figures.FIGURES[name]
         with matplotlib.style.context("default"), matplotlib.rc_context(
                 {**RC, "axes.prop_cycle": matplotlib.cycler(color=PALETTE)}):
-            fig = Figure(figsize=picture.size, dpi=DPI, layout="constrained")
+            fig = Figure(figsize=picture.inches(fit), dpi=DPI, layout="constrained")
             FigureCanvasAgg(fig)
             picture.draw(fig, fit)
             buffer = io.BytesIO()
@@ -421,7 +496,11 @@ def error_cases(tmp_path):
                             "cannot share axes; draw them separately", "runs/plots"),
         ([reg, moved, "--data", "no_target.csv"], "--data: chooses the rows of one run's fit pictures", "plots"),
         ([reg, "runs/cls/"], "runs/cls: given twice; give each run once", "runs/cls/plots"),
-        ([reg, "--out", "file.txt"], "file.txt: cannot write the pictures: ", "file.txt/learning-curves.png"),
+        ([reg, "--out", "file.txt"], "--out file.txt: is a file, not a folder", "file.txt/learning-curves.png"),
+        ([reg, "--out", "file.txt/sub"], "file.txt/sub: cannot write the pictures: Not a directory", "file.txt/sub"),
+        ([reg, "--out", ""], "--out: an empty path; give the folder for the pictures", "learning-curves.png"),
+        ([reg, "--data", "-"], "--data: standard input is not read here; give a CSV file", "runs/cls/plots"),
+        (["file.txt"], "file.txt: is a file, not a run directory", "plots"),
     ]
 
 
@@ -442,8 +521,11 @@ def test_docs_state_every_picture_and_its_size():
     assert rows == {name: f"{w} x {h}" for name, (w, h) in SIZES.items()}
     from nnfit.style import DPI
 
-    assert {name: tuple(round(s * DPI) for s in p.size) for name, p in figures.FIGURES.items()} == SIZES
-    assert {name: tuple(round(s * DPI) for s in p.size) for name, p in figures.COMPARISONS.items()} == {
+    # the sizes of a run of a few short classes, and of two runs: sizes that grow do so from these
+    fit = SimpleNamespace(model=SimpleNamespace(prep=SimpleNamespace(classes=["no", "yes"])))
+    two = plotdata.Comparison([SimpleNamespace(name="a"), SimpleNamespace(name="b")], ["a", "b"], ["train.seed"])
+    assert {name: tuple(round(s * DPI) for s in p.inches(fit)) for name, p in figures.FIGURES.items()} == SIZES
+    assert {name: tuple(round(s * DPI) for s in p.inches(two)) for name, p in figures.COMPARISONS.items()} == {
         "learning-curves": SIZES["learning-curves"]}
 
 

@@ -317,7 +317,6 @@ def test_a_pool_started_before_the_sweep_runs_it_and_one_that_ran_nothing_ends_a
     """`nnfit sweep` starts its processes before it reads the sweep file (so that their imports and its own
     overlap): such a pool runs the sweep as run_sweep's own would, and one that never got a run (the sweep file
     was refused) is stopped rather than waited for."""
-    from nnfit.errors import EXIT_INTERRUPTED
     from nnfit.pools import LocalPool
 
     idle = LocalPool(1).start()
