@@ -72,7 +72,10 @@ def _sweep(sweep_file, out, scheduler, resume, overrides, quiet, pool):
 
     def warn(message):
         if not quiet:
-            (bar.write if bar is not None else lambda m: click.echo(m, err=True))(f"Warning: {message}")
+            if bar is not None:  # above the bar; tqdm's write goes to stdout unless told
+                bar.write(f"Warning: {message}", file=sys.stderr)
+            else:
+                click.echo(f"Warning: {message}", err=True)
 
     stop_requested = stop_on_signals(quiet, "Stopping: no new trials; the running ones save a checkpoint")
     try:

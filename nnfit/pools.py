@@ -129,6 +129,23 @@ class LocalPool:
         self._pool = None
 
 
+def _check_address(address: str) -> None:
+    """A scheduler's address as Dask writes it, checked before a Client is made of it: a Client that fails on
+    a malformed one is left half-made, and its clean-up then waits 20 s and prints a traceback."""
+    from distributed.comm import parse_address, registry
+    from distributed.comm.addressing import parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in registry.backends:
+            raise ValueError(f"unknown scheme '{scheme}://'; Dask's are {', '.join(s + '://' for s in registry.backends)}")
+        if scheme != "inproc":
+            parse_host_port(location)
+    except ValueError as e:
+        raise UsageError(f"--scheduler {address}: not a Dask scheduler's address ({' '.join(str(e).split())}); "
+                         "expected tcp://HOST:PORT, e.g. tcp://10.0.0.1:8786") from None
+
+
 class DaskPool:
     """An existing Dask cluster, reached through its scheduler's address. Its workers need nnfit installed and
     the same files at the same paths; `dask worker` (with its nanny, the default) starts worker processes with
@@ -142,6 +159,7 @@ class DaskPool:
                              "pip install 'nnfit[dask]'") from None
         self._distributed = distributed
         self.infrastructure = (distributed.KilledWorker,)
+        _check_address(address)
         try:
             self.client = distributed.Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as e:

@@ -9,7 +9,7 @@ from nnfit.reference import sweep_reference
 from nnfit.sweep import load_sweep
 from nnfit.sweepspace import trial_names
 
-from conftest import REPO, blobs, run_cli, write_config, write_csv
+from conftest import REPO, blobs, run_cli, run_process, write_config, write_csv
 
 BASE = {"task": "multiclass", "data": {"train": "train.csv", "target": "label"}, "model": {"hidden": [8]},
         "train": {"epochs": 3, "batch_size": 16, "learning_rate": 0.1}}
@@ -169,6 +169,20 @@ def test_out_must_be_a_sweep_folder_and_resume_needs_one(tmp_path, base, monkeyp
     result = run_cli("sweep", "sweep.yaml", "--out", "new", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1")
     assert result.exit_code == 2 and result.stderr.startswith("Error: --workers: the Dask cluster's workers")
     assert not (tmp_path / "new").exists() and (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("address, found", [("garbage", "missing port number in address 'garbage'"),
+                                            ("http://127.0.0.1:8786", "unknown scheme 'http://'")])
+def test_a_malformed_scheduler_address_gets_one_line_at_once(tmp_path, base, address, found):
+    """Not a traceback 20 s later from the half-made Dask client's clean-up, after the line."""
+    sweep_file(tmp_path)
+    result = run_process("sweep", "sweep.yaml", "--out", "new", "--scheduler", address, cwd=tmp_path)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"Error: --scheduler {address}: not a Dask scheduler's address ({found}")
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("expected tcp://HOST:PORT, e.g. tcp://10.0.0.1:8786\n")
+    assert not (tmp_path / "new").exists()
+
+
 def test_sweep_keys_are_documented_from_the_schema():
     text = (REPO / "docs" / "sweep.md").read_text()
     assert sweep_reference() in text, "docs/sweep.md is stale: python -m nnfit.reference sweep"

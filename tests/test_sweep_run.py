@@ -502,3 +502,42 @@ def test_a_cluster_started_by_hand(here, reference, tmp_path):
     assert p.returncode == 0, p.stderr
     # `dask worker` starts its processes with one BLAS thread, as the local pool does: the same bits
     assert without_seconds(results(tmp_path / "hand")) == without_seconds(results(reference))
+
+
+def test_on_a_terminal_the_bar_and_the_warnings_stay_off_stdout(tmp_path):
+    """stderr a terminal (the bar shows) and stdout a pipe, as in `nnfit sweep ... | jq .best`: stdout holds
+    the JSON line alone, and each run's warning reaches the terminal."""
+    import pty
+    import threading
+
+    frame = blobs(n=60)
+    frame.loc[3, "label"] = None  # each run warns that it dropped the row
+    write_csv(tmp_path / "train.csv", frame)
+    write_config(tmp_path / "base.yaml", {"task": "multiclass", "data": {"train": "train.csv", "target": "label"},
+                                          "model": {"hidden": [8]}, "train": {"epochs": 3}})
+    write_config(tmp_path / "sweep.yaml", {"base": "base.yaml", "parameters": {"train.learning_rate": [0.1, 0.01]}})
+    terminal, end = pty.openpty()
+    shown = []
+
+    def read():
+        while True:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # the other end closed
+                return
+            if not chunk:
+                return
+            shown.append(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    process = subprocess.run([sys.executable, "-m", "nnfit", "sweep", "sweep.yaml", "--out", "out", "--workers", "1"],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=end, stdin=subprocess.DEVNULL, text=True,
+                             timeout=120)
+    os.close(end)
+    reader.join(timeout=10)
+    os.close(terminal)
+    assert process.returncode == 0
+    assert process.stdout.count("\n") == 1 and json.loads(process.stdout)["finished"] == 2
+    assert "Warning: trials/001-learning_rate=0.1: train.csv: dropped 1 row with a missing target" in \
+        b"".join(shown).decode()
