@@ -207,7 +207,7 @@ def trial_row(sweep: Sweep, trial: Trial, folder: Path, outcomes: dict[str, dict
     """A trial's results.csv row, from its run directories' summary.json and, for runs that did not finish,
     the outcome of their job ({'state', 'error'}). A trial finished when every run (fold) did."""
     metric = sweep.spec.metric
-    values, epochs, seconds, states, errors = [], [], 0.0, [], []
+    values, epochs, seconds, states, errors, unscored = [], [], 0.0, [], [], []
     for run, _ in trial.runs():
         outcome = outcomes.get(run, {"state": "finished"})  # runs kept from an earlier session finished
         summary = _read_json(folder / run / "summary.json")
@@ -222,9 +222,14 @@ def trial_row(sweep: Sweep, trial: Trial, folder: Path, outcomes: dict[str, dict
             best = summary.get("best") or {}
             values.append(_number(best.get(metric)))
             epochs.append(summary.get("epoch_kept", 0))
+            if values[-1] is None:
+                unscored.append(run.rpartition("/")[2])
         seconds += _number(summary.get("wall_seconds")) or 0.0
     state = ("failed" if "failed" in states else "interrupted" if "interrupted" in states or "new" in states
              else "finished")
+    if unscored:  # roc_auc on validation rows of one class, say: the trial cannot be ranked, and says why
+        where = f"the validation rows of {', '.join(unscored)}" if len(trial.configs) > 1 else "its validation rows"
+        errors.append(f"no {metric}: undefined on {where}")
     row = {"trial": trial.name, "state": state, **{k: _cell(v) for k, v in trial.values.items()},
            "seconds": round(seconds, 3), "run_dir": f"trials/{trial.name}", "error": "; ".join(errors)}
     if state == "finished":

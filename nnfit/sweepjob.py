@@ -118,6 +118,10 @@ def run_job(job: Job) -> dict:
     if session != job.session:  # a newer driver took over, or this one is stopping: start nothing
         outcome["state"] = "new"
         return outcome
+    unseen = _unseen_data(job)
+    if unseen is not None:
+        outcome["error"] = f"{outcome['host']} cannot see {unseen}: {SHARED_FILESYSTEM}"
+        return outcome
     if _count_start(folder, job) > 2:
         outcome["error"] = "the workers running it died twice (killed, or out of memory?)"
         return outcome
@@ -140,6 +144,17 @@ def run_job(job: Job) -> dict:
         _process["busy"] = False
     outcome["seconds"] = time.perf_counter() - started
     return outcome
+
+
+def _unseen_data(job: Job) -> str | None:
+    """On a Dask worker: the first of the run's data files it cannot see. The driver checked the workers that
+    were there when the sweep began; one that joins later is checked here, so that its runs fail saying why
+    (and with the whole path, not one relative to the worker's folder). A local pool process sees what the
+    driver saw."""
+    if _process["parent"] is not None:
+        return None
+    data = job.cfg.data
+    return next((p for p in (data.train, data.valid, data.test) if p and not os.path.exists(p)), None)
 
 
 def _await_stop(folder: Path, session: str) -> None:

@@ -214,6 +214,9 @@ class _Driver:
         """The best trial's config on every training row, into final/; kept when it already finished so."""
         best = ranked(self.sweep, list(rows.values()))
         if not best:
+            if any(r["state"] == "finished" for r in rows.values()):  # else the trials' failures say it all
+                result.problems.append(f"refit: no finished trial has a value of {self.sweep.spec.metric}, so "
+                                       "there is no best trial to refit")
             return
         trial = next(t for t in self.sweep.trials if t.name == best[0]["trial"])
         cfg = self.sweep.refit_config(trial, round(best[0]["epoch"]))
@@ -250,4 +253,8 @@ class _Driver:
                     f"{failed[0]['error']})"] if failed else []
         if not self.stopping and line["interrupted"]:
             problems.append(f"{line['interrupted']} trials were interrupted")
+        unscored = [r for r in rows.values() if r["state"] == "finished" and r.get(metric) is None]
+        if unscored and not best:
+            problems.append(f"no finished trial has a value of {metric}, the metric that ranks them (first: "
+                            f"{unscored[0]['trial']}: {unscored[0]['error']}); choose another metric")
         return SweepResult(line, self.stopping, problems)

@@ -3,6 +3,7 @@ and the Dask path on a real distributed.LocalCluster and on a cluster started by
 worker). Every sweep is a few tiny trials; the local pool runs 2 worker processes."""
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -459,6 +460,46 @@ def test_a_run_whose_workers_died_twice_fails_and_a_job_of_an_old_session_starts
     assert probe([str(here / "train.csv"), str(tmp_path / "nothere.csv")], (str(token), "abc"))["missing"] == [
         str(tmp_path / "nothere.csv")]
     assert probe([], (str(token), "xyz"))["missing"] == [str(tmp_path)]
+
+
+def test_a_metric_undefined_in_a_fold_leaves_the_trial_unranked_and_says_why(tmp_path):
+    """roc_auc on 4 folds of a file with 3 positive rows: a fold without one has no roc_auc, so no trial has a
+    mean, none is best and the refit asked for cannot run. The sweep says so and exits 1, rather than 0 with
+    `best: null` and no word."""
+    frame = blobs(n=120, seed=2, classes=("no", "yes"))
+    frame["label"] = "no"
+    frame.loc[[5, 50, 90], "label"] = "yes"
+    write_csv(tmp_path / "rare.csv", frame)
+    write_config(tmp_path / "base.yaml", {"task": "binary", "data": {"train": "rare.csv", "target": "label"},
+                                          "model": {"hidden": [4]}, "train": {"epochs": 2}})
+    write_config(tmp_path / "s.yaml", {"base": "base.yaml", "metric": "roc_auc", "folds": 4, "refit": True,
+                                       "parameters": {"train.learning_rate": [0.1, 0.01]}})
+    result = run_cli("sweep", tmp_path / "s.yaml", "--out", tmp_path / "out", "--workers", "1", "--quiet")
+    assert result.exit_code == 1 and json.loads(result.stdout)["best"] is None
+    rows = results(tmp_path / "out")
+    assert [r["state"] for r in rows] == ["finished", "finished"] and all(r["roc_auc"] == "" for r in rows)
+    empty = [f"fold-{k}" for k in range(1, 5) if summary(tmp_path / "out/trials" / rows[0]["trial"] / f"fold-{k}")
+             ["best"].get("roc_auc") is None]
+    assert empty and rows[0]["error"] == f"no roc_auc: undefined on the validation rows of {', '.join(empty)}"
+    assert result.stderr.startswith(f"Error: no finished trial has a value of roc_auc, the metric that ranks them "
+                                    f"(first: {rows[0]['trial']}: {rows[0]['error']}); choose another metric; refit: "
+                                    "no finished trial has a value of roc_auc, so there is no best trial to refit")
+    assert not (tmp_path / "out/final").exists() and not (tmp_path / "out/best").exists()
+
+
+def test_a_dask_worker_that_joined_later_and_cannot_see_the_data_says_so(here, tmp_path):
+    """The workers there when the sweep began were checked; one that joins later and cannot see a data file
+    fails its runs with the whole path and why, not a path relative to its own folder."""
+    (tmp_path / ".sweep").mkdir()
+    (tmp_path / ".sweep" / "session").write_text("session-1\n")
+    cfg = load_sweep(here / "rates.yaml").trials[0].configs[0]
+    gone = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, train=str(tmp_path / "elsewhere/train.csv")))
+    outcome = run_job(Job("trials/x", gone, str(tmp_path), "session-1"))  # as on a Dask worker: no pool parent
+    assert outcome["state"] == "failed"
+    assert outcome["error"] == (f"{outcome['host']} cannot see {tmp_path / 'elsewhere/train.csv'}: the workers need "
+                                "the data files and the sweep folder at the same paths as the machine running nnfit "
+                                "sweep (a shared filesystem)")
+    assert not (tmp_path / "trials").exists()
 
 
 def test_dask_local_cluster_two_workers_of_one_thread(here, reference):
