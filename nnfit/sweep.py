@@ -73,6 +73,9 @@ class Sweep:
             + f"# {len(self.trials)} trials:\n" + trials
 
 
+SWEEP_KEYS = {f.name for f in dataclasses.fields(SweepConfig)}  # a sweep file's own keys, which --set cannot set
+
+
 def load_sweep(path, overrides=()) -> Sweep:
     """Read and validate a sweep file and build every trial's config; raises ConfigError naming the key."""
     source = display_path(path)
@@ -89,6 +92,11 @@ def load_sweep(path, overrides=()) -> Sweep:
     _check_spec(spec, raw, source)
     here = Path(path).resolve().parent
     base, base_dir, base_name = _read_base(spec.base, here, source)
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if key.partition(".")[0] in SWEEP_KEYS:
+            raise ConfigError(f"--set {key}: sets a key of the base config (--set train.epochs=20, say); {key} is "
+                              f"the sweep file's: change it in {source}")
     resolved_base = from_dict(base, base_name, overrides, base_dir)  # the base alone: its mistakes name it
     for item in overrides:
         key = item.partition("=")[0].strip()
@@ -159,7 +167,7 @@ def _configs(base: dict, values: dict, spec: SweepConfig, source: str, name: str
         try:
             cfg = from_dict(raw, base_name, (), base_dir)
         except ConfigError as e:
-            raise _blame(e, values, source, name, base_name) from None
+            raise _blame(e, values, spec.parameters, source, name, base_name) from None
         configs.append(cfg)
     cfg = configs[0]
     allowed = ["valid_loss", *METRICS[cfg.task]]
@@ -175,12 +183,17 @@ def _configs(base: dict, values: dict, spec: SweepConfig, source: str, name: str
     return tuple(configs)
 
 
-def _blame(e: ConfigError, values: dict, source: str, name: str, base_name: str) -> ConfigError:
-    """Point a trial's config error at the parameter that caused it, or at the trial."""
+def _blame(e: ConfigError, values: dict, parameters: dict, source: str, name: str, base_name: str) -> ConfigError:
+    """Point a trial's config error at the parameter that caused it (and, for a drawn value, at the draw), or at
+    the trial."""
     text = str(e)[len(base_name) + 2:] if str(e).startswith(base_name + ": ") else str(e)
     for key in values:
         if e.key is not None and (e.key == key or e.key.startswith(key + ".")):
             inner = text[len(key) + 2:] if text.startswith(key + ": ") else text
+            if isinstance(parameters.get(key), dict):
+                (kind, bounds), = parameters[key].items()
+                inner += (f" (drawn for trial {name} from {kind} [{bounds[0]}, {bounds[1]}]: keep the range within "
+                          "what the key allows)")
             return ConfigError(f"{source}: parameters.{key}: {inner}", f"parameters.{key}")
     return ConfigError(f"{source}: trial {name}: {text}", e.key)
 

@@ -56,7 +56,7 @@ def check_parameter(key: str, value, spec: SweepConfig, source: str) -> None:
         low, high = bounds
         if not low < high or (kind == "log_uniform" and low <= 0):
             need = "0 < low < high" if kind == "log_uniform" else "low < high"
-            raise ConfigError(f"{where}: {kind}: expected {need}, found {show(bounds)}", f"parameters.{key}")
+            raise ConfigError(f"{where}: {kind}: expected {need}, found low {low}, high {high}", f"parameters.{key}")
         return
     raise ConfigError(f"{where}: expected a list of values, e.g. [0.001, 0.01], or (method: random) a distribution "
                       f"such as {{log_uniform: [1.0e-6, 1.0e-2]}}, found {show(value)}", f"parameters.{key}")
