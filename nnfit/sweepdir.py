@@ -283,7 +283,7 @@ def _number(value) -> float | None:
 def _cell(value):
     """A parameter's value as results.csv shows it: numbers and words as they are, lists as YAML ([128, 64])."""
     if isinstance(value, (list, dict)):
-        return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()  # the file's order
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]
     return value

@@ -26,6 +26,9 @@ def _numeric(values) -> bool:
 
 
 def _text(value, width: int = 14) -> str:
+    """A value as a tick label: a mapping (an early_stopping section, say) one 'key value' a line."""
+    if isinstance(value, dict):
+        return "\n".join(_text(f"{k} {_text(v)}", width + 6) for k, v in value.items()) or "{}"
     text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
     return text if len(text) <= width else text[:width - 1] + "…"
 

@@ -175,3 +175,16 @@ def test_a_sweep_with_nothing_finished_yet_says_so(tmp_path):
     assert result.stderr == (f"Error: {display_path(nan)}: no finished trial has a value of accuracy (2 in results.csv: "
                              "1 finished, 1 failed) and no nnfit sweep is running into it: nothing to draw (a trial's "
                              "error is in results.csv)\n")
+
+
+def test_a_swept_section_reads_as_the_sweep_file_wrote_it():
+    """An early_stopping section swept as a whole: results.csv keeps the file's order of its keys, and the
+    plot's tick label gives one 'key value' a line instead of a cut-off Python dict."""
+    from nnfit.sweepdir import _cell
+    from nnfit.sweepfigures import _text
+    from nnfit.sweepview import _value
+
+    section = {"patience": 5, "min_delta": 0.001}
+    assert _cell(section) == "{patience: 5, min_delta: 0.001}"
+    assert _text(_value(_cell(section))) == "patience 5\nmin_delta 0.001"
+    assert _text({"name": "cosine", "warmup_epochs_of_the_schedule": 5}) == "name cosine\nwarmup_epochs_of_th…"
