@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Callable
@@ -61,7 +63,8 @@ def plot(paths, out=None, data=None, fmt: str = "png", warn: Callable[[str], Non
                          "CSV file that holds the target")
     figures = _figures()
     folder, jobs = _plan(paths, out, data, warn, figures)
-    files = {folder / f"{name}.{fmt}": render(picture, subject, fmt)[0] for name, picture, subject in jobs}
+    drawn = render_all([(picture, subject) for _, picture, subject in jobs], fmt)
+    files = {folder / f"{name}.{fmt}": content for (name, _, _), content in zip(jobs, drawn)}
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for path, content in files.items():
@@ -149,6 +152,59 @@ def _sweep_plan(path: Path, out, data, figures) -> tuple[Path, list[tuple]]:
         # one name whatever the count, so that drawing a running sweep again replaces the picture
         jobs += [(f"best-trials-{name}", picture, comparison) for name, picture in figures.COMPARISONS.items()]
     return folder, jobs
+
+
+def render_all(pictures: list[tuple], fmt: str = "png") -> list[bytes]:
+    """Each (picture, subject)'s file bytes, in order. Where the operating system forks (Linux) and there is
+    more than one core, the pictures after the first are drawn at the same time in forked copies of this
+    process, which hold everything read and imported already: drawing is single-threaded Python and Agg, so
+    this takes about as long as the slowest picture instead of them all. The bytes are the same either way. A
+    copy that fails for any reason leaves its picture to this process, which draws it and so raises any error
+    itself, as without copies."""
+    if len(pictures) < 2 or sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2:
+        return [render(picture, subject, fmt)[0] for picture, subject in pictures]
+    import matplotlib.backends.backend_agg  # noqa: F401  (imported once, here, for every copy)
+    import matplotlib.figure  # noqa: F401
+
+    copies = {}  # process id -> the reading end of its pipe, while it is not collected
+    try:
+        order = []
+        for picture, subject in pictures[1:]:
+            pid, reading = _draw_in_copy(picture, subject, fmt)
+            copies[pid] = reading
+            order.append(pid)
+        drawn = [render(*pictures[0], fmt)[0]]
+        for pid, (picture, subject) in zip(order, pictures[1:]):
+            chunks = []
+            while chunk := os.read(copies[pid], 1 << 20):
+                chunks.append(chunk)
+            os.close(copies.pop(pid))
+            _, status = os.waitpid(pid, 0)
+            drawn.append(b"".join(chunks) if status == 0 and chunks else render(picture, subject, fmt)[0])
+        return drawn
+    finally:
+        for pid, reading in copies.items():  # an error or a Ctrl-C meanwhile: the copies go too
+            os.close(reading)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _draw_in_copy(picture, subject, fmt: str) -> tuple[int, int]:
+    """(process id, the reading end of a pipe): a forked copy of this process draws the picture, writes its
+    bytes into the pipe and ends at once (os._exit: nothing of this process's ending runs twice)."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(writing)
+        return pid, reading
+    code = 1
+    try:
+        os.close(reading)
+        with os.fdopen(writing, "wb") as pipe:
+            pipe.write(render(picture, subject, fmt)[0])
+        code = 0
+    finally:
+        os._exit(code)
 
 
 def render(picture, subject, fmt: str = "png"):

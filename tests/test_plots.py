@@ -3,6 +3,7 @@ pictures drawing what the model predicts (XOR's quadrants pixel by pixel), the o
 mistake a user can make as one `Error:` line with nothing written."""
 
 import json
+import os
 import re
 import shutil
 import struct
@@ -348,6 +349,34 @@ def test_learning_curves_mark_the_kept_epoch_and_the_early_stop_and_use_a_log_sc
     losses = np.r_[view.history.train_loss, view.history.valid_loss]
     assert loss_axes.get_yscale() == ("log" if losses.max() > 100 * losses.min() else "linear")
     assert "stopped early after" in fig.get_suptitle()
+
+
+def test_pictures_drawn_at_once_in_forked_copies_are_the_bytes_drawn_one_by_one(example):
+    """render_all draws the pictures after the first in forked copies of the process (on Linux, with two
+    cores or more): the same bytes; a copy that fails leaves its picture to the process itself, which draws it
+    (and raises its error, if it has one)."""
+    from nnfit.errors import DataError
+    from nnfit.plots import render_all
+
+    fit = plotdata.load_fit(plotdata.read_run(example("xor")))
+    pictures = [(figures.FIGURES[name], fit) for name in EXAMPLES["xor"][1]]
+    one_by_one = [render(picture, fit)[0] for picture, fit in pictures]
+    assert render_all(pictures) == one_by_one
+    me = os.getpid()
+
+    def only_here(fig, subject):  # fails in a copy, draws in this process
+        if os.getpid() != me:
+            raise RuntimeError("a copy failed")
+        figures.roc(fig, subject)
+
+    def never(fig, subject):
+        raise DataError("d.csv: no rows to draw")
+
+    roc = figures.FIGURES["roc"]
+    flaky = figures.Picture(only_here, roc.size)
+    assert render_all([pictures[0], (flaky, fit)]) == [one_by_one[0], render(roc, fit)[0]]
+    with pytest.raises(DataError, match="no rows to draw"):
+        render_all([pictures[0], (figures.Picture(never, roc.size), fit)])
 
 
 def test_laying_out_once_gives_the_pixels_of_savefigs_own_layout(example):
