@@ -71,8 +71,8 @@ def test_missing_drop_and_missing_target(tmp_path):
     frame = pd.DataFrame({"x": [1.0, np.nan, 3, 4, 5, 6], "y": ["a", "b", None, "b", "a", "b"]})
     data = load(tmp_path, frame, {"valid_fraction": 0, "missing": "drop"})
     assert len(data.train.X) == 4
-    assert any("dropped 1 rows with a missing target 'y'" in n for n in data.notes)
-    assert any("dropped 1 rows with missing feature values" in n for n in data.notes)
+    assert any("dropped 1 row with a missing target 'y'" in n for n in data.notes)
+    assert any("dropped 1 row with missing feature values" in n for n in data.notes)
 
 
 def test_class_only_in_validation_is_an_error(tmp_path, monkeypatch):
