@@ -62,23 +62,28 @@ def main(argv=None) -> None:
 
 
 def _phases(run: Path, out: Path, repeat: int) -> dict[str, float]:
-    """Seconds per phase: importing matplotlib (once, so no median), reading the run and its rows, each figure."""
+    """Seconds per phase: importing matplotlib (once, so no median), reading the run and its rows, each figure,
+    then all of them at once as `nnfit plot` draws them."""
     started = time.perf_counter()
     import matplotlib.figure  # noqa: F401
 
     times = {"import matplotlib": [time.perf_counter() - started]}
     from nnfit import figures, plotdata
-    from nnfit.plots import render
+    from nnfit.plots import render, render_all
 
     for _ in range(repeat):
         t0 = time.perf_counter()
         fit = plotdata.load_fit(plotdata.read_run(run))
         times.setdefault("read the run and its rows", []).append(time.perf_counter() - t0)
+        pictures = [picture for picture in figures.FIGURES.values() if picture.shows(fit)]
         for name, picture in figures.FIGURES.items():
             if picture.shows(fit):
                 t0 = time.perf_counter()
                 render(picture, fit)
                 times.setdefault(name, []).append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        render_all([(picture, fit) for picture in pictures])  # as `nnfit plot` does: at once, in forked copies
+        times.setdefault("all of them at once (render_all)", []).append(time.perf_counter() - t0)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
