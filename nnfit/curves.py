@@ -50,6 +50,9 @@ def status(run: RunView) -> str:
         return f"diverged in epoch {n + 1}"
     if run.state == "interrupted":
         return f"interrupted after {n} of {total} epochs"
+    ran = run.summary.get("epochs_run")
+    if isinstance(ran, int) and ran > n:  # metrics.csv cut short (by hand, or a disk that filled up)
+        return f"metrics.csv holds {n} of the {count(ran, 'epoch')} run"
     if run.stop_reason == "early_stopping":
         return f"stopped early after {n} of {total} epochs"
     return count(n, "epoch")

@@ -288,6 +288,14 @@ def test_a_run_of_one_epoch_gets_whole_epoch_ticks(tmp_path):
         assert 1 in ticks and all(float(t).is_integer() for t in ticks), ticks
 
 
+def test_a_finished_run_whose_metrics_csv_was_cut_short_says_so(tmp_path):
+    run = tiny_run(tmp_path, "cut")
+    lines = (run / "metrics.csv").read_text().splitlines(keepends=True)
+    (run / "metrics.csv").write_text("".join(lines[:4]))  # the header and 3 of the 8 epochs
+    _, fig = render(figures.FIGURES["learning-curves"], SimpleNamespace(run=plotdata.read_run(run)))
+    assert "learning curves (metrics.csv holds 3 of the 8 epochs run)" in fig.get_suptitle()
+
+
 def test_text_is_drawn_as_written_dollar_signs_included(tmp_path):
     """matplotlib reads $...$ as a formula: a label '$\\foo$' stopped the picture with a traceback, and 'cost $5'
     lost its dollar sign."""
