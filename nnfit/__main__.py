@@ -8,7 +8,8 @@ process with no word at all. Nothing is written before a command starts, so quit
 When a command has ended, its files are whole and on disk (files.atomic_write), so the process ends at once
 once stdout and stderr are flushed: Python's own ending frees every object of numpy, pandas and matplotlib one
 by one, which took longer than some commands' work (see docs/performance.md). A command that leaves anything
-running (a sweep's pool or Dask client, another thread) ends the usual way, so that those end cleanly too."""
+running (a sweep's pool or Dask client, another thread) ends the usual way, so that those end cleanly too, and
+so does a program run under a profiler or coverage, which write their results then."""
 
 import os
 import signal
@@ -38,10 +39,11 @@ def main() -> None:
 def _alone() -> bool:
     """Whether this thread is all that ran: no other thread that Python would wait for, and neither
     multiprocessing (a sweep's pool, whose exit handlers release its semaphores) nor Dask (whose close its
-    connections)."""
+    connections), nor a profiler or coverage, which write their results at Python's ending."""
     import threading
 
-    if "multiprocessing" in sys.modules or "distributed" in sys.modules:
+    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    if watched or any(m in sys.modules for m in ("multiprocessing", "distributed", "cProfile", "profile", "coverage")):
         return False
     return not any(t is not threading.current_thread() and not t.daemon for t in threading.enumerate())
 

@@ -159,46 +159,76 @@ def render_all(pictures: list[tuple], fmt: str = "png") -> list[bytes]:
     more than one core, the pictures after the first are drawn at the same time in forked copies of this
     process, which hold everything read and imported already: drawing is single-threaded Python and Agg, so
     this takes about as long as the slowest picture instead of them all. The bytes are the same either way. A
-    copy that fails for any reason leaves its picture to this process, which draws it and so raises any error
-    itself, as without copies."""
-    if len(pictures) < 2 or sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2:
+    picture whose copy could not start or failed is drawn by this process, which so raises any error itself,
+    as without copies. Only a process of one thread forks: a copy of a threaded one (a notebook's) could wait
+    forever for a lock that another thread held at the fork."""
+    import threading
+
+    if (len(pictures) < 2 or sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2
+            or threading.active_count() > 1):
         return [render(picture, subject, fmt)[0] for picture, subject in pictures]
     import matplotlib.backends.backend_agg  # noqa: F401  (imported once, here, for every copy)
     import matplotlib.figure  # noqa: F401
 
-    copies = {}  # process id -> the reading end of its pipe, while it is not collected
+    copies = {}  # process id -> the reading end of its pipe, until it is collected
     try:
-        order = []
-        for picture, subject in pictures[1:]:
-            pid, reading = _draw_in_copy(picture, subject, fmt)
-            copies[pid] = reading
-            order.append(pid)
+        started = [_draw_in_copy(picture, subject, fmt, copies) for picture, subject in pictures[1:]]
         drawn = [render(*pictures[0], fmt)[0]]
-        for pid, (picture, subject) in zip(order, pictures[1:]):
-            chunks = []
-            while chunk := os.read(copies[pid], 1 << 20):
-                chunks.append(chunk)
-            os.close(copies.pop(pid))
-            _, status = os.waitpid(pid, 0)
-            drawn.append(b"".join(chunks) if status == 0 and chunks else render(picture, subject, fmt)[0])
+        for pid, (picture, subject) in zip(started, pictures[1:]):
+            content, status = b"", None
+            if pid is not None:
+                chunks = []
+                while chunk := os.read(copies[pid], 1 << 20):
+                    chunks.append(chunk)
+                _, status = os.waitpid(pid, 0)
+                os.close(copies.pop(pid))
+                content = b"".join(chunks)
+            drawn.append(content if status == 0 and content else render(picture, subject, fmt)[0])
         return drawn
     finally:
         for pid, reading in copies.items():  # an error or a Ctrl-C meanwhile: the copies go too
             os.close(reading)
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:  # collected already, just before the Ctrl-C
+                pass
 
 
-def _draw_in_copy(picture, subject, fmt: str) -> tuple[int, int]:
-    """(process id, the reading end of a pipe): a forked copy of this process draws the picture, writes its
-    bytes into the pipe and ends at once (os._exit: nothing of this process's ending runs twice)."""
-    reading, writing = os.pipe()
-    pid = os.fork()
-    if pid:
+def _draw_in_copy(picture, subject, fmt: str, copies: dict) -> int | None:
+    """Start a forked copy of this process that draws the picture into a pipe; record it in copies (its process
+    id -> the pipe's reading end) and return its id, or None when no copy could start. SIGINT and SIGTERM are
+    held back meanwhile: one raised inside Python's own after-fork hooks would be printed and then forgotten,
+    and the copy must not inherit this process's handlers (it quits at once on a signal)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        try:
+            reading, writing = os.pipe()
+        except OSError:  # out of file descriptors: this process draws it
+            return None
+        try:
+            pid = os.fork()
+        except OSError:  # out of processes or memory: this process draws it
+            os.close(reading)
+            os.close(writing)
+            return None
+        if pid == 0:
+            _copy(picture, subject, fmt, reading, writing, held)
         os.close(writing)
-        return pid, reading
+        copies[pid] = reading
+        return pid
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # last: a signal held back is delivered here
+
+
+def _copy(picture, subject, fmt: str, reading: int, writing: int, held) -> None:
+    """The forked copy: draw, write the bytes into the pipe, end at once (os._exit: nothing of the process's
+    ending runs twice). A signal ends it quietly; the process that forked it reports the interruption."""
     code = 1
     try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         os.close(reading)
         with os.fdopen(writing, "wb") as pipe:
             pipe.write(render(picture, subject, fmt)[0])

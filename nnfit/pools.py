@@ -137,8 +137,11 @@ def _check_address(address: str) -> None:
 
     try:
         scheme, location = parse_address(address)
-        if scheme not in registry.backends:
-            raise ValueError(f"unknown scheme '{scheme}://'; Dask's are {', '.join(s + '://' for s in registry.backends)}")
+        try:
+            registry.get_backend(scheme)  # Dask's own schemes, and those its plugins add
+        except ValueError:
+            raise ValueError(f"unknown scheme '{scheme}://'; Dask's are "
+                             f"{', '.join(s + '://' for s in registry.backends)}") from None
         if scheme != "inproc":
             parse_host_port(location)
     except ValueError as e:

@@ -304,3 +304,15 @@ def test_a_second_ctrl_c_quits_at_once_with_an_error_line(monkeypatch, capfd):
     with pytest.raises(SystemExit) as ended:
         handler(signal.SIGINT, None)
     assert ended.value.code == 130 and capfd.readouterr().err == "Error: interrupted at once\n"
+
+
+def test_a_profiled_run_keeps_its_profile(tmp_path):
+    """The program ends at once after its command (nnfit/__main__.py), but not under a profiler or coverage,
+    which write their results at Python's ending."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(tmp_path / "profile"), "-m", "nnfit",
+                           "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("nnfit, version")
+    assert (tmp_path / "profile").stat().st_size > 0

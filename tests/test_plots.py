@@ -278,6 +278,10 @@ def test_many_runs_overlaid_keep_their_panels_and_the_legend_tells_them_apart(tm
     renderer = fig.canvas.get_renderer()
     title = fig._suptitle.get_window_extent(renderer)
     assert title.x0 >= 0 and title.x1 <= fig.bbox.width and "\n" in fig.get_suptitle()
+    wide = plotdata.read_run(tiny_run(tmp_path, "EXPERIMENT_WITH_MOMENTUM_AND_WEIGHT_DECAY_RUN_NUMBER_WWW_MMM"))
+    _, fig = render(figures.FIGURES["confusion-matrix"], plotdata.load_fit(wide))  # capitals: wider than most
+    title = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    assert title.x0 >= 0 and title.x1 <= fig.bbox.width, (title, fig.get_suptitle())
 
 
 def test_a_run_of_one_epoch_gets_whole_epoch_ticks(tmp_path):
@@ -385,6 +389,51 @@ def test_pictures_drawn_at_once_in_forked_copies_are_the_bytes_drawn_one_by_one(
     assert render_all([pictures[0], (flaky, fit)]) == [one_by_one[0], render(roc, fit)[0]]
     with pytest.raises(DataError, match="no rows to draw"):
         render_all([pictures[0], (figures.Picture(never, roc.size), fit)])
+
+
+def test_forking_copies_never_loses_a_signal_nor_a_copy(example, monkeypatch):
+    """A signal that comes as a copy is forked is held back until the copy is on record, then raised: the copies
+    are killed and collected, none left running. A fork that fails leaves its picture to the process."""
+    import errno
+    import signal
+
+    from nnfit.plots import render_all
+
+    fit = plotdata.load_fit(plotdata.read_run(example("xor")))
+    pictures = [(figures.FIGURES[name], fit) for name in EXAMPLES["xor"][1]]
+    one_by_one = [render(picture, fit)[0] for picture, fit in pictures]
+    real_fork, forked = os.fork, []
+
+    def cannot():
+        raise OSError(errno.EAGAIN, "no more processes")
+
+    monkeypatch.setattr(os, "fork", cannot)
+    assert render_all(pictures) == one_by_one
+
+    class Stop(Exception):
+        pass
+
+    def stop(signum, frame):
+        raise Stop
+
+    def fork_then_signal():
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+            os.kill(os.getpid(), signal.SIGTERM)  # as if it came during the fork
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork_then_signal)
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(Stop):
+            render_all(pictures)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert forked
+    for pid in forked:
+        with pytest.raises(ChildProcessError):  # collected: neither running nor a zombie
+            os.waitpid(pid, os.WNOHANG)
 
 
 def test_laying_out_once_gives_the_pixels_of_savefigs_own_layout(example):
