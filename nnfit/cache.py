@@ -223,13 +223,51 @@ def _write(folder: Path, key: str, data: Dataset, hashes: dict, fingerprints: di
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-_memory: OrderedDict[str, tuple[dict, Dataset, int]] = OrderedDict()  # key -> (fingerprints, data, bytes)
+_memory: OrderedDict[str, tuple[dict, object, int]] = OrderedDict()  # key -> (fingerprints, what, bytes)
 _memory_lock = threading.Lock()  # a Dask worker may run several runs at once, in threads
 
 
 def recall(key: str, fingerprints: dict) -> Dataset | None:
     """The Dataset this process kept under key, if the files' fingerprints still match those it was made from;
     a copy of it whose arrays are shared, with its own notes and timing."""
+    found = _recall(key, fingerprints)
+    return None if found is None else replace(found, notes=list(found.notes), timing={})
+
+
+def keep(key: str, fingerprints: dict, data: Dataset) -> None:
+    """Keep data in this process for recall, unless a file's fingerprint cannot show it unchanged later, or
+    the arrays exceed MEMORY_BYTES; older Datasets are dropped to stay within it."""
+    arrays = [a for split in (data.train, data.valid, data.test) if split is not None
+              for a in (split.X, split.Y, split.target, split.w) if a is not None]
+    size = sum(a.nbytes for a in arrays)
+    if None in fingerprints.values() or size > MEMORY_BYTES:
+        return
+    for a in arrays:
+        a.flags.writeable = False  # every run that recalls it shares these: none may write to them
+    _keep(key, fingerprints, data, size)
+
+
+def parse_key(paths: dict, options: dict, files: dict) -> str:
+    """The key of the parsed CSV files themselves: their paths, sizes and times, and how they are read; not the
+    seed or the fold, which only the preparing that follows uses."""
+    payload = {"paths": paths, "options": options, "files": files, "format": 1}
+    return "parsed:" + hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def recall_parsed(key: str, fingerprints: dict) -> tuple[dict, dict] | None:
+    """({role: (frame, name)}, {role: sha256}) this process kept under key, if the files' fingerprints still
+    match: a sweep's trials that differ only in their seed or fold parse each file once per process. The frames
+    are shared; nothing writes to a parsed frame (prepare_dataset copies what it needs out of it)."""
+    found = _recall(key, fingerprints)
+    return None if found is None else (dict(found[0]), dict(found[1]))
+
+
+def keep_parsed(key: str, fingerprints: dict, frames: dict, hashes: dict) -> None:
+    size = sum(int(frame.memory_usage(deep=True).sum()) for frame, _ in frames.values())
+    _keep(key, fingerprints, (dict(frames), dict(hashes)), size)
+
+
+def _recall(key: str, fingerprints: dict):
     if None in fingerprints.values():
         return None
     with _memory_lock:
@@ -237,23 +275,16 @@ def recall(key: str, fingerprints: dict) -> Dataset | None:
         if found is None or found[0] != fingerprints:
             return None
         _memory.move_to_end(key)
-    return replace(found[1], notes=list(found[1].notes), timing={})
+    return found[1]
 
 
-def keep(key: str, fingerprints: dict, data: Dataset) -> None:
-    """Keep data in this process for recall, unless a file's fingerprint cannot show it unchanged later, or
-    the arrays exceed MEMORY_BYTES; older Datasets are dropped to stay within it."""
-    if None in fingerprints.values():
+def _keep(key: str, fingerprints: dict, what, size: int) -> None:
+    """Keep what (size bytes) under key, the most recently used within MEMORY_BYTES in all; nothing that a
+    file's fingerprint cannot show unchanged later, or that alone exceeds MEMORY_BYTES."""
+    if None in fingerprints.values() or size > MEMORY_BYTES:
         return
-    arrays = [a for split in (data.train, data.valid, data.test) if split is not None
-              for a in (split.X, split.Y, split.target, split.w) if a is not None]
-    size = sum(a.nbytes for a in arrays)
-    if size > MEMORY_BYTES:
-        return
-    for a in arrays:
-        a.flags.writeable = False  # every run that recalls it shares these: none may write to them
     with _memory_lock:
-        _memory[key] = (fingerprints, data, size)
+        _memory[key] = (fingerprints, what, size)
         _memory.move_to_end(key)
         while sum(entry[2] for entry in _memory.values()) > MEMORY_BYTES:
             _memory.popitem(last=False)

@@ -77,8 +77,9 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
     those same bytes. A file whose stat changed while it was read is read again.
     With data.cache on and a cache_dir, a run with the same files and data settings loads the prepared arrays
     instead (see cache.py). With memory, this process keeps what it prepared, and a later call with the same
-    files and settings gets it back without reading (cache.recall). dataset.timing tells the seconds spent
-    reading and preprocessing.
+    files and settings gets it back without reading (cache.recall), and a call with other settings for the
+    same files (another seed, another fold) gets the parsed files back (cache.recall_parsed). dataset.timing
+    tells the seconds spent reading and preprocessing.
     """
     d = cfg.data
     started = time.perf_counter()
@@ -102,6 +103,11 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
                 if None not in fingerprints.values():
                     cache.remember(cache_dir, key, fingerprints)
                 return _kept(found[0], started, memory, key, fingerprints)
+        parsed_key = cache.parse_key(paths, reading(cfg), files) if memory and key is not None else None
+        parsed = cache.recall_parsed(parsed_key, fingerprints) if parsed_key is not None else None
+        if parsed is not None:  # the same files, parsed by this process for an earlier seed or fold
+            frames, hashes = parsed
+            break
         try:
             frames, hashes = read_files(paths, reading(cfg))
             changed = changed_since(paths, stats)
@@ -110,6 +116,8 @@ def load_training_data(cfg: Config, rng: np.random.Generator, cache_dir: Path | 
             if changed is None:
                 raise
         if changed is None:
+            if parsed_key is not None:
+                cache.keep_parsed(parsed_key, fingerprints, frames, hashes)
             break
         if attempt == READ_ATTEMPTS:
             raise DataError(f"data.{changed}: {display_path(paths[changed])} changed while nnfit read it, "

@@ -392,6 +392,36 @@ def test_a_process_keeps_prepared_data_in_memory_for_its_next_runs_while_the_fil
     assert load(seed=3).timing["preprocess"] == 0.0 and load(seed=2).timing["preprocess"] > 0.0
 
 
+def test_a_process_parses_a_file_once_for_all_its_seeds_and_folds(tmp_path, monkeypatch):
+    """A sweep over seeds, or with folds: load_training_data(memory=True) parses each file once per process and
+    prepares each seed's or fold's split from the parsed frame, to the same arrays as a fresh read."""
+    from nnfit import cache, data
+    from nnfit.config import load_config
+
+    monkeypatch.setattr(cache, "_memory", type(cache._memory)())
+    monkeypatch.setattr(cache, "RECENT_SECONDS", 0.0)  # the files were just written
+    rng = np.random.default_rng(8)
+    write_csv(tmp_path / "d.csv", pd.DataFrame(rng.normal(size=(90, 3)), columns=list("abc")).assign(
+        y=rng.choice(["no", "yes", "maybe"], 90)))
+    parsed = []
+    real = data.read_files
+    monkeypatch.setattr(data, "read_files", lambda *a: parsed.append(a) or real(*a))
+
+    def load(seed, memory, **settings):
+        cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "multiclass", "train": {"seed": seed},
+                                                             "data": {"train": "d.csv", "target": "y", **settings}}))
+        return data.load_training_data(cfg, np.random.default_rng(seed), memory=memory)
+
+    variants = [(seed, {}) for seed in (0, 1, 2)] + [(0, {"folds": 3, "fold": k}) for k in (1, 2, 3)]
+    for seed, settings in variants:
+        fresh, memo = load(seed, False, **settings), load(seed, True, **settings)
+        for role in ("train", "valid"):
+            for name in ("X", "Y", "target"):
+                np.testing.assert_array_equal(getattr(getattr(memo, role), name), getattr(getattr(fresh, role), name))
+        assert memo.notes == fresh.notes and memo.train_sha256 == fresh.train_sha256
+    assert len(parsed) == len(variants) + 1  # every fresh read, and the first of the process's own
+
+
 def test_column_statistics_taken_during_extraction_are_the_training_rows_mean_and_deviation():
     """extract_rows computes the training split's means and deviations while columns are contiguous (in
     groups of 16), over exactly the first stats_rows rows of the order, skipping missing values."""
