@@ -23,7 +23,8 @@ A process that trains many runs (a sweep's worker) can also keep the Datasets it
 the same key, and hand one to a later run whose files show the same fingerprints (recall, keep): a sweep's
 trials mostly share their data settings and seed, and reading and preparing a small CSV costs more than
 training it for a few epochs. A kept Dataset's arrays are made read-only, as a mapped entry's are, since
-every run that recalls it shares them.
+every run that recalls it shares them. It keeps the parsed CSV files too (recall_parsed, keep_parsed), for
+runs that differ only in their seed or fold, which split the same rows another way.
 """
 
 from __future__ import annotations
