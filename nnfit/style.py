@@ -89,14 +89,17 @@ def set_title(fig, run_name: str, what: str, detail: str | None = None) -> None:
     score). A suptitle, so that the layout keeps it clear of the axes; each line wrapped to the figure's width."""
     width = int(fig.get_figwidth() * TITLE_CHARS_PER_INCH)
     lines = [f"{run_name}: {what}"] + ([detail] if detail else [])
-    title = fig.suptitle("\n".join(textwrap.fill(line, width, break_on_hyphens=False) for line in lines), fontsize=11)
+    title = fig.suptitle("\n".join(_wrap(lines, width)), fontsize=11)
     measure = getattr(fig.canvas, "get_renderer", None)  # Agg's: characters differ in width (W, i), so measure
     while measure is not None and width > 20 and title.get_window_extent(measure()).width > 0.96 * fig.bbox.width:
         width = int(width * 0.9)
-        title.set_text("\n".join(textwrap.fill(line, width, break_on_hyphens=False) for line in lines))
+        title.set_text("\n".join(_wrap(lines, width)))
 
 
 def title_lines(fig_width: float, *lines: str) -> int:
     """How many lines set_title makes of these on a figure fig_width inches wide: for sizes that grow with it."""
-    width = int(fig_width * TITLE_CHARS_PER_INCH)
-    return sum(len(textwrap.wrap(line, width, break_on_hyphens=False)) or 1 for line in lines)
+    return len(_wrap(lines, int(fig_width * TITLE_CHARS_PER_INCH)))
+
+
+def _wrap(lines, width: int) -> list[str]:
+    return [part for line in lines for part in (textwrap.wrap(line, width, break_on_hyphens=False) or [line])]
