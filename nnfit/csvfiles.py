@@ -30,6 +30,7 @@ def first_row(lines: np.ndarray, mask) -> str:
     return f"row {int(lines[np.argmax(np.asarray(mask))]) + 1}"
 
 
+PRECISION = 1e-4  # the widest gap, in standard deviations of a column, between neighbouring values float32 may leave
 _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the full parse can go straight to floats
 
 
@@ -140,15 +141,44 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
             df = _parse(buffer, name, dtype={c: str for c in (*text, *types) if c in peek.columns}, **kw)
     if df.empty and not allow_empty:
         raise DataError(f"{name}: has a header but no data rows")
-    _check_range(df, [c for c, t in dtypes.items() if t is float_dtype], buffer, name, kw, np.dtype(float_dtype))
+    floats = [c for c, t in dtypes.items() if t is float_dtype and c in df.columns]
+    _check_range(df, floats, buffer, name, kw, np.dtype(float_dtype))
+    blurred = [c for c in floats if _blurs(df[c].to_numpy(), float_dtype)]
+    if blurred:  # read again in float64, to be centred in float64 before they become float_dtype (extract_rows)
+        wide = _parse(buffer, name, usecols=blurred, dtype={c: np.float64 for c in blurred}, **kw)
+        for c in blurred:
+            df[c] = wide[c].to_numpy()
     for column, kind in types.items():
         if column in df.columns and kind != "categorical":
             values, bad = to_number(df[column], decimal) if kind == "numeric" else to_days(df[column])
             if bad.any():
                 raise DataError(f"{name}: column '{column}' (data.types: {kind}) has {df[column][bad].iloc[0]!r} in "
                                 f"{first_row(df.index.to_numpy(), bad)}, which is not a{' number' if kind == 'numeric' else ' date'}")
-            df[column] = values if column in exact else values.astype(float_dtype)
+            keep = column in exact or _blurs(values, float_dtype)
+            df[column] = values if keep else values.astype(float_dtype)
     return df
+
+
+def blurred(mean: float, std: float, dtype) -> bool:
+    """Whether dtype holds a column's values, around its mean, more than PRECISION of its standard deviation
+    apart (a constant column's: of 1, its scale in preprocessing): float32 holds a unix time in seconds (1.7e9)
+    to 128 s, so an hour of them becomes 29 values. Such a column is read in float64 and centred there, then
+    becomes dtype (rows.extract_rows): what the network sees is then as fine as dtype can hold it."""
+    dtype = np.dtype(dtype)
+    gap = float(np.spacing(dtype.type(abs(mean)))) if dtype.itemsize < 8 else 0.0  # nan for infinite values
+    return gap > PRECISION * (std if std > 0 else 1.0)
+
+
+def _blurs(values: np.ndarray, dtype) -> bool:
+    """blurred() on the mean and standard deviation of a column's values (as read: float32 holds them close
+    enough to tell), missing ones left out."""
+    if np.dtype(dtype).itemsize >= 8:
+        return False
+    present = values[~np.isnan(values)] if np.isnan(values).any() else values
+    if present.size == 0:
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return blurred(present.mean(dtype=np.float64), present.std(dtype=np.float64), dtype)
 
 
 def read_as_written(source: bytes, name: str, columns, sep: str = "auto", decimal: str = ".") -> pd.DataFrame:
@@ -185,13 +215,18 @@ def read_files(paths: dict[str, str], options: dict) -> tuple[dict, dict]:
     options are read_csv's."""
     frames, hashes = {}, {}
     with ThreadPoolExecutor(1) as pool:
-        for role, path in paths.items():
-            name = display_path(path)
-            content = read_file_bytes(path, name, f"data.{role}")
+        for role in sorted(paths, key=lambda role: role != "train"):
+            name = display_path(paths[role])
+            content = read_file_bytes(paths[role], name, f"data.{role}")
             hashing = pool.submit(content_sha256, content)
-            frames[role] = (read_csv(content, name, role=f"data.{role}", **options), name)
+            df = read_csv(content, name, role=f"data.{role}", **options)
+            frames[role] = (df, name)
             hashes[role] = hashing.result()
-    return frames, hashes
+            if role == "train" and np.dtype(options.get("float_dtype", np.float32)).itemsize < 8:
+                # the columns read in float64 to be centred there (blurred): the other files' too
+                wider = [c for c, t in df.dtypes.items() if t == np.float64 and c not in options.get("exact", ())]
+                options = {**options, "exact": (*options.get("exact", ()), *wider)}
+    return {role: frames[role] for role in paths if role in frames}, hashes
 
 
 def changed_since(paths: dict[str, str], before: dict[str, os.stat_result]) -> str | None:

@@ -184,15 +184,15 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
     categorical = [c for c in features if c not in set(numeric)]
     notes += column_notes(train_df, numeric, categorical, d.types, d.decimal, train_name)
     rows: dict[str, Rows | None] = {"train": None, "valid": None, "test": None}
+    others = {}  # the validation and test files' frames, taken after the training rows (their offsets)
     for role in ("valid", "test"):
         if frames.get(role) is not None:
             df, name = frames[role]
             require_columns(df, [d.target], name, "target column", d.sep)
             require_columns(df, features, name, "feature column", d.sep)
-            df = drop_missing_target(df, d.target, name, notes)
-            rows[role] = extract_rows(df, numeric, categorical, d.target, name, dtype)
+            others[role] = (drop_missing_target(df, d.target, name, notes), name)
     order, n_train = None, len(train_df)
-    if rows["valid"] is None and (d.valid_fraction > 0 or d.folds is not None):
+    if "valid" not in others and (d.valid_fraction > 0 or d.folds is not None):
         strata = None if cfg.task == "regression" else labels.encode(train_df[d.target], train_name)
         if d.folds is not None:
             if len(train_df) < d.folds:
@@ -204,9 +204,13 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
         if len(rows_valid) == 0:
             notes.append(f"{train_name}: too few rows to hold out {d.valid_fraction:g} for validation; training without")
         order, n_train = np.concatenate([rows_train, rows_valid]), len(rows_train)
-    whole = extract_rows(train_df, numeric, categorical, d.target, train_name, dtype, order, stats_rows=n_train)
+    # a column that dtype would blur is centred on its training mean in float64 first (csvfiles.blurred)
+    whole = extract_rows(train_df, numeric, categorical, d.target, train_name, dtype, order, stats_rows=n_train,
+                         offset="mean" if d.standardize else None)
+    for role, (df, name) in others.items():
+        rows[role] = extract_rows(df, numeric, categorical, d.target, name, dtype, offset=whole.offset)
     frames.clear()  # the parsed frames are no longer needed: let them go before training allocates
-    train_df = None
+    train_df = others = df = None
     rows["train"] = whole.subset(slice(0, n_train))
     rows["train"].stats = whole.stats  # computed over exactly these rows
     if n_train < len(whole):
@@ -272,7 +276,8 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
     a header but no rows gives no rows (predict only; evaluate needs rows to score)."""
     content = read_source(source, name)
     label = (prep.target,) if need_target else ()
-    df = read_csv(content, name, dtype, exact=label if prep.task == "regression" else (),
+    exact = (label if prep.task == "regression" else ()) + tuple(prep.blurred_columns(dtype))
+    df = read_csv(content, name, dtype, exact=exact,
                   text=tuple(prep.categorical) + (label if prep.task != "regression" else ()),
                   sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target)
     require_columns(df, prep.columns, name, "feature column", prep.sep)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from .csvfiles import first_row
+from .csvfiles import blurred, first_row
 from .errors import DataError
 from .labels import Target
 from .rows import Rows, column_stats, extract_rows
@@ -51,6 +51,8 @@ class Preprocessor:
         fill, center, scale, notes = [], [], [], []
         if numeric:
             mean, std, count = rows.stats if rows.stats is not None else column_stats(rows.numeric.T)
+            if rows.stats is None and rows.offset is not None:  # the statistics of rows.numeric, less the offset
+                mean = mean + rows.offset
             for j, (c, m, s, k) in enumerate(zip(numeric, mean, std, count)):
                 if k == 0:
                     raise DataError(f"{rows.source}: column '{c}' has no values (all {len(rows)} rows are missing)")
@@ -112,12 +114,18 @@ class Preprocessor:
 
     def transform(self, df: pd.DataFrame, source: str, dtype=np.float32) -> tuple[np.ndarray, list[str]]:
         """Features of every row of a data frame, (n, n_features), and notes (imputed values, unseen categories)."""
-        return self.encode(extract_rows(df, self.numeric, self.categorical, None, source, dtype))
+        offset = [c if blurred(c, s, dtype) else 0.0 for c, s in zip(self.center, self.scale)]
+        return self.encode(extract_rows(df, self.numeric, self.categorical, None, source, dtype, offset=offset))
+
+    def blurred_columns(self, dtype) -> list[str]:
+        """The numeric columns to read in float64, to be centred there before they become dtype (csvfiles.blurred)."""
+        return [c for c, m, s in zip(self.numeric, self.center, self.scale) if blurred(m, s, dtype)]
 
     def encode(self, rows: Rows) -> tuple[np.ndarray, list[str]]:
         """Features of Rows, (n, n_features), computed in rows.numeric's memory where it can be; and notes."""
         notes, source = [], rows.source
         block, p = rows.numeric, len(self.numeric)
+        offset = 0.0 if rows.offset is None else rows.offset  # rows.numeric holds each column less its offset
         if p:
             finite = np.isfinite(block)
             if not finite.all():
@@ -130,10 +138,10 @@ class Preprocessor:
                 if missing.any():
                     cols = np.flatnonzero(missing.any(axis=0))
                     self._missing_allowed(self.numeric[cols[0]], missing[:, cols[0]], rows)
-                    np.copyto(block, np.asarray(self.fill, block.dtype)[None, :], where=missing)
+                    np.copyto(block, np.asarray(np.subtract(self.fill, offset), block.dtype)[None, :], where=missing)
                     notes.append(f"{source}: imputed {int(missing.sum())} missing values in "
                                  f"{_names([self.numeric[j] for j in cols])} with the training mean")
-            block -= np.asarray(self.center, block.dtype)
+            block -= np.asarray(np.subtract(self.center, offset), block.dtype)  # 0 where rows.numeric is centred
             block *= np.asarray([1.0 / s for s in self.scale], block.dtype)
         if not self.categorical:
             return block, notes

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .csvfiles import first_row, is_numeric
+from .csvfiles import blurred, first_row, is_numeric
 from .errors import DataError
 
 _CHUNK = 65536  # values per column at a time when statistics need float64 copies (missing values)
@@ -29,6 +29,7 @@ class Rows:
     lines: np.ndarray  # (n,) 0-based data-row number of each row in its file, for messages
     source: str
     stats: tuple | None = None  # numeric columns' (mean, std, count) of these rows, when extract_rows computed them
+    offset: np.ndarray | None = None  # (p,) float64: numeric holds each column less this (extract_rows); None: 0
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -37,15 +38,21 @@ class Rows:
         """Rows selected by a slice (numeric stays a view) or by a boolean mask / index array (copies)."""
         take = (lambda x: x[index]) if isinstance(index, slice) else (lambda x: x.iloc[index])
         target = None if self.target is None else take(self.target)
-        return Rows(self.numeric[index], take(self.categorical), target, self.lines[index], self.source)
+        return Rows(self.numeric[index], take(self.categorical), target, self.lines[index], self.source,
+                    offset=self.offset)
 
 
 def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], target: str | None,
-                 source: str, dtype, order: np.ndarray | None = None, stats_rows: int | None = None) -> Rows:
+                 source: str, dtype, order: np.ndarray | None = None, stats_rows: int | None = None,
+                 offset=None) -> Rows:
     """The feature columns of df as Rows, in the row order `order` (default: as they are).
 
     With stats_rows, Rows.stats also gets the numeric columns' (mean, std, count) over the first stats_rows
     rows of that order (column_stats), computed while each column is still contiguous.
+
+    offset: (p,) values to subtract, in float64, from the numeric columns that df holds wider than dtype
+    (csvfiles.blurred: read in float64) before they become dtype; "mean" for the stats rows' mean of each such
+    column that dtype would blur; None for nothing. Rows.offset says what was subtracted from each column.
     """
     dtypes = df.dtypes
     for c in numeric:
@@ -70,11 +77,30 @@ def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
                 mean[j:j + len(names)], std[j:j + len(names)], count[j:j + len(names)] = \
                     column_stats(picked[:len(names), :m])
             block[:, j:j + len(names)] = picked[:len(names)].T  # each row gets len(names) adjacent values
+    shift = np.zeros(len(numeric))
+    for j, c in enumerate(numeric if offset is not None else []):
+        if dtypes[c].itemsize <= block.itemsize:
+            continue
+        values = df[c].to_numpy(np.float64)
+        values = values if order is None else values[order]
+        if isinstance(offset, str):  # "mean": centred on the statistics' rows, when dtype would blur them
+            exact = column_stats(values[None, :m]) if m else None
+            if exact is None or not blurred(exact[0][0], exact[1][0], dtype):
+                continue
+            mean[j], std[j], count[j] = (s[0] for s in exact)
+            shift[j] = mean[j]
+        elif offset[j] != 0:
+            shift[j] = offset[j]
+        else:
+            continue
+        with np.errstate(over="ignore"):  # beyond dtype: infinite, which encode() rejects by name
+            block[:, j] = values - shift[j]
     pick = (lambda frame: frame) if order is None else (lambda frame: frame.iloc[order])
     cats = pick(df[categorical])
     lines = df.index.to_numpy() if order is None else df.index.to_numpy()[order]
     stats = (mean, std, count) if m else None
-    return Rows(block, cats, None if target is None else pick(df[target]), lines, source, stats)
+    return Rows(block, cats, None if target is None else pick(df[target]), lines, source, stats,
+                shift if shift.any() else None)
 
 
 def column_stats(columns: np.ndarray):

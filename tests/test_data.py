@@ -84,3 +84,40 @@ def test_class_only_in_validation_is_an_error(tmp_path, monkeypatch):
     result = run_cli("train", config)
     assert result.exit_code == 2
     assert "valid.csv: column 'y' has label that the model has never seen: 'z'" in result.stderr
+
+
+def test_a_column_float32_would_blur_is_centred_in_float64_first(tmp_path):
+    """Unix times in seconds (1.7e9) are 128 s apart in float32: an hour of them became 29 values and the
+    network could not tell 2 minutes apart. Such a column is read in float64 and centred there, so the inputs
+    are the float64 standardization rounded once; ordinary columns keep their float32 path bit for bit."""
+    from nnfit.data import load_features
+    from nnfit.preprocess import Preprocessor
+
+    rng = np.random.default_rng(0)
+    t = (1.7e9 + rng.uniform(0, 3600, 700)).round(3)
+    frame = pd.DataFrame({"t": t, "u": rng.normal(5, 2, 700), "y": np.sin(t / 600)})
+    frame.loc[[3, 10], "t"] = np.nan
+    write_csv(tmp_path / "valid.csv", frame.iloc[500:])
+    data = load(tmp_path, frame.iloc[:500], {"valid": "valid.csv"}, task="regression")
+    prep, train = data.prep, frame.iloc[:500]
+    mean, std = train["t"].mean(), train["t"].std(ddof=0)
+    assert (prep.center[0], prep.scale[0]) == (pytest.approx(mean, abs=1e-3), pytest.approx(std, rel=1e-9))
+    for split, rows in ((data.train, train), (data.valid, frame.iloc[500:])):
+        z = ((rows["t"] - mean) / std).fillna(0).to_numpy()  # a missing value: the training mean
+        np.testing.assert_allclose(split.X[:, 0], z, rtol=0, atol=2e-7)  # float32's own rounding of z
+        assert len(np.unique(split.X[:, 0])) == rows["t"].nunique() + rows["t"].isna().any()
+    u = train["u"].to_numpy(np.float32)  # an ordinary column: as before, float32 from the start
+    old = (u - np.float32(prep.center[1])) * np.float32(1 / prep.scale[1])
+    np.testing.assert_array_equal(data.train.X[:, 1], old)
+    assert not any("whole numbers" in note for note in data.notes)
+
+    # predict and evaluate read the column the same way: the same inputs for the same rows, bit for bit
+    _, X, _ = load_features(Preprocessor.from_dict(prep.to_dict()), tmp_path / "valid.csv", "valid.csv",
+                            np.float32, need_target=True)
+    np.testing.assert_array_equal(X, data.valid.X)
+    # without standardizing, the inputs are the values as float32 holds them; float64 stays as it was
+    raw = load(tmp_path, frame.iloc[:500], {"valid_fraction": 0, "standardize": False}, task="regression")
+    np.testing.assert_array_equal(raw.train.X[:, 0], train["t"].fillna(mean).to_numpy(np.float32))
+    wide = load(tmp_path, frame.iloc[:500], {"valid_fraction": 0}, task="regression", dtype="float64")
+    np.testing.assert_array_equal(wide.train.X[:, 0], ((train["t"] - wide.prep.center[0]) * (1 / wide.prep.scale[0]))
+                                  .fillna(0).to_numpy())
