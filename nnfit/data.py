@@ -276,7 +276,7 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
     a header but no rows gives no rows (predict only; evaluate needs rows to score)."""
     content = read_source(source, name)
     label = (prep.target,) if need_target else ()
-    exact = (label if prep.task == "regression" else ()) + tuple(prep.blurred_columns(dtype))
+    exact = (label if prep.task == "regression" else ()) + tuple(prep.wide)
     df = read_csv(content, name, dtype, exact=exact,
                   text=tuple(prep.categorical) + (label if prep.task != "regression" else ()),
                   sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from .csvfiles import blurred, first_row
+from .csvfiles import first_row
 from .errors import DataError
 from .labels import Target
 from .rows import Rows, column_stats, extract_rows
@@ -40,6 +40,9 @@ class Preprocessor:
     sep: str = ","  # how the files write their fields (data.sep, data.decimal, data.types), for predict too
     decimal: str = "."
     types: dict[str, str] = field(default_factory=dict)
+    # per numeric column: subtracted in float64 before the values became the model's dtype (the columns that
+    # dtype would blur: csvfiles.blurred), 0 for the others; [] when there are none (and in earlier models)
+    offset: list[float] = field(default_factory=list)
 
     # ---- fitting ----
 
@@ -95,7 +98,7 @@ class Preprocessor:
                    fill=fill, center=center, scale=scale, categories=categories, mode=mode,
                    missing=data_cfg.missing, classes=classes, target_center=t_center, target_scale=t_scale,
                    feature_names=names, other=other, sep=data_cfg.sep, decimal=data_cfg.decimal,
-                   types=dict(data_cfg.types)), notes
+                   types=dict(data_cfg.types), offset=[] if rows.offset is None else rows.offset.tolist()), notes
 
     @property
     def columns(self) -> list[str]:
@@ -114,18 +117,19 @@ class Preprocessor:
 
     def transform(self, df: pd.DataFrame, source: str, dtype=np.float32) -> tuple[np.ndarray, list[str]]:
         """Features of every row of a data frame, (n, n_features), and notes (imputed values, unseen categories)."""
-        offset = [c if blurred(c, s, dtype) else 0.0 for c, s in zip(self.center, self.scale)]
-        return self.encode(extract_rows(df, self.numeric, self.categorical, None, source, dtype, offset=offset))
+        return self.encode(extract_rows(df, self.numeric, self.categorical, None, source, dtype,
+                                        offset=self.offset or None))
 
-    def blurred_columns(self, dtype) -> list[str]:
-        """The numeric columns to read in float64, to be centred there before they become dtype (csvfiles.blurred)."""
-        return [c for c, m, s in zip(self.numeric, self.center, self.scale) if blurred(m, s, dtype)]
+    @property
+    def wide(self) -> list[str]:
+        """The numeric columns to read in float64: their offset is subtracted there, as in training."""
+        return [c for c, o in zip(self.numeric, self.offset) if o != 0]
 
     def encode(self, rows: Rows) -> tuple[np.ndarray, list[str]]:
         """Features of Rows, (n, n_features), computed in rows.numeric's memory where it can be; and notes."""
         notes, source = [], rows.source
         block, p = rows.numeric, len(self.numeric)
-        offset = 0.0 if rows.offset is None else rows.offset  # rows.numeric holds each column less its offset
+        shift = 0.0 if rows.offset is None else rows.offset  # rows.numeric holds each column less its offset
         if p:
             finite = np.isfinite(block)
             if not finite.all():
@@ -138,10 +142,10 @@ class Preprocessor:
                 if missing.any():
                     cols = np.flatnonzero(missing.any(axis=0))
                     self._missing_allowed(self.numeric[cols[0]], missing[:, cols[0]], rows)
-                    np.copyto(block, np.asarray(np.subtract(self.fill, offset), block.dtype)[None, :], where=missing)
+                    np.copyto(block, np.asarray(np.subtract(self.fill, shift), block.dtype)[None, :], where=missing)
                     notes.append(f"{source}: imputed {int(missing.sum())} missing values in "
                                  f"{_names([self.numeric[j] for j in cols])} with the training mean")
-            block -= np.asarray(np.subtract(self.center, offset), block.dtype)  # 0 where rows.numeric is centred
+            block -= np.asarray(np.subtract(self.center, shift), block.dtype)  # 0 where rows.numeric is centred
             block *= np.asarray([1.0 / s for s in self.scale], block.dtype)
         if not self.categorical:
             return block, notes
@@ -225,6 +229,7 @@ class Preprocessor:
             "target_scale": numbers([prep.target_scale], 1) and prep.target_scale != 0,
             "other": isinstance(prep.other, dict), "types": isinstance(prep.types, dict),
             "sep": isinstance(prep.sep, str) and len(prep.sep) in (1, 4), "decimal": prep.decimal in (".", ","),
+            "offset": prep.offset == [] or numbers(prep.offset, len(prep.numeric)),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -111,6 +111,12 @@ def test_a_column_float32_would_blur_is_centred_in_float64_first(tmp_path):
     np.testing.assert_array_equal(data.train.X[:, 1], old)
     assert not any("whole numbers" in note for note in data.notes)
 
+    # model.json keeps what was subtracted in float64; a model from before has none, and keeps its plain path
+    assert prep.offset == [prep.center[0], 0.0] and prep.wide == ["t"]
+    earlier = {k: v for k, v in prep.to_dict().items() if k != "offset"}
+    assert Preprocessor.from_dict(earlier).offset == [] and Preprocessor.from_dict(earlier).wide == []
+    with pytest.raises(ValueError, match="preprocessing.offset"):
+        Preprocessor.from_dict({**prep.to_dict(), "offset": [1.0]})
     # predict and evaluate read the column the same way: the same inputs for the same rows, bit for bit
     _, X, _ = load_features(Preprocessor.from_dict(prep.to_dict()), tmp_path / "valid.csv", "valid.csv",
                             np.float32, need_target=True)
