@@ -20,6 +20,9 @@ _EPOCH = pd.Timestamp("1970-01-01")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")  # spaces, no-break and thin spaces, apostrophes as in 1'234
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+# a thousands separator ("," or ".", the one that is not the decimal mark) only between groups of three digits
+_GROUPED = {sep: re.compile(rf"[+-]?\d{{1,3}}(\{sep}\d{{3}})+([{dec}]\d*)?([eE][+-]?\d+)?")
+            for sep, dec in ((",", "."), (".", ","))}
 
 
 def detect_separator(head: bytes, decimal: str = ".") -> str:
@@ -50,10 +53,12 @@ def to_number(series: pd.Series, decimal: str = ".") -> tuple[np.ndarray, np.nda
     text = series.astype("string").str.strip()
     percent = text.str.endswith("%").fillna(False).to_numpy(bool)
     text = text.str.rstrip("%").str.replace(_SPACES, "", regex=True)
-    text = text.str.replace("." if decimal == "," else ",", "", regex=False)
+    thousands = "." if decimal == "," else ","
+    misplaced = (text.str.contains(thousands, regex=False) & ~text.str.fullmatch(_GROUPED[thousands])).fillna(False)
+    text = text.str.replace(thousands, "", regex=False)  # 7,6143 is no number with a decimal point: not 76143
     if decimal == ",":
         text = text.str.replace(",", ".", regex=False)
-    values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    values = pd.to_numeric(text.mask(misplaced), errors="coerce").to_numpy(np.float64, na_value=np.nan)
     values[percent] /= 100
     bad = np.isnan(values) & series.notna().to_numpy() & (text.fillna("") != "").to_numpy(bool)
     return values, bad
@@ -73,19 +78,48 @@ def to_days(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return days, bad
 
 
+def one_column_header(columns, sep: str, model: bool = False) -> str | None:
+    """When a header was read as one column that holds another separator: why, and what to set (model: the
+    file is read as a trained model reads its files, whose data.sep is no longer the user's to set)."""
+    other = other_separator_in(columns, sep)
+    if other is None:
+        return None
+    if sep == "auto":  # which never takes the decimal mark: data.decimal is ','
+        fix = ("which cannot be the separator of numbers with decimal commas (data.decimal: ','); " +
+               ("write the file with ';' between its fields" if model else
+                "if the file's decimal mark is '.', set data.decimal: '.'"))
+    elif model:
+        fix = f"and the model reads them separated by {separator_name(sep)}, as its training files were"
+    else:
+        fix = f"not {separator_name(sep)} (set data.sep: {'tab' if other == chr(9) else repr(other)}, or auto)"
+    return f"the header is one column, {columns[0]}, so the fields look separated by {separator_name(other)}, {fix}"
+
+
 def looks_numeric(values: pd.Series, decimal: str = ".") -> str | None:
     """For a text column: the data.types / data.decimal setting that would read it as numbers, when nearly all
     its values are numbers written with separators, percent signs or decimal commas; else None."""
     sample = values.dropna().astype(str).head(2000)
     if sample.empty:
         return None
-    if decimal == "." and sample.str.match(_DECIMAL_COMMA).mean() >= 0.95:
+    comma = sample.str.strip().str.match(_DECIMAL_COMMA)
+    # 2,5 and 7,6143 are decimal commas; 56,911 alone could be either, and reads as thousands unless some are not
+    if decimal == "." and comma.mean() >= 0.95 and not sample[comma].str.strip().str.fullmatch(_GROUPED[","]).all():
         return 'data.decimal: ","'
     plain = pd.to_numeric(sample, errors="coerce").notna().mean()  # a stray word among plain numbers is not this
     parsed, bad = to_number(sample, decimal)
     if plain < 0.95 and (~bad).mean() >= 0.95 and not np.isnan(parsed).all():
         return "data.types: {COLUMN: numeric}"
     return None
+
+
+def type_hint(value: str, kind: str, decimal: str) -> str:
+    """What to set instead, for a value that data.types' kind refused: '' when there is nothing to suggest."""
+    if kind == "date" and not pd.isna(pd.to_numeric(value.strip(), errors="coerce")):
+        return " (a number, such as a unix time, is a feature as it is: leave the column out of data.types)"
+    other = "," if decimal == "." else "."
+    if kind == "numeric" and re.fullmatch(rf"\s*[+-]?\d+\{other}\d+\s*", value):
+        return f" with data.decimal: '{decimal}' (if its decimal mark is '{other}', set data.decimal: '{other}')"
+    return ""
 
 
 def looks_like_dates(values: pd.Series) -> bool:

@@ -158,14 +158,19 @@ def parse_yaml(text: str, source: str) -> Any:
 
 
 def apply_overrides(raw: dict, overrides) -> list[str]:
-    """Set each 'a.b.c=VALUE' (VALUE parsed as YAML) in the nested dict; returns the keys set."""
+    """Set each 'a.b.c=VALUE' (VALUE parsed as YAML; one punctuation character as itself) in the nested dict;
+    returns the keys set."""
     keys = []
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key or any(not p for p in key.split(".")):
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.learning_rate=0.001")
-        value = parse_yaml(text, f"--set {key}") if text.strip() else None
+        bare = text.strip()
+        if len(bare) == 1 and not bare.isalnum() and bare != "~":
+            value = bare  # a separator or a decimal mark: YAML reads ',' and '|' as syntax, '-' as a list
+        else:
+            value = parse_yaml(text, f"--set {key}") if bare else None
         set_key(raw, key, value)
         keys.append(key)
     return keys

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .columns import detect_separator, other_separator_in, separator_name, to_days, to_number
+from .columns import detect_separator, other_separator_in, separator_name, to_days, to_number, type_hint
 from .errors import DataError, display_path
 from .files import file_sha256
 
@@ -153,8 +153,10 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
         if column in df.columns and kind != "categorical":
             values, bad = to_number(df[column], decimal) if kind == "numeric" else to_days(df[column])
             if bad.any():
-                raise DataError(f"{name}: column '{column}' (data.types: {kind}) has {df[column][bad].iloc[0]!r} in "
-                                f"{first_row(df.index.to_numpy(), bad)}, which is not a{' number' if kind == 'numeric' else ' date'}")
+                example = df[column][bad].iloc[0]
+                raise DataError(f"{name}: column '{column}' (data.types: {kind}) has {example!r} in "
+                                f"{first_row(df.index.to_numpy(), bad)}, which is not a{' number' if kind == 'numeric' else ' date'}"
+                                f"{type_hint(str(example), kind, decimal)}")
             keep = column in exact or _blurs(values, float_dtype)
             df[column] = values if keep else values.astype(float_dtype)
     return df

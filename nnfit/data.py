@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import cache
 from .config import Config
-from .columns import other_separator_in, separator_name
+from .columns import one_column_header
 from .csvfiles import (changed_since, file_hashes, give_back_freed_memory, is_numeric, read_as_written, read_csv,
                        read_files, read_source)
 from .datanotes import check_memory, column_notes, target_outlier, widest
@@ -29,14 +29,15 @@ from .splits import class_weights, kfold, stratified_split
 # ---- checks ----
 
 
-def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column", sep: str = ",") -> None:
+def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column", sep: str = ",",
+                    model: bool = False) -> None:
+    """Each of columns is in df, or a DataError naming it; model: df is read as a trained model reads its files
+    (predict, evaluate), where data.sep is no longer the user's to set."""
     for c in columns:
         if c not in df.columns:
-            other = other_separator_in(df.columns, sep)
-            if other:  # the whole header became one column: the file has another separator
-                raise DataError(f"{name}: {what} '{c}' not found: the header is one column, {shorten(list(df.columns), 1)}, "
-                                f"so the fields look separated by {separator_name(other)}, not {separator_name(sep)} "
-                                f"(set data.sep: {'tab' if other == chr(9) else repr(other)}, or auto)")
+            split = one_column_header(df.columns, sep, model)
+            if split:  # the whole header became one column: the file has another separator
+                raise DataError(f"{name}: {what} '{c}' not found: {split}")
             match = closest(c, [x for x in df.columns if x not in columns])  # not one that is needed as itself
             hint = f"did you mean '{match}'? " if match else ""
             raise DataError(f"{name}: {what} '{c}' not found ({hint}columns: {shorten(list(df.columns))})")
@@ -44,11 +45,12 @@ def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column", 
 
 def feature_columns(df: pd.DataFrame, data_cfg, name: str) -> list[str]:
     """The configured features, or every column except the target and the ignored ones."""
-    require_columns(df, [data_cfg.target], name, "target column")
-    require_columns(df, data_cfg.ignore, name, "column (in data.ignore)")
-    require_columns(df, list(data_cfg.types), name, "column (in data.types)")
+    sep = data_cfg.sep
+    require_columns(df, [data_cfg.target], name, "target column", sep)
+    require_columns(df, data_cfg.ignore, name, "column (in data.ignore)", sep)
+    require_columns(df, list(data_cfg.types), name, "column (in data.types)", sep)
     if data_cfg.features is not None:
-        require_columns(df, data_cfg.features, name, "feature column")
+        require_columns(df, data_cfg.features, name, "feature column", sep)
         return list(data_cfg.features)
     features = [c for c in df.columns if c != data_cfg.target and c not in data_cfg.ignore]
     if not features:
@@ -280,11 +282,11 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
     df = read_csv(content, name, dtype, exact=exact,
                   text=tuple(prep.categorical) + (label if prep.task != "regression" else ()),
                   sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target)
-    require_columns(df, prep.columns, name, "feature column", prep.sep)
-    require_columns(df, keep, name, "column (in --keep)", prep.sep)
+    require_columns(df, prep.columns, name, "feature column", prep.sep, model=True)
+    require_columns(df, keep, name, "column (in --keep)", prep.sep, model=True)
     notes = []
     if need_target:
-        require_columns(df, [prep.target], name, "target column", prep.sep)
+        require_columns(df, [prep.target], name, "target column", prep.sep, model=True)
         df = drop_missing_target(df, prep.target, name, notes)
     if df.empty:
         X = np.zeros((0, prep.n_features), dtype)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .columns import looks_numeric
 from .csvfiles import first_row, is_numeric
 from .errors import DataError, closest
 
@@ -67,9 +68,11 @@ def regression_values(series: pd.Series, column: str, source: str) -> np.ndarray
     if not is_numeric(series):
         bad = pd.to_numeric(series, errors="coerce").isna()
         example = series[bad].iloc[0] if bad.any() else series.iloc[0]
+        fix = looks_numeric(series)  # numbers written with a decimal comma, or with thousands separators
+        hint = ("use task: binary or multiclass for labels" if fix is None else
+                f"they look like numbers: set {fix.replace('COLUMN', column)}")
         raise DataError(f"{source}: target column '{column}' must be numeric for task 'regression', found "
-                        f"{example!r} in {first_row(series.index.to_numpy(), bad.to_numpy())} (use task: binary or "
-                        "multiclass for labels, or data.types: {" + column + ": numeric} for numbers like 1,234)")
+                        f"{example!r} in {first_row(series.index.to_numpy(), bad.to_numpy())} ({hint})")
     y = series.to_numpy(np.float64)
     if not np.isfinite(y).all():
         raise DataError(f"{source}: target column '{column}' holds infinite values (first in "
@@ -139,8 +142,8 @@ class Target:
         if (index < 0).any():
             unknown = list(dict.fromkeys(np.asarray(labels, dtype=object)[index < 0].tolist()))
             shown = shorten([repr(v) for v in unknown], 3)
-            raise DataError(f"{source}: column '{self.column}' has label{'s' if len(unknown) > 1 else ''} that the "
-                            f"model has never seen: {shown} (known: {shorten([repr(c) for c in self.classes])})")
+            raise DataError(f"{source}: column '{self.column}' has {'labels' if len(unknown) > 1 else 'a label'} that "
+                            f"the model has never seen: {shown} (known: {shorten([repr(c) for c in self.classes])})")
         return index.astype(np.int64)
 
     def notes(self, counts: np.ndarray, source: str) -> list[str]:

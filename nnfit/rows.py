@@ -58,6 +58,11 @@ def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
     for c in numeric:
         if not is_numeric(dtypes[c]):
             bad = (pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()).to_numpy()
+            if not bad.any():  # numbers, but not as the training files wrote them (a decimal point for a comma)
+                bad = df[c].notna().to_numpy()
+                raise DataError(f"{source}: column '{c}' was numeric in training, and here its numbers are written "
+                                f"another way ({df[c][bad].iloc[0]!r} in {first_row(df.index.to_numpy(), bad)}): "
+                                "write them as the training files did (their data.decimal and data.types)")
             raise DataError(f"{source}: column '{c}' was numeric in training but holds text here "
                             f"({df[c][bad].iloc[0]!r} in {first_row(df.index.to_numpy(), bad)})")
     n = len(df) if order is None else len(order)

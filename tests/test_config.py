@@ -64,6 +64,10 @@ def test_overrides_are_yaml_values(tmp_path):
     assert cfg.train.learning_rate == 0.001 and cfg.model.hidden == [32, 16] and cfg.train.batch_size == "full"
     assert cfg.train.early_stopping.patience == 3 and cfg.train.early_stopping.min_delta == 0.0
     assert cfg.model.activation == "tanh"
+    # a separator or a decimal mark as typed, though YAML reads ',' and '|' as syntax
+    cfg = load_config(path, ["data.sep=|", "data.decimal=,"])
+    assert (cfg.data.sep, cfg.data.decimal) == ("|", ",")
+    assert load_config(path, ["data.sep= ; "]).data.sep == ";"
 
 
 def test_yaml_reads_exponent_floats_and_empty_sections(tmp_path):

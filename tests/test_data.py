@@ -83,7 +83,7 @@ def test_class_only_in_validation_is_an_error(tmp_path, monkeypatch):
                                                                                "valid": "valid.csv", "target": "y"}})
     result = run_cli("train", config)
     assert result.exit_code == 2
-    assert "valid.csv: column 'y' has label that the model has never seen: 'z'" in result.stderr
+    assert "valid.csv: column 'y' has a label that the model has never seen: 'z'" in result.stderr
 
 
 def test_a_column_float32_would_blur_is_centred_in_float64_first(tmp_path):

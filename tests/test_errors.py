@@ -103,6 +103,17 @@ DATA_ERRORS = [
     ("all-missing target", "x,label\n1,\n2,\n", [], "target column 'label' has no values"),
     ("missing values with missing: error", "x,label\n1,1\n,-1\n3,1\n4,-1\n", ["data.missing=error", "data.valid_fraction=0"], "column 'x' has 1 missing values (first in row 2); data.missing is 'error'"),
     ("positive not a label", "x,label\n1,1\n2,-1\n", ["data.positive=yes"], "data.positive is 'yes', which is not a label"),
+    ("decimal-comma regression target", "x;label\n1;7,6143\n2;2,5\n", ["task=regression"],
+     "found '7,6143' in row 1 (they look like numbers: set data.decimal: \",\")"),
+    ("decimal comma read as numeric", "x;label\n1;7,6143\n2;2,5\n", ["task=regression", "data.types={label: numeric}"],
+     "column 'label' (data.types: numeric) has '7,6143' in row 1, which is not a number with data.decimal: '.' (if "
+     "its decimal mark is ',', set data.decimal: ',')"),
+    ("unix time as a date", "when,label\n1700115937.6,1\n1700115938.6,-1\n", ["data.types={when: date}"],
+     "(a number, such as a unix time, is a feature as it is: leave the column out of data.types)"),
+    ("comma file with decimal commas", "x,label\n1,1\n2,-1\n", ["data.decimal=,"],
+     "train.csv: target column 'label' not found: the header is one column, x,label, so the fields look separated "
+     "by ',', which cannot be the separator of numbers with decimal commas (data.decimal: ','); if the file's "
+     "decimal mark is '.', set data.decimal: '.'"),
 ]
 
 
@@ -139,8 +150,24 @@ def test_predict_and_evaluate_errors(tmp_path, monkeypatch):
         (["predict", "run", "-", "--keep", "id"], "x,z\n1,a\n", "<stdin>: column (in --keep) 'id' not found"),
         (["predict", "run", "-", "--proba", "--keep", "x"], "x,z\n1,a\n", None),
         (["predict", "missing_run", "-"], "x,z\n1,a\n", "missing_run: run directory not found"),
-        (["evaluate", "run", "-"], "x,z,label\n1,a,7\n", "<stdin>: column 'label' has label that the model has never seen: 7 (known: -1, 1)"),
+        (["evaluate", "run", "-"], "x,z,label\n1,a,7\n", "<stdin>: column 'label' has a label that the model has never seen: 7 (known: -1, 1)"),
         (["evaluate", "run", "-"], "x,z\n1,a\n", "<stdin>: target column 'label' not found"),
+    ]
+    # a model of decimal commas (fields separated by ';') given decimal points
+    (tmp_path / "comma.csv").write_text("x;z;label\n0,5;a;-1\n1,5;b;1\n2,5;c;-1\n3,5;a;1\n")
+    assert run_cli("train", "run.yaml", "--out", "comma", "--set", "data.train=comma.csv",
+                   "--set", "data.decimal=,").exit_code == 0
+    assert run_cli("train", "run.yaml", "--out", "semi", "--set", "data.train=comma.csv", "--set", "data.decimal=,",
+                   "--set", "data.sep=;").exit_code == 0
+    cases += [
+        (["predict", "comma", "-"], "x;z\n1.5;a\n", "<stdin>: column 'x' was numeric in training, and here its numbers "
+                                                   "are written another way ('1.5' in row 1): write them as the training "
+                                                   "files did (their data.decimal and data.types)"),
+        (["predict", "comma", "-"], "x,z\n1.5,a\n", "the header is one column, x,z, so the fields look separated by "
+                                                   "',', which cannot be the separator of numbers with decimal commas "
+                                                   "(data.decimal: ','); write the file with ';' between its fields"),
+        (["predict", "semi", "-"], "x,z\n1,a\n", "so the fields look separated by ',', and the model reads them "
+                                                 "separated by ';', as its training files were"),
     ]
     for args, stdin, expected in cases:
         result = run_cli(*args, input=stdin)
