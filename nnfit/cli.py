@@ -7,6 +7,7 @@ keeps its traceback. numpy and pandas are imported only by the commands that nee
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -38,7 +39,8 @@ def cli(debug):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key; VALUE is YAML. Repeatable.")
 @click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
-@click.option("--resume", is_flag=True, help="Continue the unfinished run in the run directory (same config and data).")
+@click.option("--resume", is_flag=True,
+              help="Continue the unfinished run in the run directory (same config and data); with none, start it.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no warnings.")
 def train(config, out, overrides, force, resume, quiet):
     """Train the network described by CONFIG and write a run directory.
@@ -76,6 +78,9 @@ def train(config, out, overrides, force, resume, quiet):
             bar.update(1)
 
     stop_requested = stop_on_signals(quiet)
+    folder = out if out is not None else commands.default_run_dir(config)
+    if resume and not os.path.exists(folder):  # a script's "continue or start"; said, in case --out was mistyped
+        warner(quiet)(f"{folder}: no run there to resume; starting a new one")
     try:
         line = commands.train(config, out, overrides, force, resume, on_epoch=on_epoch, warn=warner(quiet),
                               on_start=on_start, should_stop=stop_requested)

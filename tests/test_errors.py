@@ -285,3 +285,14 @@ def test_check_names_a_missing_column_as_train_does(tmp_path):
     assert trained.stderr == f"Error: {csv_path}: target column 'Y' not found (did you mean 'y'? columns: x, y)\n"
     assert checked.stderr.splitlines() == [
         trained.stderr.strip(), f"Error: {csv_path}: feature column 'X' not found (did you mean 'x'? columns: x, y)"]
+
+
+def test_resume_where_there_is_no_run_starts_one_and_says_so(tmp_path, monkeypatch):
+    """--resume continues or starts (a script's loop), and says which, in case --out was mistyped."""
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "train.csv", pd.DataFrame({"x": [0.0, 1, 2, 3], "label": [-1, 1, -1, 1]}))
+    write_config(tmp_path / "run.yaml", GOOD)
+    started = run_cli("train", "run.yaml", "--out", "runs/typo", "--resume")
+    assert started.exit_code == 0 and "Warning: runs/typo: no run there to resume; starting a new one" in started.stderr
+    again = run_cli("train", "run.yaml", "--out", "runs/typo", "--resume")
+    assert again.exit_code == 0 and "no run there to resume" not in again.stderr
