@@ -124,8 +124,9 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
     kw = {"sep": sep, "decimal": decimal}
     header = _parse(buffer, name, header=None, nrows=1, dtype=str, keep_default_na=False, **kw).iloc[0].tolist()
     seen = set()
+    unnamed = [i for i, col in enumerate(header) if not str(col).strip()]  # pandas calls them 'Unnamed: N'
     for col in header:
-        if col in seen:
+        if col in seen and str(col).strip():
             raise DataError(f"{name}: column '{col}' appears twice in the header; column names must be unique")
         seen.add(col)
     types = types or {}
@@ -142,6 +143,13 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
             df = _parse(buffer, name, dtype={c: str for c in (*text, *types) if c in peek.columns}, **kw)
     if df.empty and not allow_empty:
         raise DataError(f"{name}: has a header but no data rows")
+    for i in reversed(unnamed):
+        if i == len(header) - 1 and df.iloc[:, i].isna().all():  # a separator at the end of every line
+            df = df.iloc[:, :i]
+        else:  # a feature nobody can name in a config
+            raise DataError(f"{name}: column {i + 1} has no name in the header; name it (a row index that pandas' "
+                            "to_csv wrote? write the file with index=False, or name the column and list it in "
+                            "data.ignore)")
     floats = [c for c, t in dtypes.items() if t is float_dtype and c in df.columns]
     _check_range(df, floats, buffer, name, kw, np.dtype(float_dtype))
     blurred = [c for c in floats if _blurs(df[c].to_numpy(), float_dtype)]

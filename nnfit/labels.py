@@ -158,5 +158,5 @@ class Target:
                 others = [str(c) for c in self.classes if c != label]
                 match = closest(str(label), others)
                 hint = f"; a typo of {match!r}?" if match else ""
-                notes.append(f"{source}: class {label!r} of '{self.column}' has only {int(count)} of {total} rows{hint}")
+                notes.append(f"{source}: class {label!r} of '{self.column}' has only {int(count)} of {total} training rows{hint}")
         return notes[:6] + ([f"{source}: ... and {len(notes) - 6} more rare classes"] if len(notes) > 6 else [])

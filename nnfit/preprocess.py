@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .csvfiles import first_row
-from .errors import DataError
+from .errors import DataError, count
 from .labels import Target
 from .rows import Rows, column_stats, extract_rows
 
@@ -58,7 +58,7 @@ class Preprocessor:
                 mean = mean + rows.offset
             for j, (c, m, s, k) in enumerate(zip(numeric, mean, std, count)):
                 if k == 0:
-                    raise DataError(f"{rows.source}: column '{c}' has no values (all {len(rows)} rows are missing)")
+                    raise DataError(f"{rows.source}: column '{c}' has no values (all {count(len(rows), 'training row')} are missing)")
                 if not (np.isfinite(m) and np.isfinite(s)) and not np.isinf(rows.numeric[:, j]).any():
                     raise DataError(f"{rows.source}: column '{c}' has values too large to standardize (their squares "
                                     "overflow float64); rescale the column")
@@ -70,16 +70,16 @@ class Preprocessor:
         for c in categorical:
             values = rows.categorical[c].dropna().astype(str)
             if values.empty:
-                raise DataError(f"{rows.source}: column '{c}' has no values (all {len(rows)} rows are missing)")
+                raise DataError(f"{rows.source}: column '{c}' has no values (all {count(len(rows), 'training row')} are missing)")
             counts = values.value_counts()
             mode[c] = str(counts[counts == counts.max()].index.sort_values()[0])
             other[c] = len(counts) > most
             if other[c]:  # the most frequent keep an input each (ties by name), the rest share one
                 kept = sorted(counts.index, key=lambda v: (-counts[v], v))[:most]
                 share = 1 - counts[kept].sum() / counts.sum()
-                notes.append(f"{rows.source}: column '{c}' has {len(counts)} categories; the {most} most frequent "
-                             f"have an input each and the other {len(counts) - most} ({share:.0%} of the rows) share "
-                             f"one 'other' input (data.max_categories: {most})")
+                notes.append(f"{rows.source}: column '{c}' has {len(counts)} categories in the training rows; the "
+                             f"{most} most frequent have an input each and the other {len(counts) - most} ({share:.0%} "
+                             f"of the rows) share one 'other' input (data.max_categories: {most})")
                 categories[c] = sorted(kept)
             else:
                 categories[c] = sorted(counts.index.tolist())

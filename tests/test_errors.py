@@ -99,6 +99,8 @@ DATA_ERRORS = [
     ("empty file", "", [], "train.csv: file is empty"),
     ("header only", "x,label\n", [], "train.csv: has a header but no data rows"),
     ("duplicate column", "x,x,label\n1,2,1\n3,4,-1\n", [], "train.csv: column 'x' appears twice in the header"),
+    ("unnamed column", ",x,label\n0,2,1\n1,4,-1\n", [], "train.csv: column 1 has no name in the header; name it (a "
+     "row index that pandas' to_csv wrote? write the file with index=False"),
     ("infinite value", "x,label\n1,1\ninf,-1\n3,1\n-1,-1\n", ["data.valid_fraction=0"], "train.csv: column 'x' holds infinite values"),
     ("all-missing target", "x,label\n1,\n2,\n", [], "target column 'label' has no values"),
     ("missing values with missing: error", "x,label\n1,1\n,-1\n3,1\n4,-1\n", ["data.missing=error", "data.valid_fraction=0"], "column 'x' has 1 missing values (first in row 2); data.missing is 'error'"),

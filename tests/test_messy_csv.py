@@ -308,7 +308,7 @@ def test_a_rare_label_is_named_with_its_closest_label_and_long_label_lists_are_c
     write_csv(tmp_path / "t.csv", frame)
     config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "t.csv", "target": "label", "valid_fraction": 0.2},
                                                 "train": {"epochs": 1}})
-    message = "class 'Adelei' of 'label' has only 1 of 320 rows; a typo of 'Adelie'?"
+    message = "class 'Adelei' of 'label' has only 1 of 320 training rows; a typo of 'Adelie'?"
     assert message in run_cli("check", config).stdout and message in run_cli("train", config, "--out",
                                                                                 tmp_path / "r").stderr
     numbers = pd.DataFrame({"x": np.arange(600.0), "y": np.arange(600) % 200})
