@@ -3,7 +3,8 @@ separators and decimal commas; and when text looks like it should be one of thos
 
 data.types declares a column numeric, categorical or date; to_number and to_days turn such text into numbers
 the same way at training and at predict time. looks_numeric and looks_like_dates find the columns a user
-probably meant as numbers or dates, for a warning that names the fix.
+probably meant as numbers or dates, for a warning that names the fix. blurred tells a column whose values
+float32 would hold too coarsely (unix times), to be read in float64 instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ TYPES = ("numeric", "categorical", "date")  # data.types values
 _EPOCH = pd.Timestamp("1970-01-01")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")  # spaces, no-break and thin spaces, apostrophes as in 1'234
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+PRECISION = 1e-4  # the widest gap, in standard deviations of a column, between neighbouring values float32 may leave
+_SAMPLE = 65536  # values of a column enough to tell whether float32 blurs it
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 # a thousands separator ("," or ".", the one that is not the decimal mark) only between groups of three digits
 _GROUPED = {sep: re.compile(rf"[+-]?\d{{1,3}}(\{sep}\d{{3}})+([{dec}]\d*)?([eE][+-]?\d+)?")
@@ -126,3 +129,26 @@ def looks_like_dates(values: pd.Series) -> bool:
     """For a text column: whether nearly all its values are ISO 8601 dates (2024-01-31, 2024-01-31T08:00)."""
     sample = values.dropna().astype(str).str.strip().head(2000)
     return not sample.empty and sample.str.match(_ISO_DATE).mean() >= 0.95
+
+
+def blurred(mean: float, std: float, dtype) -> bool:
+    """Whether dtype holds a column's values, around its mean, more than PRECISION of its standard deviation
+    apart (a constant column's: of 1, its scale in preprocessing): float32 holds a unix time in seconds (1.7e9)
+    to 128 s, so an hour of them becomes 29 values. Such a column is read in float64 and centred there, then
+    becomes dtype (rows.extract_rows): what the network sees is then as fine as dtype can hold it."""
+    dtype = np.dtype(dtype)
+    gap = float(np.spacing(dtype.type(abs(mean)))) if dtype.itemsize < 8 else 0.0  # nan for infinite values
+    return gap > PRECISION * (std if std > 0 else 1.0)
+
+
+def blurs(values: np.ndarray, dtype) -> bool:
+    """blurred() on the mean and standard deviation of a column's values (as read: float32 holds them close
+    enough to tell), missing ones left out; of every k-th value of a long column, which tells as well."""
+    if np.dtype(dtype).itemsize >= 8:
+        return False
+    values = values[::max(1, len(values) // _SAMPLE)]
+    present = values[~np.isnan(values)] if np.isnan(values).any() else values
+    if present.size == 0:
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return blurred(present.mean(dtype=np.float64), present.std(dtype=np.float64), dtype)

@@ -254,7 +254,7 @@ def _target_line(cfg: Config, df: pd.DataFrame) -> str:
     else:
         counts = pd.Series(label_values(s), dtype=object).value_counts()
         labels = sorted_labels(list(counts.index))
-        line += f", {len(labels)} classes: " + shorten([f"{v!r} ({counts[v]} rows)" for v in labels], 10)
+        line += f", {len(labels)} classes: " + shorten([f"{v!r} ({count(counts[v], 'row')})" for v in labels], 10)
     if len(s) < len(df):
         line += f"; {len(df) - len(s)} rows without a target"
     return line

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .columns import detect_separator, other_separator_in, separator_name, to_days, to_number, type_hint
+from .columns import blurs, detect_separator, other_separator_in, separator_name, to_days, to_number, type_hint
 from .errors import DataError, display_path
 from .files import file_sha256
 
@@ -30,8 +30,6 @@ def first_row(lines: np.ndarray, mask) -> str:
     return f"row {int(lines[np.argmax(np.asarray(mask))]) + 1}"
 
 
-PRECISION = 1e-4  # the widest gap, in standard deviations of a column, between neighbouring values float32 may leave
-_SAMPLE = 65536  # values of a column enough to tell whether float32 blurs it
 _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the full parse can go straight to floats
 
 
@@ -109,24 +107,28 @@ def _first_bad_byte(buffer: io.BytesIO) -> str:
 
 def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] = (),
              text: tuple[str, ...] = (), role: str | None = None, sep: str = "auto", decimal: str = ".",
-             types: dict | None = None, allow_empty: bool = False) -> pd.DataFrame:
+             types: dict | None = None, allow_empty: bool = False, missing_values=(),
+             strip: bool = False) -> pd.DataFrame:
     """Read a CSV file (a path), stream or file content (bytes) into a data frame, rows numbered from 0 as in
     the file.
 
     Columns that look numeric are parsed straight to `float_dtype`, except those in `exact` (a regression
     target), which keep pandas' own types; columns in `text` are read as text. types (data.types) declares
     columns numeric, date (turned into numbers by columns.to_number / to_days) or categorical (text). sep is
-    the field separator, "auto" to detect it from the header; decimal the decimal mark.
+    the field separator, "auto" to detect it from the header; decimal the decimal mark; missing_values
+    (data.missing_values) the texts that mean a missing value besides pandas' own (an empty field, NA, null...).
+    strip: spaces around a name or a value are not part of it ('yes ' is 'yes', ' ?' is '?'), as in every
+    model trained since nnfit keeps the setting (Preprocessor.strip); an earlier model's files are read as it read them.
     """
     buffer = _open(source, name, role)
     if sep == "auto":
         sep = detect_separator(buffer.getvalue()[:65536], decimal)
-    kw = {"sep": sep, "decimal": decimal}
-    header = _parse(buffer, name, header=None, nrows=1, dtype=str, keep_default_na=False, **kw).iloc[0].tolist()
+    header, kw = _header(buffer, name, sep, decimal, strip)
+    kw.update({"na_values": list(missing_values)} if missing_values else {})
     seen = set()
-    unnamed = [i for i, col in enumerate(header) if not str(col).strip()]  # pandas calls them 'Unnamed: N'
-    for col in header:
-        if col in seen and str(col).strip():
+    unnamed = [i for i, col in enumerate(header) if not str(col).strip() or col == f"Unnamed: {i}"]
+    for i, col in enumerate(header):
+        if col in seen and i not in unnamed:
             raise DataError(f"{name}: column '{col}' appears twice in the header; column names must be unique")
         seen.add(col)
     types = types or {}
@@ -150,9 +152,14 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
             raise DataError(f"{name}: column {i + 1} has no name in the header; name it (a row index that pandas' "
                             "to_csv wrote? write the file with index=False, or name the column and list it in "
                             "data.ignore)")
+    if strip:  # the spaces before a value are skipped as it is parsed; those after a text go here
+        for c in df.columns:
+            if not is_numeric(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
+                values = df[c].str.rstrip()
+                df[c] = values.mask(values.isin(missing_values) | (values == ""))
     floats = [c for c, t in dtypes.items() if t is float_dtype and c in df.columns]
     _check_range(df, floats, buffer, name, kw, np.dtype(float_dtype))
-    blurred = [c for c in floats if _blurs(df[c].to_numpy(), float_dtype)]
+    blurred = [c for c in floats if blurs(df[c].to_numpy(), float_dtype)]
     if blurred:  # read again in float64, to be centred in float64 before they become float_dtype (extract_rows)
         wide = _parse(buffer, name, usecols=blurred, dtype={c: np.float64 for c in blurred}, **kw)
         for c in blurred:
@@ -165,40 +172,32 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
                 raise DataError(f"{name}: column '{column}' (data.types: {kind}) has {example!r} in "
                                 f"{first_row(df.index.to_numpy(), bad)}, which is not a{' number' if kind == 'numeric' else ' date'}"
                                 f"{type_hint(str(example), kind, decimal)}")
-            keep = column in exact or _blurs(values, float_dtype)
+            keep = column in exact or blurs(values, float_dtype)
             df[column] = values if keep else values.astype(float_dtype)
     return df
 
 
-def blurred(mean: float, std: float, dtype) -> bool:
-    """Whether dtype holds a column's values, around its mean, more than PRECISION of its standard deviation
-    apart (a constant column's: of 1, its scale in preprocessing): float32 holds a unix time in seconds (1.7e9)
-    to 128 s, so an hour of them becomes 29 values. Such a column is read in float64 and centred there, then
-    becomes dtype (rows.extract_rows): what the network sees is then as fine as dtype can hold it."""
-    dtype = np.dtype(dtype)
-    gap = float(np.spacing(dtype.type(abs(mean)))) if dtype.itemsize < 8 else 0.0  # nan for infinite values
-    return gap > PRECISION * (std if std > 0 else 1.0)
+def _header(buffer: io.BytesIO, name: str, sep: str, decimal: str, strip: bool) -> tuple[list, dict]:
+    """The header's column names, and the keywords that parse the rows under them (read_csv's strip)."""
+    header = _parse(buffer, name, header=None, nrows=1, dtype=str, keep_default_na=False, sep=sep,
+                    decimal=decimal).iloc[0].tolist()
+    kw = {"sep": sep, "decimal": decimal}
+    if strip:
+        header = [str(c).strip() if str(c).strip() else f"Unnamed: {i}" for i, c in enumerate(header)]
+        kw.update(header=0, names=header, skipinitialspace=True)
+    return header, kw
 
 
-def _blurs(values: np.ndarray, dtype) -> bool:
-    """blurred() on the mean and standard deviation of a column's values (as read: float32 holds them close
-    enough to tell), missing ones left out; of every k-th value of a long column, which tells as well."""
-    if np.dtype(dtype).itemsize >= 8:
-        return False
-    values = values[::max(1, len(values) // _SAMPLE)]
-    present = values[~np.isnan(values)] if np.isnan(values).any() else values
-    if present.size == 0:
-        return False
-    with np.errstate(over="ignore", invalid="ignore"):
-        return blurred(present.mean(dtype=np.float64), present.std(dtype=np.float64), dtype)
-
-
-def read_as_written(source: bytes, name: str, columns, sep: str = "auto", decimal: str = ".") -> pd.DataFrame:
-    """Columns exactly as the file writes them, as text: leading zeros, trailing zeros and blanks kept."""
+def read_as_written(source: bytes, name: str, columns, sep: str = "auto", decimal: str = ".",
+                    strip: bool = False) -> pd.DataFrame:
+    """Columns exactly as the file writes them, as text: leading zeros, trailing zeros and blanks kept (but
+    for the spaces around them, with strip)."""
     buffer = _open(source, name, None)
     if sep == "auto":
         sep = detect_separator(buffer.getvalue()[:65536], decimal)
-    return _parse(buffer, name, sep=sep, usecols=list(columns), dtype=str, keep_default_na=False, na_filter=False)
+    _, kw = _header(buffer, name, sep, decimal, strip)
+    df = _parse(buffer, name, usecols=list(columns), dtype=str, keep_default_na=False, na_filter=False, **kw)
+    return df.apply(lambda column: column.str.rstrip()) if strip else df
 
 
 def _check_range(df: pd.DataFrame, columns: list[str], buffer: io.BytesIO, name: str, kw: dict, dtype) -> None:

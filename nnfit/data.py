@@ -21,7 +21,7 @@ from .csvfiles import (changed_since, file_hashes, give_back_freed_memory, is_nu
 from .datanotes import check_memory, column_notes, target_outlier, widest
 from .dataset import Dataset, Split
 from .errors import DataError, closest, count, display_path
-from .labels import Target, shorten
+from .labels import Target, drop_missing_target, shorten
 from .preprocess import Preprocessor, Rows, extract_rows
 from .splits import class_weights, kfold, stratified_split
 
@@ -56,16 +56,6 @@ def feature_columns(df: pd.DataFrame, data_cfg, name: str) -> list[str]:
     if not features:
         raise DataError(f"{name}: no feature columns left after removing the target and data.ignore")
     return features
-
-
-def drop_missing_target(df: pd.DataFrame, target: str, name: str, notes: list[str]) -> pd.DataFrame:
-    missing = df[target].isna()
-    if missing.all():
-        raise DataError(f"{name}: target column '{target}' has no values (all {len(df)} rows are missing)")
-    if missing.any():
-        notes.append(f"{name}: dropped {count(int(missing.sum()), 'row')} with a missing target '{target}'")
-        df = df[~missing]
-    return df
 
 
 READ_ATTEMPTS = 3  # reads of a file that changes while it is read, before giving up
@@ -206,7 +196,7 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
         if len(rows_valid) == 0:
             notes.append(f"{train_name}: too few rows to hold out {d.valid_fraction:g} for validation; training without")
         order, n_train = np.concatenate([rows_train, rows_valid]), len(rows_train)
-    # a column that dtype would blur is centred on its training mean in float64 first (csvfiles.blurred)
+    # a column that dtype would blur is centred on its training mean in float64 first (columns.blurred)
     whole = extract_rows(train_df, numeric, categorical, d.target, train_name, dtype, order, stats_rows=n_train,
                          offset="mean" if d.standardize else None)
     for role, (df, name) in others.items():
@@ -269,7 +259,8 @@ def reading(cfg: Config) -> dict:
     d = cfg.data
     label = (d.target,)
     return {"float_dtype": np.dtype(cfg.train.dtype), "exact": label if cfg.task == "regression" else (),
-            "text": () if cfg.task == "regression" else label, "sep": d.sep, "decimal": d.decimal, "types": d.types}
+            "text": () if cfg.task == "regression" else label, "sep": d.sep, "decimal": d.decimal, "types": d.types,
+            "missing_values": tuple(d.missing_values), "strip": True}
 
 
 def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_target=False):
@@ -281,7 +272,8 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
     exact = (label if prep.task == "regression" else ()) + tuple(prep.wide)
     df = read_csv(content, name, dtype, exact=exact,
                   text=tuple(prep.categorical) + (label if prep.task != "regression" else ()),
-                  sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target)
+                  sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target,
+                  missing_values=tuple(prep.missing_values), strip=prep.strip)
     require_columns(df, prep.columns, name, "feature column", prep.sep, model=True)
     require_columns(df, keep, name, "column (in --keep)", prep.sep, model=True)
     notes = []
@@ -295,7 +287,7 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
         X, transform_notes = prep.transform(df, name, dtype)
         notes += transform_notes
     if keep:
-        written = read_as_written(content, name, keep, prep.sep, prep.decimal)
+        written = read_as_written(content, name, keep, prep.sep, prep.decimal, prep.strip)
         for c in keep:
             df[c] = written[c].to_numpy(object)
     return df, X, notes

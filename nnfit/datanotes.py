@@ -16,6 +16,7 @@ from .columns import looks_like_dates, looks_numeric
 from .errors import DataError
 from .labels import shorten
 
+PLACEHOLDERS = 3  # a number column's distinct non-numbers, at most, that may be placeholders for a missing value
 CODE_SHARE = 0.5  # whole numbers that are nearly all distinct ...
 CODE_MIN = 100  # ... and at least this many distinct values look like codes (ids, zip codes)
 OUTLIER_SIGMAS = 10  # a regression target this many standard deviations from its mean is worth a look
@@ -40,10 +41,15 @@ def column_notes(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
                          f"them as a number (days) set data.types: {{{c}: date}}")
             continue
         stray = pd.to_numeric(values, errors="coerce").isna()  # a number column with a stray word in it
-        if 0 < stray.sum() <= max(1, len(values) // 20) and stray.sum() < len(values):
+        tokens = values[stray].astype(str).str.strip().unique()[:PLACEHOLDERS + 1]
+        placeholders = len(tokens) <= PLACEHOLDERS and stray.sum() < len(values) / 2  # '?', '-', 'n.a.'
+        if 0 < stray.sum() < len(values) and (stray.sum() <= max(1, len(values) // 20) or placeholders):
+            fix = (f"if they mean a missing value, set data.missing_values: [{', '.join(map(repr, tokens))}]; else "
+                   "fix them" if placeholders else "fix them")
             notes.append(f"{name}: column '{c}' is treated as text categories because of {int(stray.sum())} "
                          f"value(s) that are not numbers ({values[stray].iloc[0]!r} in row "
-                         f"{int(values.index[np.argmax(stray.to_numpy())]) + 1}); fix them, or list the column in data.ignore")
+                         f"{int(values.index[np.argmax(stray.to_numpy())]) + 1}); {fix}, or list the column in "
+                         "data.ignore")
     for c in numeric:
         if c in types:
             continue

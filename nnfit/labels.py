@@ -17,7 +17,7 @@ import pandas as pd
 
 from .columns import looks_numeric
 from .csvfiles import first_row, is_numeric
-from .errors import DataError, closest
+from .errors import DataError, closest, count
 
 MAX_CLASSES = 1000  # more distinct values than this in a classification target looks like regression
 RARE_SHARE = 0.005  # a class with one row, or fewer than this share of the rows, may be a typo
@@ -153,10 +153,21 @@ class Target:
         if self.task == "multiclass" and len(self.classes) > 20 and all(_value(c) is not None for c in self.classes):
             notes.append(f"{source}: target column '{self.column}' has {len(self.classes)} classes, all numbers; "
                          "if it is a quantity to predict, use task: regression")
-        for label, count in zip(self.classes, counts):
-            if count <= 1 or count < RARE_SHARE * total:
+        for label, n in zip(self.classes, counts):
+            if n <= 1 or n < RARE_SHARE * total:
                 others = [str(c) for c in self.classes if c != label]
                 match = closest(str(label), others)
                 hint = f"; a typo of {match!r}?" if match else ""
-                notes.append(f"{source}: class {label!r} of '{self.column}' has only {int(count)} of {total} training rows{hint}")
+                notes.append(f"{source}: class {label!r} of '{self.column}' has only {int(n)} of {total} training rows{hint}")
         return notes[:6] + ([f"{source}: ... and {len(notes) - 6} more rare classes"] if len(notes) > 6 else [])
+
+
+def drop_missing_target(df: pd.DataFrame, target: str, name: str, notes: list[str]) -> pd.DataFrame:
+    """df without its rows that have no target value (a note says how many); none at all is an error."""
+    missing = df[target].isna()
+    if missing.all():
+        raise DataError(f"{name}: target column '{target}' has no values (all {len(df)} rows are missing)")
+    if missing.any():
+        notes.append(f"{name}: dropped {count(int(missing.sum()), 'row')} with a missing target '{target}'")
+        df = df[~missing]
+    return df

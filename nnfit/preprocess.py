@@ -37,11 +37,13 @@ class Preprocessor:
     target_scale: float = 1.0
     feature_names: list[str] = field(default_factory=list)  # one per network input
     other: dict[str, bool] = field(default_factory=dict)  # per categorical column: whether it has an 'other' input
-    sep: str = ","  # how the files write their fields (data.sep, data.decimal, data.types), for predict too
-    decimal: str = "."
+    sep: str = ","  # how the files write their fields (data.sep, data.decimal, data.types, data.missing_values),
+    decimal: str = "."  # for predict too
     types: dict[str, str] = field(default_factory=dict)
+    missing_values: list[str] = field(default_factory=list)
+    strip: bool = False  # spaces around names and values are not part of them (csvfiles.read_csv); earlier models: False
     # per numeric column: subtracted in float64 before the values became the model's dtype (the columns that
-    # dtype would blur: csvfiles.blurred), 0 for the others; [] when there are none (and in earlier models)
+    # dtype would blur: columns.blurred), 0 for the others; [] when there are none (and in earlier models)
     offset: list[float] = field(default_factory=list)
 
     # ---- fitting ----
@@ -53,10 +55,10 @@ class Preprocessor:
         target: (n,) regression values (for scale_target), else None."""
         fill, center, scale, notes = [], [], [], []
         if numeric:
-            mean, std, count = rows.stats if rows.stats is not None else column_stats(rows.numeric.T)
+            mean, std, present = rows.stats if rows.stats is not None else column_stats(rows.numeric.T)
             if rows.stats is None and rows.offset is not None:  # the statistics of rows.numeric, less the offset
                 mean = mean + rows.offset
-            for j, (c, m, s, k) in enumerate(zip(numeric, mean, std, count)):
+            for j, (c, m, s, k) in enumerate(zip(numeric, mean, std, present)):
                 if k == 0:
                     raise DataError(f"{rows.source}: column '{c}' has no values (all {count(len(rows), 'training row')} are missing)")
                 if not (np.isfinite(m) and np.isfinite(s)) and not np.isinf(rows.numeric[:, j]).any():
@@ -98,7 +100,7 @@ class Preprocessor:
                    fill=fill, center=center, scale=scale, categories=categories, mode=mode,
                    missing=data_cfg.missing, classes=classes, target_center=t_center, target_scale=t_scale,
                    feature_names=names, other=other, sep=data_cfg.sep, decimal=data_cfg.decimal,
-                   types=dict(data_cfg.types), offset=[] if rows.offset is None else rows.offset.tolist()), notes
+                   types=dict(data_cfg.types), missing_values=list(data_cfg.missing_values), strip=True, offset=[] if rows.offset is None else rows.offset.tolist()), notes
 
     @property
     def columns(self) -> list[str]:
@@ -230,6 +232,7 @@ class Preprocessor:
             "other": isinstance(prep.other, dict), "types": isinstance(prep.types, dict),
             "sep": isinstance(prep.sep, str) and len(prep.sep) in (1, 4), "decimal": prep.decimal in (".", ","),
             "offset": prep.offset == [] or numbers(prep.offset, len(prep.numeric)),
+            "missing_values": names(prep.missing_values), "strip": isinstance(prep.strip, bool),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .csvfiles import blurred, first_row, is_numeric
+from .columns import blurred
+from .csvfiles import first_row, is_numeric
 from .errors import DataError
 
 _CHUNK = 65536  # values per column at a time when statistics need float64 copies (missing values)
@@ -51,7 +52,7 @@ def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
     rows of that order (column_stats), computed while each column is still contiguous.
 
     offset: (p,) values to subtract, in float64, from the numeric columns that df holds wider than dtype
-    (csvfiles.blurred: read in float64) before they become dtype; "mean" for the stats rows' mean of each such
+    (columns.blurred: read in float64) before they become dtype; "mean" for the stats rows' mean of each such
     column that dtype would blur; None for nothing. Rows.offset says what was subtracted from each column.
     """
     dtypes = df.dtypes

@@ -12,6 +12,7 @@ from typing import Any
 
 from .checks import (Bad, allows, auto_or, boolean, choice, column_name, file_path, int_or, integer, key, number,
                      optional, required_key, show)
+from .errors import closest
 
 TASKS = ("regression", "binary", "multiclass")
 ACTIVATION_NAMES = ("relu", "leaky_relu", "tanh", "sigmoid", "identity")  # keys of activations.ACTIVATIONS
@@ -29,6 +30,16 @@ def _columns(v):
     if not isinstance(v, list):
         raise Bad("a list of column names, e.g. [id, name]")
     return [column_name(c) for c in v]
+
+
+@allows("a list of texts")
+def _missing_values(v):
+    # what a field holds, as written: -999 and '-999' both mean the text -999; a float would be ambiguous (-999.0)
+    if not isinstance(v, list) or any(isinstance(x, (bool, float)) or not isinstance(x, (str, int)) for x in v):
+        raise Bad("a list of texts that mean a missing value, e.g. ['?', '-', -999]")
+    if any(not str(x).strip() for x in v):
+        raise Bad("", "an empty text is missing already; list only the other texts")
+    return [str(x).strip() for x in v]
 
 
 @allows("a list of integers >= 1")
@@ -49,6 +60,9 @@ def _label(v):
 def _class_weight(v):
     if v == "balanced":
         return v
+    if isinstance(v, str):
+        raise Bad("", f"unknown {show(v)} (choose from: null, balanced, or a mapping {{label: weight}}"
+                      f"{'; did you mean ' + repr('balanced') + '?' if closest(v, ['balanced']) else ''})")
     if not isinstance(v, dict) or not v:
         raise Bad('null, "balanced", or a mapping {label: weight}')
     for label, weight in v.items():
@@ -88,6 +102,7 @@ class DataConfig:
     target: str = required_key(column_name, "the column to predict")
     features: list[str] | None = key(None, optional(_columns), "feature columns; null = every column except target and ignore")
     ignore: list[str] = key([], _columns, "columns to drop (ids, free text, ...)")
+    missing_values: list[str] = key([], _missing_values, "texts that mean a missing value in any column, besides an empty field, NA, N/A, null and NaN; e.g. ['?', '-']")
     missing: str = key("impute", choice("impute", "drop", "error"), "missing feature values: impute (numeric: train mean; categorical: most frequent), drop the rows, or error")
     standardize: bool = key(True, boolean, "numeric features -> zero mean, unit variance, from the training split only")
     scale_target: bool = key(True, boolean, "regression: fit on a standardized target, predict in original units")

@@ -1,5 +1,7 @@
 """Data preparation: encoding, imputation, scaling fitted on the training split only, splits, labels."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,7 +10,7 @@ from nnfit.config import load_config
 from nnfit.data import load_training_data
 from nnfit.splits import stratified_split
 
-from conftest import run_cli, write_config, write_csv
+from conftest import blobs, run_cli, write_config, write_csv
 
 
 def load(tmp_path, frame, data=None, task="multiclass", **train):
@@ -127,3 +129,67 @@ def test_a_column_float32_would_blur_is_centred_in_float64_first(tmp_path):
     wide = load(tmp_path, frame.iloc[:500], {"valid_fraction": 0}, task="regression", dtype="float64")
     np.testing.assert_array_equal(wide.train.X[:, 0], ((train["t"] - wide.prep.center[0]) * (1 / wide.prep.scale[0]))
                                   .fillna(0).to_numpy())
+
+
+def test_placeholders_for_missing_values_are_named_by_a_note_and_read_as_missing(tmp_path):
+    """UCI's files write '?' for a missing value, others '-': the column then reads as text categories, and
+    the note names data.missing_values; with it, the column is numeric and the placeholders imputed, in
+    training and in predict (model.json keeps the setting)."""
+    from nnfit.data import load_features
+    from nnfit.preprocess import Preprocessor
+
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(0, 20, 200).astype(object), (rng.integers(0, 20, 200) / 4).astype(object)
+    a[::7], b[1::9] = "-", " ?"
+    frame = pd.DataFrame({"a": a, "b": b, "y": np.where(rng.normal(size=200) > 0, "yes", "no")})
+    data = load(tmp_path, frame, {"valid_fraction": 0}, task="binary")
+    assert data.prep.categorical == ["a", "b"]
+    assert any("column 'a' is treated as text categories because of 29 value(s) that are not numbers ('-' in row "
+               "1); if they mean a missing value, set data.missing_values: ['-']" in note for note in data.notes)
+    assert any("set data.missing_values: ['?']" in note for note in data.notes)
+    data = load(tmp_path, frame, {"valid_fraction": 0, "missing_values": ["?", "-"]}, task="binary")
+    assert data.prep.numeric == ["a", "b"] and data.prep.missing_values == ["?", "-"]
+    assert data.prep.fill[0] == pytest.approx(np.mean([v for v in a if v != "-"]))
+    assert any("imputed 52 missing values in 'a', 'b' with the training mean" in note for note in data.notes)
+    write_csv(tmp_path / "new.csv", frame.iloc[:8])
+    _, X, notes = load_features(Preprocessor.from_dict(data.prep.to_dict()), tmp_path / "new.csv", "new.csv",
+                                np.float32)
+    np.testing.assert_array_equal(X, data.train.X[:8])
+    assert notes == ["new.csv: imputed 3 missing values in 'a', 'b' with the training mean"]
+
+
+@pytest.mark.parametrize("value,says", [
+    ([1.5], "data.missing_values: expected a list of texts that mean a missing value"),
+    (["?", " "], "data.missing_values: an empty text is missing already"),
+    ("?", "data.missing_values: expected a list of texts"),
+])
+def test_missing_values_must_be_a_list_of_texts(tmp_path, value, says):
+    from nnfit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load(tmp_path, blobs(n=20, seed=1).rename(columns={"label": "y"}), {"missing_values": value})
+
+
+def test_spaces_around_names_and_values_are_not_part_of_them(tmp_path):
+    """'yes ' is the label 'yes', ' red' the category 'red', ' y ' the column 'y', ' ?' the placeholder '?'
+    (a file written with ', ' between fields, as UCI's adult.data); a model from before reads as it did."""
+    from nnfit.data import load_features
+    from nnfit.preprocess import Preprocessor
+
+    (tmp_path / "d.csv").write_text("x , color, y \n1, red ,yes \n2,red,no\n3, blue,yes\n4,blue , no\n5, ?, yes\n"
+                                    "6,red, no\n")
+    cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "binary", "data": {
+        "train": "d.csv", "target": "y", "valid_fraction": 0, "missing_values": ["?"]}}))
+    data = load_training_data(cfg, np.random.default_rng(0))
+    prep = data.prep
+    assert (prep.numeric, prep.categorical, prep.classes) == (["x"], ["color"], ["no", "yes"])
+    assert prep.categories == {"color": ["blue", "red"]} and prep.strip
+    assert any(note.endswith("d.csv: imputed 1 missing values in 'color' with 'red'") for note in data.notes)
+    (tmp_path / "new.csv").write_text("x,color\n1, red\n2,blue \n")
+    _, X, notes = load_features(Preprocessor.from_dict(prep.to_dict()), tmp_path / "new.csv", "new.csv", np.float32)
+    np.testing.assert_array_equal(X[:, 1:], [[0, 1], [1, 0]])
+    assert notes == []
+    earlier = Preprocessor.from_dict({k: v for k, v in prep.to_dict().items() if k != "strip"})
+    _, X, notes = load_features(earlier, tmp_path / "new.csv", "new.csv", np.float32)
+    np.testing.assert_array_equal(X[:, 1:], 0)  # ' red' and 'blue ' were other categories then
+    assert "2 rows have categories not seen in training (' red', 'blue ')" in notes[0]

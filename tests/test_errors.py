@@ -102,6 +102,8 @@ DATA_ERRORS = [
     ("unnamed column", ",x,label\n0,2,1\n1,4,-1\n", [], "train.csv: column 1 has no name in the header; name it (a "
      "row index that pandas' to_csv wrote? write the file with index=False"),
     ("infinite value", "x,label\n1,1\ninf,-1\n3,1\n-1,-1\n", ["data.valid_fraction=0"], "train.csv: column 'x' holds infinite values"),
+    ("all-missing feature", "a,x,label\n,1,1\n,2,-1\n,3,1\n,4,-1\n", ["data.valid_fraction=0"],
+     "train.csv: column 'a' has no values (all 4 training rows are missing)"),
     ("all-missing target", "x,label\n1,\n2,\n", [], "target column 'label' has no values"),
     ("missing values with missing: error", "x,label\n1,1\n,-1\n3,1\n4,-1\n", ["data.missing=error", "data.valid_fraction=0"], "column 'x' has 1 missing values (first in row 2); data.missing is 'error'"),
     ("positive not a label", "x,label\n1,1\n2,-1\n", ["data.positive=yes"], "data.positive is 'yes', which is not a label"),
