@@ -159,8 +159,10 @@ def test_equal_scores_rank_by_trial_number_whatever_the_order_of_results_csv(tmp
 
 def test_a_sweep_with_nothing_finished_yet_says_so(tmp_path):
     empty = hand_made(tmp_path / "empty", [])
-    result = run_cli("plot", empty)
+    result = run_cli("plot", empty)  # over, and nothing failed: it was stopped
     assert result.exit_code == 2
+    assert result.stderr.endswith(f"nothing to draw (continue it with nnfit sweep {display_path(empty / 'sweep.yaml')} "
+                                  f"--out {display_path(empty)} --resume)\n")
     (empty / ".sweep").mkdir(exist_ok=True)
     with open(empty / ".sweep" / "lock", "a") as lock:  # as a running `nnfit sweep` holds it
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -173,8 +175,8 @@ def test_a_sweep_with_nothing_finished_yet_says_so(tmp_path):
     result = run_cli("plot", nan)  # a sweep that is over: no point waiting
     assert result.exit_code == 2
     assert result.stderr == (f"Error: {display_path(nan)}: no finished trial has a value of accuracy (2 in results.csv: "
-                             "1 finished, 1 failed) and no nnfit sweep is running into it: nothing to draw (a trial's "
-                             "error is in results.csv)\n")
+                             "1 finished, 1 failed) and no nnfit sweep is running into it: nothing to draw (a failed "
+                             "trial's error is in results.csv)\n")
 
 
 def test_a_swept_section_reads_as_the_sweep_file_wrote_it():
