@@ -18,6 +18,7 @@ import pandas as pd
 SEPARATORS = (",", ";", "\t", "|")  # what data.sep: auto recognises, in order of preference on a tie
 TYPES = ("numeric", "categorical", "date")  # data.types values
 _EPOCH = pd.Timestamp("1970-01-01")
+_CURRENCY = re.compile(r"^([+-]?)[$€£¥]|[$€£¥]$")  # $1,234.50, -$5, 12€: the symbol goes, its sign stays
 _SPACES = re.compile(r"[\s\u00a0\u202f']")  # spaces, no-break and thin spaces, apostrophes as in 1'234
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 PRECISION = 1e-4  # the widest gap, in standard deviations of a column, between neighbouring values float32 may leave
@@ -50,12 +51,12 @@ def other_separator_in(columns, sep: str) -> str | None:
 
 
 def to_number(series: pd.Series, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
-    """Text such as '1,234.5', '12%' or '-3' as float64 (n,), and a mask of the values that are not numbers
+    """Text such as '1,234.5', '12%', '$5' or '-3' as float64 (n,), and a mask of the values that are not numbers
     (missing values are NaN, not bad). Thousands separators (',' or '.' opposite the decimal mark, spaces,
     apostrophes) are dropped; a trailing % divides by 100, so '12%' is 0.12."""
     text = series.astype("string").str.strip()
     percent = text.str.endswith("%").fillna(False).to_numpy(bool)
-    text = text.str.rstrip("%").str.replace(_SPACES, "", regex=True)
+    text = text.str.rstrip("%").str.replace(_SPACES, "", regex=True).str.replace(_CURRENCY, r"\1", regex=True)
     thousands = "." if decimal == "," else ","
     misplaced = (text.str.contains(thousands, regex=False) & ~text.str.fullmatch(_GROUPED[thousands])).fillna(False)
     text = text.str.replace(thousands, "", regex=False)  # 7,6143 is no number with a decimal point: not 76143

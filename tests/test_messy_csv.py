@@ -213,6 +213,23 @@ def test_numbers_written_as_text_are_named_with_their_fix_and_declared_types_rea
     assert predicted.exit_code == 0
 
 
+def test_numbers_are_read_as_users_write_them_and_a_misplaced_separator_is_no_number():
+    """data.types numeric: thousands separators between groups of three only, so a decimal comma read with
+    data.decimal '.' (7,6143) is refused instead of becoming 76143; percent signs and currency symbols go."""
+    from nnfit.columns import looks_numeric, to_number
+
+    values, bad = to_number(pd.Series(["1,234", "1,234.5", "12%", "$1,234.50", "-$5", "12€", " 1 234 ", "12,345,678",
+                                       "7,6143", "1,23", "1,2345.6", None]))
+    np.testing.assert_array_equal(values[:8], [1234, 1234.5, 0.12, 1234.5, -5, 12, 1234, 12345678])
+    assert bad.tolist() == [False] * 8 + [True, True, True, False] and np.isnan(values[8:]).all()
+    values, bad = to_number(pd.Series(["1.234,5", "3,5€", "1.234.567", "7.61"]), decimal=",")
+    np.testing.assert_array_equal(values[:3], [1234.5, 3.5, 1234567])
+    assert bad.tolist() == [False, False, False, True]
+    # the fix a note names: decimal commas, unless every value could be thousands
+    assert looks_numeric(pd.Series(["7,6143", "2,5", "3,1"])) == 'data.decimal: ","'
+    assert looks_numeric(pd.Series(["56,911", "1,234", "12,345"])) == "data.types: {COLUMN: numeric}"
+
+
 def test_a_value_a_declared_type_cannot_read_is_named(tmp_path):
     frame, *_ = amounts_frame(100)
     frame.loc[9, "amount"] = "n/a?"
