@@ -60,9 +60,13 @@ def train(config, out, overrides, force, resume, quiet):
 
     bar = None
     show_bar = not quiet and sys.stderr.isatty()
+    folder = out if out is not None else commands.default_run_dir(config)
+    fresh = resume and not os.path.exists(folder)  # a script's "continue or start": said, in case --out was mistyped
 
     def on_start(cfg, trainer):
         nonlocal bar
+        if fresh:  # once the config and the data are known to be good
+            warner(quiet)(f"{folder}: no run there to resume; starting a new one")
         if show_bar:
             from tqdm import tqdm
 
@@ -78,9 +82,6 @@ def train(config, out, overrides, force, resume, quiet):
             bar.update(1)
 
     stop_requested = stop_on_signals(quiet)
-    folder = out if out is not None else commands.default_run_dir(config)
-    if resume and not os.path.exists(folder):  # a script's "continue or start"; said, in case --out was mistyped
-        warner(quiet)(f"{folder}: no run there to resume; starting a new one")
     try:
         line = commands.train(config, out, overrides, force, resume, on_epoch=on_epoch, warn=warner(quiet),
                               on_start=on_start, should_stop=stop_requested)

@@ -4,7 +4,8 @@ separators and decimal commas; and when text looks like it should be one of thos
 data.types declares a column numeric, categorical or date; to_number and to_days turn such text into numbers
 the same way at training and at predict time. looks_numeric and looks_like_dates find the columns a user
 probably meant as numbers or dates, for a warning that names the fix. blurred tells a column whose values
-float32 would hold too coarsely (unix times), to be read in float64 instead.
+float32 would hold too coarsely (unix times), to be read in float64 instead; tidy takes the spaces after a
+text away.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
+
+from .errors import DataError
 
 SEPARATORS = (",", ";", "\t", "|")  # what data.sep: auto recognises, in order of preference on a tie
 TYPES = ("numeric", "categorical", "date")  # data.types values
@@ -27,6 +30,16 @@ _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 # a thousands separator ("," or ".", the one that is not the decimal mark) only between groups of three digits
 _GROUPED = {sep: re.compile(rf"[+-]?\d{{1,3}}(\{sep}\d{{3}})+([{dec}]\d*)?([eE][+-]?\d+)?")
             for sep, dec in ((",", "."), (".", ","))}
+
+
+def is_numeric(series) -> bool:
+    """Numbers are features as they are; booleans and text are categories. Takes a Series or a dtype."""
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def first_row(lines: np.ndarray, mask) -> str:
+    """'row N' (1-based data row of the original file) of the first True in mask."""
+    return f"row {int(lines[np.argmax(np.asarray(mask))]) + 1}"
 
 
 def detect_separator(head: bytes, decimal: str = ".") -> str:
@@ -82,13 +95,13 @@ def to_days(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return days, bad
 
 
-def one_column_header(columns, sep: str, model: bool = False) -> str | None:
+def one_column_header(columns, sep: str, model: bool = False, decimal: str = ".") -> str | None:
     """When a header was read as one column that holds another separator: why, and what to set (model: the
     file is read as a trained model reads its files, whose data.sep is no longer the user's to set)."""
     other = other_separator_in(columns, sep)
     if other is None:
         return None
-    if sep == "auto":  # which never takes the decimal mark: data.decimal is ','
+    if sep == "auto" or other == decimal:  # auto never takes the decimal mark, nor may data.sep
         fix = ("which cannot be the separator of numbers with decimal commas (data.decimal: ','); " +
                ("write the file with ';' between its fields" if model else
                 "if the file's decimal mark is '.', set data.decimal: '.'"))
@@ -97,6 +110,34 @@ def one_column_header(columns, sep: str, model: bool = False) -> str | None:
     else:
         fix = f"not {separator_name(sep)} (set data.sep: {'tab' if other == chr(9) else repr(other)}, or auto)"
     return f"the header is one column, {columns[0]}, so the fields look separated by {separator_name(other)}, {fix}"
+
+
+# pandas' own texts for a missing value (read_csv's default na_values), which it matches before any space
+# after a value is gone
+_PANDAS_MISSING = frozenset(("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+                             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"))
+
+
+def tidy(column: pd.Series, missing_values=(), as_text: bool = False,
+         decimal: str = ".") -> tuple[pd.Series, np.ndarray | None]:
+    """A text column without the spaces after its values, and with those that then spell a missing value
+    ('? ', 'NA ') missing; and, when that changed it and it then holds only numbers written with the decimal
+    mark ('1.5 '), its values as float64 (n,), else None (always None with as_text). Works on the distinct
+    values, so a long column costs one hashing pass."""
+    codes, uniques = pd.factorize(column)
+    texts = np.array([u.rstrip() if isinstance(u, str) else u for u in uniques] + [np.nan], dtype=object)
+    missing = _PANDAS_MISSING.union(missing_values)
+    texts[[isinstance(t, str) and t in missing for t in texts]] = np.nan
+    tidied = pd.Series(texts[codes], index=column.index, dtype=column.dtype)  # code -1 (missing) -> the nan
+    if as_text or len(uniques) == 0 or all(t is u or t == u for t, u in zip(texts, uniques)):
+        return tidied, None
+    written = pd.Series(texts).astype(object)
+    if decimal == ",":  # as pandas reads them: 1,5 and no thousands separator
+        written = written.where(~written.astype(str).str.contains(".", regex=False)).str.replace(",", ".")
+    numbers = pd.to_numeric(written, errors="coerce").to_numpy(np.float64)
+    if np.isnan(numbers[pd.notna(texts)]).any():
+        return tidied, None
+    return tidied, numbers[codes]
 
 
 def looks_numeric(values: pd.Series, decimal: str = ".") -> str | None:
@@ -153,3 +194,18 @@ def blurs(values: np.ndarray, dtype) -> bool:
         return False
     with np.errstate(over="ignore", invalid="ignore"):
         return blurred(present.mean(dtype=np.float64), present.std(dtype=np.float64), dtype)
+
+
+def narrowed(values: np.ndarray, exact: bool, dtype, lines: np.ndarray, what: str) -> np.ndarray:
+    """float64 values as dtype, but kept in float64 when exact or blurred (columns.blurs); a value beyond dtype
+    is an error naming it (what: 'FILE: column NAME')."""
+    if exact or blurs(values, dtype):
+        return values
+    with np.errstate(over="ignore"):
+        narrow = values.astype(dtype)
+    beyond = np.isinf(narrow) & np.isfinite(values)
+    if beyond.any():
+        raise DataError(f"{what} has {values[np.argmax(beyond)]:g} in {first_row(lines, beyond)}, beyond the range "
+                        f"of {np.dtype(dtype).name} (+-{np.finfo(dtype).max:.3g}): train with train.dtype: float64, "
+                        "or rescale the column")
+    return narrow

@@ -16,7 +16,8 @@ import pandas as pd
 
 from .advice import run_notes
 from .config import Config, load_config
-from .csvfiles import is_numeric, read_csv
+from .columns import is_numeric
+from .csvfiles import read_csv
 from .data import load_features, load_training_data, reading, require_columns
 from .dataset import Split
 from .errors import DataError, Interrupted, NnfitError, TrainingError, UsageError, count, display_path
@@ -208,7 +209,7 @@ def check_data(cfg: Config) -> tuple[list[str], list[str]]:
                   + [(c, "column (in data.ignore)") for c in (d.ignore if key == "train" else [])])
         for col, what in wanted:  # the messages train gives, each problem listed
             try:
-                require_columns(df, [col], name, what, d.sep)
+                require_columns(df, [col], name, what, d.sep, decimal=d.decimal)
             except DataError as e:
                 problems.append(str(e))
         features = d.features or [c for c in df.columns if c != d.target and c not in d.ignore]

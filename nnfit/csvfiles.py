@@ -16,19 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .columns import blurs, detect_separator, other_separator_in, separator_name, to_days, to_number, type_hint
+from .columns import (blurs, detect_separator, first_row, is_numeric, narrowed, other_separator_in, separator_name,
+                      tidy, to_days, to_number, type_hint)
 from .errors import DataError, display_path
 from .files import file_sha256
-
-def is_numeric(series) -> bool:
-    """Numbers are features as they are; booleans and text are categories. Takes a Series or a dtype."""
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
-def first_row(lines: np.ndarray, mask) -> str:
-    """'row N' (1-based data row of the original file) of the first True in mask."""
-    return f"row {int(lines[np.argmax(np.asarray(mask))]) + 1}"
-
 
 _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the full parse can go straight to floats
 
@@ -108,7 +99,7 @@ def _first_bad_byte(buffer: io.BytesIO) -> str:
 def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] = (),
              text: tuple[str, ...] = (), role: str | None = None, sep: str = "auto", decimal: str = ".",
              types: dict | None = None, allow_empty: bool = False, missing_values=(),
-             strip: bool = False) -> pd.DataFrame:
+             strip: bool = False, named: bool = True) -> pd.DataFrame:
     """Read a CSV file (a path), stream or file content (bytes) into a data frame, rows numbered from 0 as in
     the file.
 
@@ -118,15 +109,17 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
     the field separator, "auto" to detect it from the header; decimal the decimal mark; missing_values
     (data.missing_values) the texts that mean a missing value besides pandas' own (an empty field, NA, null...).
     strip: spaces around a name or a value are not part of it ('yes ' is 'yes', ' ?' is '?'), as in every
-    model trained since nnfit keeps the setting (Preprocessor.strip); an earlier model's files are read as it read them.
+    model trained since nnfit keeps the setting (Preprocessor.strip); an earlier model's files are read as it
+    read them. named: a column without a name in the header is an error (not for predict's files, whose model
+    names the columns it uses).
     """
     buffer = _open(source, name, role)
     if sep == "auto":
         sep = detect_separator(buffer.getvalue()[:65536], decimal)
-    header, kw = _header(buffer, name, sep, decimal, strip)
+    raw, header, kw = _header(buffer, name, sep, decimal, strip)
     kw.update({"na_values": list(missing_values)} if missing_values else {})
     seen = set()
-    unnamed = [i for i, col in enumerate(header) if not str(col).strip() or col == f"Unnamed: {i}"]
+    unnamed = [i for i, col in enumerate(raw) if not str(col).strip()]  # pandas calls them 'Unnamed: N'
     for i, col in enumerate(header):
         if col in seen and i not in unnamed:
             raise DataError(f"{name}: column '{col}' appears twice in the header; column names must be unique")
@@ -148,16 +141,15 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
     for i in reversed(unnamed):
         if i == len(header) - 1 and df.iloc[:, i].isna().all():  # a separator at the end of every line
             df = df.iloc[:, :i]
-        else:  # a feature nobody can name in a config
+        elif named:  # a feature nobody can name in a config (predict passes the columns its model does not use)
             raise DataError(f"{name}: column {i + 1} has no name in the header; name it (a row index that pandas' "
                             "to_csv wrote? write the file with index=False, or name the column and list it in "
                             "data.ignore)")
-    if strip:  # the spaces before a value are skipped as it is parsed; those after a text go here
-        for c in df.columns:
-            if not is_numeric(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
-                values = df[c].str.rstrip()
-                df[c] = values.mask(values.isin(missing_values) | (values == ""))
-    floats = [c for c, t in dtypes.items() if t is float_dtype and c in df.columns]
+    numbers = {}  # text columns that hold only numbers once the spaces after them are gone ('1.5 ', '? ')
+    for c in df.columns if strip else []:  # the spaces before a value were skipped as it was parsed
+        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
+            df[c], numbers[c] = tidy(df[c], missing_values, c in text or c in types, decimal)
+    floats = [c for c in df.columns if df[c].dtype == float_dtype and c not in numbers]
     _check_range(df, floats, buffer, name, kw, np.dtype(float_dtype))
     blurred = [c for c in floats if blurs(df[c].to_numpy(), float_dtype)]
     if blurred:  # read again in float64, to be centred in float64 before they become float_dtype (extract_rows)
@@ -170,22 +162,26 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
             if bad.any():
                 example = df[column][bad].iloc[0]
                 raise DataError(f"{name}: column '{column}' (data.types: {kind}) has {example!r} in "
-                                f"{first_row(df.index.to_numpy(), bad)}, which is not a{' number' if kind == 'numeric' else ' date'}"
+                                f"{first_row(df.index.to_numpy(), bad)}, which is not a"
+                                f"{' number' if kind == 'numeric' else ' date'}"
                                 f"{type_hint(str(example), kind, decimal)}")
-            keep = column in exact or blurs(values, float_dtype)
-            df[column] = values if keep else values.astype(float_dtype)
+            numbers[column] = values
+    for column, values in numbers.items():
+        if values is not None:
+            df[column] = narrowed(values, column in exact, float_dtype, df.index.to_numpy(),
+                                  f"{name}: column '{column}'")
     return df
 
 
-def _header(buffer: io.BytesIO, name: str, sep: str, decimal: str, strip: bool) -> tuple[list, dict]:
-    """The header's column names, and the keywords that parse the rows under them (read_csv's strip)."""
-    header = _parse(buffer, name, header=None, nrows=1, dtype=str, keep_default_na=False, sep=sep,
-                    decimal=decimal).iloc[0].tolist()
+def _header(buffer: io.BytesIO, name: str, sep: str, decimal: str, strip: bool) -> tuple[list, list, dict]:
+    """The header's names as written and as read, and the keywords that parse the rows under them (strip)."""
+    raw = _parse(buffer, name, header=None, nrows=1, dtype=str, keep_default_na=False, sep=sep,
+                 decimal=decimal).iloc[0].tolist()
     kw = {"sep": sep, "decimal": decimal}
-    if strip:
-        header = [str(c).strip() if str(c).strip() else f"Unnamed: {i}" for i, c in enumerate(header)]
-        kw.update(header=0, names=header, skipinitialspace=True)
-    return header, kw
+    if not strip:
+        return raw, raw, kw
+    header = [str(c).strip() if str(c).strip() else f"Unnamed: {i}" for i, c in enumerate(raw)]
+    return raw, header, {**kw, "header": 0, "names": header, "skipinitialspace": True}
 
 
 def read_as_written(source: bytes, name: str, columns, sep: str = "auto", decimal: str = ".",
@@ -195,7 +191,7 @@ def read_as_written(source: bytes, name: str, columns, sep: str = "auto", decima
     buffer = _open(source, name, None)
     if sep == "auto":
         sep = detect_separator(buffer.getvalue()[:65536], decimal)
-    _, kw = _header(buffer, name, sep, decimal, strip)
+    *_, kw = _header(buffer, name, sep, decimal, strip)
     df = _parse(buffer, name, usecols=list(columns), dtype=str, keep_default_na=False, na_filter=False, **kw)
     return df.apply(lambda column: column.str.rstrip()) if strip else df
 
@@ -235,7 +231,9 @@ def read_files(paths: dict[str, str], options: dict) -> tuple[dict, dict]:
             hashes[role] = hashing.result()
             if role == "train" and np.dtype(options.get("float_dtype", np.float32)).itemsize < 8:
                 # the columns read in float64 to be centred there (blurred): the other files' too
-                wider = [c for c, t in df.dtypes.items() if t == np.float64 and c not in options.get("exact", ())]
+                narrow = np.dtype(options.get("float_dtype", np.float32))
+                wider = [c for c, t in df.dtypes.items()
+                         if is_numeric(t) and t.itemsize > narrow.itemsize and c not in options.get("exact", ())]
                 options = {**options, "exact": (*options.get("exact", ()), *wider)}
     return {role: frames[role] for role in paths if role in frames}, hashes
 

@@ -17,6 +17,7 @@ from .errors import DataError
 from .labels import shorten
 
 PLACEHOLDERS = 3  # a number column's distinct non-numbers, at most, that may be placeholders for a missing value
+PLACEHOLDER_SHARE = 0.2  # ... and their share of its values, at most (more: a column of words and numbers)
 CODE_SHARE = 0.5  # whole numbers that are nearly all distinct ...
 CODE_MIN = 100  # ... and at least this many distinct values look like codes (ids, zip codes)
 OUTLIER_SIGMAS = 10  # a regression target this many standard deviations from its mean is worth a look
@@ -42,7 +43,7 @@ def column_notes(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
             continue
         stray = pd.to_numeric(values, errors="coerce").isna()  # a number column with a stray word in it
         tokens = values[stray].astype(str).str.strip().unique()[:PLACEHOLDERS + 1]
-        placeholders = len(tokens) <= PLACEHOLDERS and stray.sum() < len(values) / 2  # '?', '-', 'n.a.'
+        placeholders = len(tokens) <= PLACEHOLDERS and stray.sum() <= PLACEHOLDER_SHARE * len(values)  # '?', '-'
         if 0 < stray.sum() < len(values) and (stray.sum() <= max(1, len(values) // 20) or placeholders):
             fix = (f"if they mean a missing value, set data.missing_values: [{', '.join(map(repr, tokens))}]; else "
                    "fix them" if placeholders else "fix them")

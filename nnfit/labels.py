@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .columns import looks_numeric
-from .csvfiles import first_row, is_numeric
+from .columns import first_row, is_numeric, looks_numeric
 from .errors import DataError, closest, count
 
 MAX_CLASSES = 1000  # more distinct values than this in a classification target looks like regression
@@ -63,12 +62,12 @@ def shorten(items: list, most: int = 8) -> str:
     return shown + (f" ... and {len(items) - most} more" if len(items) > most else "")
 
 
-def regression_values(series: pd.Series, column: str, source: str) -> np.ndarray:
+def regression_values(series: pd.Series, column: str, source: str, decimal: str = ".") -> np.ndarray:
     """A regression target as float64 (n,); text or infinite values are errors naming the column."""
     if not is_numeric(series):
         bad = pd.to_numeric(series, errors="coerce").isna()
         example = series[bad].iloc[0] if bad.any() else series.iloc[0]
-        fix = looks_numeric(series)  # numbers written with a decimal comma, or with thousands separators
+        fix = looks_numeric(series, decimal)  # numbers written with a decimal comma, or with thousands separators
         hint = ("use task: binary or multiclass for labels" if fix is None else
                 f"they look like numbers: set {fix.replace('COLUMN', column)}")
         raise DataError(f"{source}: target column '{column}' must be numeric for task 'regression', found "
@@ -89,10 +88,11 @@ class Target:
     classes: list | None = None  # binary: [negative, positive]
 
     @classmethod
-    def fit(cls, series: pd.Series, task: str, column: str, source: str, positive=None) -> Target:
-        """The classes of a training target (checked against the task), or none for regression."""
+    def fit(cls, series: pd.Series, task: str, column: str, source: str, positive=None, decimal: str = ".") -> Target:
+        """The classes of a training target (checked against the task), or none for regression; decimal: how the
+        file writes numbers (data.decimal), for the hint when they are text."""
         if task == "regression":
-            y = regression_values(series, column, source)
+            y = regression_values(series, column, source, decimal)
             if np.all(y == y[0]):
                 raise DataError(f"{source}: target column '{column}' is constant (every row is {y[0]:g}): nothing to learn")
             return cls(task, column)
@@ -158,7 +158,8 @@ class Target:
                 others = [str(c) for c in self.classes if c != label]
                 match = closest(str(label), others)
                 hint = f"; a typo of {match!r}?" if match else ""
-                notes.append(f"{source}: class {label!r} of '{self.column}' has only {int(n)} of {total} training rows{hint}")
+                notes.append(f"{source}: class {label!r} of '{self.column}' has only {int(n)} of {total} training "
+                             f"rows{hint}")
         return notes[:6] + ([f"{source}: ... and {len(notes) - 6} more rare classes"] if len(notes) > 6 else [])
 
 

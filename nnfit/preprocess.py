@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from .csvfiles import first_row
+from .columns import first_row
 from .errors import DataError, count
 from .labels import Target
 from .rows import Rows, column_stats, extract_rows
@@ -41,7 +41,7 @@ class Preprocessor:
     decimal: str = "."  # for predict too
     types: dict[str, str] = field(default_factory=dict)
     missing_values: list[str] = field(default_factory=list)
-    strip: bool = False  # spaces around names and values are not part of them (csvfiles.read_csv); earlier models: False
+    strip: bool = False  # spaces around names and values are not part of them (csvfiles.read_csv); not in earlier models
     # per numeric column: subtracted in float64 before the values became the model's dtype (the columns that
     # dtype would blur: columns.blurred), 0 for the others; [] when there are none (and in earlier models)
     offset: list[float] = field(default_factory=list)
@@ -60,7 +60,8 @@ class Preprocessor:
                 mean = mean + rows.offset
             for j, (c, m, s, k) in enumerate(zip(numeric, mean, std, present)):
                 if k == 0:
-                    raise DataError(f"{rows.source}: column '{c}' has no values (all {count(len(rows), 'training row')} are missing)")
+                    raise DataError(f"{rows.source}: column '{c}' has no values (all "
+                                    f"{count(len(rows), 'training row')} are missing)")
                 if not (np.isfinite(m) and np.isfinite(s)) and not np.isinf(rows.numeric[:, j]).any():
                     raise DataError(f"{rows.source}: column '{c}' has values too large to standardize (their squares "
                                     "overflow float64); rescale the column")
@@ -72,7 +73,8 @@ class Preprocessor:
         for c in categorical:
             values = rows.categorical[c].dropna().astype(str)
             if values.empty:
-                raise DataError(f"{rows.source}: column '{c}' has no values (all {count(len(rows), 'training row')} are missing)")
+                raise DataError(f"{rows.source}: column '{c}' has no values (all "
+                                f"{count(len(rows), 'training row')} are missing)")
             counts = values.value_counts()
             mode[c] = str(counts[counts == counts.max()].index.sort_values()[0])
             other[c] = len(counts) > most
@@ -100,7 +102,8 @@ class Preprocessor:
                    fill=fill, center=center, scale=scale, categories=categories, mode=mode,
                    missing=data_cfg.missing, classes=classes, target_center=t_center, target_scale=t_scale,
                    feature_names=names, other=other, sep=data_cfg.sep, decimal=data_cfg.decimal,
-                   types=dict(data_cfg.types), missing_values=list(data_cfg.missing_values), strip=True, offset=[] if rows.offset is None else rows.offset.tolist()), notes
+                   types=dict(data_cfg.types), missing_values=list(data_cfg.missing_values), strip=True,
+                   offset=[] if rows.offset is None else rows.offset.tolist()), notes
 
     @property
     def columns(self) -> list[str]:

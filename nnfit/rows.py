@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .columns import blurred
-from .csvfiles import first_row, is_numeric
+from .columns import blurred, first_row, is_numeric
 from .errors import DataError
 
 _CHUNK = 65536  # values per column at a time when statistics need float64 copies (missing values)
@@ -58,14 +57,16 @@ def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
     dtypes = df.dtypes
     for c in numeric:
         if not is_numeric(dtypes[c]):
+            text = df[c].astype(object).where(df[c].notna(), None).astype(str)  # as written: True, not np.True_
             bad = (pd.to_numeric(df[c], errors="coerce").isna() & df[c].notna()).to_numpy()
-            if not bad.any():  # numbers, but not as the training files wrote them (a decimal point for a comma)
-                bad = df[c].notna().to_numpy()
+            if not bad.any() and not pd.api.types.is_bool_dtype(dtypes[c]):
+                bad = df[c].notna().to_numpy()  # numbers, but not as the training files wrote them (1.5 for 1,5)
                 raise DataError(f"{source}: column '{c}' was numeric in training, and here its numbers are written "
-                                f"another way ({df[c][bad].iloc[0]!r} in {first_row(df.index.to_numpy(), bad)}): "
+                                f"another way ('{text[bad].iloc[0]}' in {first_row(df.index.to_numpy(), bad)}): "
                                 "write them as the training files did (their data.decimal and data.types)")
+            bad = bad if bad.any() else df[c].notna().to_numpy()
             raise DataError(f"{source}: column '{c}' was numeric in training but holds text here "
-                            f"({df[c][bad].iloc[0]!r} in {first_row(df.index.to_numpy(), bad)})")
+                            f"('{text[bad].iloc[0]}' in {first_row(df.index.to_numpy(), bad)})")
     n = len(df) if order is None else len(order)
     block = np.empty((n, len(numeric)), dtype)
     m = 0 if stats_rows is None else min(stats_rows, n)
@@ -87,6 +88,8 @@ def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
     for j, c in enumerate(numeric if offset is not None else []):
         if dtypes[c].itemsize <= block.itemsize:
             continue
+        if isinstance(offset, str) and not (m and blurred(mean[j], std[j], dtype)):
+            continue  # its statistics in dtype tell an ordinary column without a float64 pass over it
         values = df[c].to_numpy(np.float64)
         values = values if order is None else values[order]
         if isinstance(offset, str):  # "mean": centred on the statistics' rows, when dtype would blur them

@@ -112,6 +112,11 @@ DATA_ERRORS = [
     ("decimal comma read as numeric", "x;label\n1;7,6143\n2;2,5\n", ["task=regression", "data.types={label: numeric}"],
      "column 'label' (data.types: numeric) has '7,6143' in row 1, which is not a number with data.decimal: '.' (if "
      "its decimal mark is ',', set data.decimal: ',')"),
+    ("thousands under data.decimal ','", "x;label\n1;1.234,5\n2;2,5\n", ["task=regression", "data.decimal=,"],
+     "found '1.234,5' in row 1 (they look like numbers: set data.types: {label: numeric})"),
+    ("comma file read with ';' and decimal commas", "x,label\n1,1\n2,-1\n", ["data.sep=;", "data.decimal=,"],
+     "so the fields look separated by ',', which cannot be the separator of numbers with decimal commas "
+     "(data.decimal: ','); if the file's decimal mark is '.', set data.decimal: '.'"),
     ("unix time as a date", "when,label\n1700115937.6,1\n1700115938.6,-1\n", ["data.types={when: date}"],
      "(a number, such as a unix time, is a feature as it is: leave the column out of data.types)"),
     ("comma file with decimal commas", "x,label\n1,1\n2,-1\n", ["data.decimal=,"],
@@ -161,8 +166,9 @@ def test_predict_and_evaluate_errors(tmp_path, monkeypatch):
     (tmp_path / "comma.csv").write_text("x;z;label\n0,5;a;-1\n1,5;b;1\n2,5;c;-1\n3,5;a;1\n")
     assert run_cli("train", "run.yaml", "--out", "comma", "--set", "data.train=comma.csv",
                    "--set", "data.decimal=,").exit_code == 0
-    assert run_cli("train", "run.yaml", "--out", "semi", "--set", "data.train=comma.csv", "--set", "data.decimal=,",
-                   "--set", "data.sep=;").exit_code == 0
+    (tmp_path / "semi.csv").write_text("x;z;label\n0.5;a;-1\n1.5;b;1\n2.5;c;-1\n3.5;a;1\n")
+    assert run_cli("train", "run.yaml", "--out", "semi", "--set", "data.train=semi.csv", "--set", "data.sep=;"
+                   ).exit_code == 0
     cases += [
         (["predict", "comma", "-"], "x;z\n1.5;a\n", "<stdin>: column 'x' was numeric in training, and here its numbers "
                                                    "are written another way ('1.5' in row 1): write them as the training "

@@ -230,6 +230,40 @@ def test_numbers_are_read_as_users_write_them_and_a_misplaced_separator_is_no_nu
     assert looks_numeric(pd.Series(["56,911", "1,234", "12,345"])) == "data.types: {COLUMN: numeric}"
 
 
+def test_spaces_after_values_text_far_down_index_columns_and_booleans_read_as_meant(tmp_path):
+    """Cases a review found: '? ' and 'NA ' (a space after them) are missing values of a number column; a
+    column of numbers with a word past the first 2000 rows is text, with a note, not a traceback; a predict
+    file written with pandas' index column predicts; true/false where the model had numbers is named."""
+    frame = regression_frame(2100)
+    frame["a"], frame["b"] = [f"{v:.3f} " for v in frame["a"]], frame["b"].astype(object)  # a: '0.126 '
+    frame.loc[5, "a"], frame.loc[6, "a"], frame.loc[7, "b"] = "? ", "NA ", "? "
+    frame["y"] = [f"{v:.3f} " for v in frame["y"]]
+    frame["c"] = frame["c"].round(3).astype(object)
+    frame.loc[2050, "c"] = "abc"  # past the first look at 2000 rows
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {
+        "train": "t.csv", "target": "y", "missing_values": ["?"], "max_categories": 3000},
+        "model": {"hidden": [4]}, "train": {"epochs": 1}})
+    result = run_cli("train", config, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.stderr
+    prep = json.loads((tmp_path / "run/model.json").read_text())["preprocessing"]
+    assert prep["numeric"] == ["a", "b"] and prep["categorical"] == ["c"]
+    assert "imputed 3 missing values in 'a', 'b' with the training mean" in result.stderr
+    assert "column 'c' is treated as text categories because of 1 value(s) that are not numbers ('abc' in row 2051)" \
+        in result.stderr
+    frame.iloc[:5].to_csv(tmp_path / "indexed.csv")  # pandas' default: the index, with no name, first
+    predicted = run_cli("predict", tmp_path / "run", tmp_path / "indexed.csv")
+    assert predicted.exit_code == 0, predicted.stderr
+    (tmp_path / "flags.csv").write_text("a,b,c\nTrue,1,2\n")
+    one_line_error(run_cli("predict", tmp_path / "run", tmp_path / "flags.csv"),
+                   "flags.csv: column 'a' was numeric in training but holds text here ('True' in row 1)")
+    # a mixed column as pandas gives long files (numbers and a word): its numbers stay numbers
+    from nnfit.columns import tidy
+
+    tidied, numbers = tidy(pd.Series([1.5, "abc ", 2.0], dtype=object))
+    assert tidied.tolist() == [1.5, "abc", 2.0] and numbers is None
+
+
 def test_a_value_a_declared_type_cannot_read_is_named(tmp_path):
     frame, *_ = amounts_frame(100)
     frame.loc[9, "amount"] = "n/a?"

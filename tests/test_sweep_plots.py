@@ -161,8 +161,8 @@ def test_a_sweep_with_nothing_finished_yet_says_so(tmp_path):
     empty = hand_made(tmp_path / "empty", [])
     result = run_cli("plot", empty)  # over, and nothing failed: it was stopped
     assert result.exit_code == 2
-    assert result.stderr.endswith(f"nothing to draw (continue it with nnfit sweep {display_path(empty / 'sweep.yaml')} "
-                                  f"--out {display_path(empty)} --resume)\n")
+    assert result.stderr.endswith(f"nothing to draw; continue it with nnfit sweep {display_path(empty / 'sweep.yaml')} "
+                                  f"--out {display_path(empty)} --resume\n")
     (empty / ".sweep").mkdir(exist_ok=True)
     with open(empty / ".sweep" / "lock", "a") as lock:  # as a running `nnfit sweep` holds it
         fcntl.flock(lock, fcntl.LOCK_EX)
