@@ -112,6 +112,23 @@ def one_column_header(columns, sep: str, model: bool = False, decimal: str = "."
     return f"the header is one column, {columns[0]}, so the fields look separated by {separator_name(other)}, {fix}"
 
 
+def spaces_around(content: bytes, sep: str) -> tuple[bool, bool]:
+    """Whether a space or tab begins a field somewhere, and whether one ends a field (before a closing quote,
+    too): found from the bytes in one vectorized pass, which costs far less than stripping every field when,
+    as in most files, there is none."""
+    b = np.frombuffer(content, np.uint8)
+    at = np.flatnonzero((b == 32) | (b == 9))
+    if at.size == 0:
+        return False, False
+    bounds = [ord(sep), 10, 13]  # a separator or a line end, or the file's start or end (10 below)
+    before = b[np.maximum(at - 1, 0)].copy()
+    before[at == 0] = 10
+    following = np.append(b, [10, 10])
+    after = following[at + 1]
+    after = np.where(after == 34, following[at + 2], after)  # "red ",
+    return bool(np.isin(before, bounds).any()), bool(np.isin(after, bounds).any())
+
+
 # pandas' own texts for a missing value (read_csv's default na_values), which it matches before any space
 # after a value is gone
 _PANDAS_MISSING = frozenset(("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",

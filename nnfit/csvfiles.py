@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import (blurs, detect_separator, first_row, is_numeric, narrowed, other_separator_in, separator_name,
-                      tidy, to_days, to_number, type_hint)
+                      spaces_around, tidy, to_days, to_number, type_hint)
 from .errors import DataError, display_path
 from .files import file_sha256
 
@@ -116,7 +116,8 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
     buffer = _open(source, name, role)
     if sep == "auto":
         sep = detect_separator(buffer.getvalue()[:65536], decimal)
-    raw, header, kw = _header(buffer, name, sep, decimal, strip)
+    spaces = spaces_around(buffer.getvalue(), sep) if strip else (False, False)  # before a field, after one
+    raw, header, kw = _header(buffer, name, sep, decimal, strip, spaces[0])
     kw.update({"na_values": list(missing_values)} if missing_values else {})
     seen = set()
     unnamed = [i for i, col in enumerate(raw) if not str(col).strip()]  # pandas calls them 'Unnamed: N'
@@ -146,7 +147,7 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
                             "to_csv wrote? write the file with index=False, or name the column and list it in "
                             "data.ignore)")
     numbers = {}  # text columns that hold only numbers once the spaces after them are gone ('1.5 ', '? ')
-    for c in df.columns if strip else []:  # the spaces before a value were skipped as it was parsed
+    for c in df.columns if spaces[1] else []:  # those before a value were skipped as it was parsed
         if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
             df[c], numbers[c] = tidy(df[c], missing_values, c in text or c in types, decimal)
     floats = [c for c in df.columns if df[c].dtype == float_dtype and c not in numbers]
@@ -173,15 +174,17 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
     return df
 
 
-def _header(buffer: io.BytesIO, name: str, sep: str, decimal: str, strip: bool) -> tuple[list, list, dict]:
-    """The header's names as written and as read, and the keywords that parse the rows under them (strip)."""
+def _header(buffer: io.BytesIO, name: str, sep: str, decimal: str, strip: bool,
+            leading: bool = True) -> tuple[list, list, dict]:
+    """The header's names as written and as read, and the keywords that parse the rows under them (strip;
+    leading: whether a field may begin with a space, which the parser then skips)."""
     raw = _parse(buffer, name, header=None, nrows=1, dtype=str, keep_default_na=False, sep=sep,
                  decimal=decimal).iloc[0].tolist()
     kw = {"sep": sep, "decimal": decimal}
     if not strip:
         return raw, raw, kw
     header = [str(c).strip() if str(c).strip() else f"Unnamed: {i}" for i, c in enumerate(raw)]
-    return raw, header, {**kw, "header": 0, "names": header, "skipinitialspace": True}
+    return raw, header, {**kw, "header": 0, "names": header, "skipinitialspace": leading}
 
 
 def read_as_written(source: bytes, name: str, columns, sep: str = "auto", decimal: str = ".",
