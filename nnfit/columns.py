@@ -44,12 +44,24 @@ def first_row(lines: np.ndarray, mask) -> str:
 
 def detect_separator(head: bytes, decimal: str = ".") -> str:
     """The separator of a CSV from its header line: whichever of , ; tab | occurs most outside quotes there
-    (a comma cannot be the separator when it is the decimal mark); ',' when the header has none."""
+    (with decimal commas, a comma only when the header has none of the others: its numbers are then quoted);
+    ',' when the header has none, ';' with decimal commas."""
     line = head.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff")
     line = re.sub(r'"[^"]*"', "", line)  # what is inside quotes does not count
     candidates = [s for s in SEPARATORS if not (s == "," and decimal == ",")]
     best = max(candidates, key=line.count)
-    return best if line.count(best) else candidates[0]
+    return best if line.count(best) else "," if "," in line or decimal == "." else candidates[0]
+
+
+def parse_problem(said: str) -> str:
+    """pandas' words for a row it cannot split, in a user's: 'Error tokenizing data. C error: Expected 2 fields
+    in line 3, saw 3' says which line, and what usually causes it."""
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", said)
+    if fields is None:
+        return said
+    expected, line, saw = fields.groups()
+    return (f"line {line} has {saw} fields where the lines before it have {expected} (a separator inside a value "
+            "that is not quoted? a number with a decimal comma in a file of commas?)")
 
 
 def separator_name(sep: str) -> str:
@@ -81,6 +93,15 @@ def to_number(series: pd.Series, decimal: str = ".") -> tuple[np.ndarray, np.nda
     return values, bad
 
 
+def percent_mix(series: pd.Series, values: np.ndarray) -> tuple[int, int] | None:
+    """(a position of a percentage, one of a plain number) when a column read by to_number (values) holds both:
+    '78%' is 0.78 and '78' is 78, which is seldom what was meant."""
+    text = series.astype("string").str.strip()
+    percent = text.str.endswith("%").fillna(False).to_numpy(bool)
+    plain = ~percent & ~np.isnan(values)
+    return (int(np.argmax(percent)), int(np.argmax(plain))) if percent.any() and plain.any() else None
+
+
 def to_days(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Dates (ISO 8601, or other common forms) as days since 1970-01-01, float64 (n,), and a mask of the
     values that are not dates. A time of day is a fraction of a day; a time zone is converted to UTC."""
@@ -95,17 +116,13 @@ def to_days(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return days, bad
 
 
-def one_column_header(columns, sep: str, model: bool = False, decimal: str = ".") -> str | None:
+def one_column_header(columns, sep: str, model: bool = False) -> str | None:
     """When a header was read as one column that holds another separator: why, and what to set (model: the
     file is read as a trained model reads its files, whose data.sep is no longer the user's to set)."""
     other = other_separator_in(columns, sep)
     if other is None:
         return None
-    if sep == "auto" or other == decimal:  # auto never takes the decimal mark, nor may data.sep
-        fix = ("which cannot be the separator of numbers with decimal commas (data.decimal: ','); " +
-               ("write the file with ';' between its fields" if model else
-                "if the file's decimal mark is '.', set data.decimal: '.'"))
-    elif model:
+    if model:
         fix = f"and the model reads them separated by {separator_name(sep)}, as its training files were"
     else:
         fix = f"not {separator_name(sep)} (set data.sep: {'tab' if other == chr(9) else repr(other)}, or auto)"
@@ -113,19 +130,18 @@ def one_column_header(columns, sep: str, model: bool = False, decimal: str = "."
 
 
 def spaces_around(content: bytes, sep: str) -> tuple[bool, bool]:
-    """Whether a space or tab begins a field somewhere, and whether one ends a field (before a closing quote,
-    too): found from the bytes in one vectorized pass, which costs far less than stripping every field when,
-    as in most files, there is none."""
+    """Whether a space or tab begins a field somewhere (before an opening quote, or after it: ' "x"', '" x"'),
+    and whether one ends a field (or a quoted text: '"x ",'): found from the bytes in one vectorized pass, which
+    costs far less than stripping every field when, as in most files, there is none."""
     b = np.frombuffer(content, np.uint8)
     at = np.flatnonzero((b == 32) | (b == 9))
     if at.size == 0:
         return False, False
     bounds = [ord(sep), 10, 13]  # a separator or a line end, or the file's start or end (10 below)
-    before = b[np.maximum(at - 1, 0)].copy()
-    before[at == 0] = 10
-    following = np.append(b, [10, 10])
-    after = following[at + 1]
-    after = np.where(after == 34, following[at + 2], after)  # "red ",
+    padded = np.concatenate([[10, 10], b, [10, 10]])
+    at = at + 2
+    before = np.where(padded[at - 1] == 34, padded[at - 2], padded[at - 1])
+    after = np.where(padded[at + 1] == 34, padded[at + 2], padded[at + 1])
     return bool(np.isin(before, bounds).any()), bool(np.isin(after, bounds).any())
 
 
@@ -137,12 +153,12 @@ _PANDAS_MISSING = frozenset(("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN
 
 def tidy(column: pd.Series, missing_values=(), as_text: bool = False,
          decimal: str = ".") -> tuple[pd.Series, np.ndarray | None]:
-    """A text column without the spaces after its values, and with those that then spell a missing value
-    ('? ', 'NA ') missing; and, when that changed it and it then holds only numbers written with the decimal
-    mark ('1.5 '), its values as float64 (n,), else None (always None with as_text). Works on the distinct
-    values, so a long column costs one hashing pass."""
+    """A text column without the spaces around its values (inside quotes too), and with those that then spell a
+    missing value ('? ', 'NA ') missing; and, when that changed it and it then holds only numbers written with
+    the decimal mark ('1.5 '), its values as float64 (n,), else None (always None with as_text). Works on the
+    distinct values, so a long column costs one hashing pass."""
     codes, uniques = pd.factorize(column)
-    texts = np.array([u.rstrip() if isinstance(u, str) else u for u in uniques] + [np.nan], dtype=object)
+    texts = np.array([u.strip() if isinstance(u, str) else u for u in uniques] + [np.nan], dtype=object)
     missing = _PANDAS_MISSING.union(missing_values)
     texts[[isinstance(t, str) and t in missing for t in texts]] = np.nan
     tidied = pd.Series(texts[codes], index=column.index, dtype=column.dtype)  # code -1 (missing) -> the nan
@@ -157,15 +173,18 @@ def tidy(column: pd.Series, missing_values=(), as_text: bool = False,
     return tidied, numbers[codes]
 
 
-def looks_numeric(values: pd.Series, decimal: str = ".") -> str | None:
+def looks_numeric(values: pd.Series, decimal: str = ".", sep: str = ",") -> str | None:
     """For a text column: the data.types / data.decimal setting that would read it as numbers, when nearly all
-    its values are numbers written with separators, percent signs or decimal commas; else None."""
+    its values are numbers written with separators, percent signs or decimal commas; else None. sep: the file's
+    field separator."""
     sample = values.dropna().astype(str).head(2000)
     if sample.empty:
         return None
     comma = sample.str.strip().str.match(_DECIMAL_COMMA)
-    # 2,5 and 7,6143 are decimal commas; 56,911 alone could be either, and reads as thousands unless some are not
-    if decimal == "." and comma.mean() >= 0.95 and not sample[comma].str.strip().str.fullmatch(_GROUPED[","]).all():
+    # 2,5 and 7,6143 are decimal commas; 56,911 could be either: thousands in a file of commas (where it must be
+    # quoted), a decimal comma in one of semicolons or tabs, as spreadsheets in such locales write them
+    grouped = sample[comma].str.strip().str.fullmatch(_GROUPED[","]).all()
+    if decimal == "." and comma.mean() >= 0.95 and (sep != "," or not grouped):
         return 'data.decimal: ","'
     plain = pd.to_numeric(sample, errors="coerce").notna().mean()  # a stray word among plain numbers is not this
     parsed, bad = to_number(sample, decimal)

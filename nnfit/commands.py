@@ -209,7 +209,7 @@ def check_data(cfg: Config) -> tuple[list[str], list[str]]:
                   + [(c, "column (in data.ignore)") for c in (d.ignore if key == "train" else [])])
         for col, what in wanted:  # the messages train gives, each problem listed
             try:
-                require_columns(df, [col], name, what, d.sep, decimal=d.decimal)
+                require_columns(df, [col], name, what, d.sep)
             except DataError as e:
                 problems.append(str(e))
         features = d.features or [c for c in df.columns if c != d.target and c not in d.ignore]

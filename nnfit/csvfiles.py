@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import (blurs, detect_separator, first_row, is_numeric, narrowed, other_separator_in, separator_name,
-                      spaces_around, tidy, to_days, to_number, type_hint)
+                      parse_problem, percent_mix, spaces_around, tidy, to_days, to_number, type_hint)
 from .errors import DataError, display_path
 from .files import file_sha256
 
@@ -83,7 +83,7 @@ def _parse(buffer: io.BytesIO, name: str, **kw) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: file is empty") from None
     except pd.errors.ParserError as e:
-        raise DataError(f"{name}: cannot parse CSV: {str(e).strip().splitlines()[-1]}") from None
+        raise DataError(f"{name}: cannot parse CSV: {parse_problem(str(e).strip().splitlines()[-1])}") from None
 
 
 def _first_bad_byte(buffer: io.BytesIO) -> str:
@@ -135,19 +135,21 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
         warnings.simplefilter("ignore", RuntimeWarning)  # a number beyond float32 is reported below, by name
         try:
             df = _parse(buffer, name, dtype=dtypes, **kw)
-        except (ValueError, TypeError):  # a column that looked numeric holds text further down
-            df = _parse(buffer, name, dtype={c: str for c in (*text, *types) if c in peek.columns}, **kw)
+        except (ValueError, TypeError):  # a column that looked numeric holds text further down: pandas types
+            # each column from all its rows (low_memory=False), not chunk by chunk into a mix of numbers and text
+            df = _parse(buffer, name, dtype={c: str for c in (*text, *types) if c in peek.columns}, low_memory=False,
+                        **kw)
     if df.empty and not allow_empty:
         raise DataError(f"{name}: has a header but no data rows")
     for i in reversed(unnamed):
         if i == len(header) - 1 and df.iloc[:, i].isna().all():  # a separator at the end of every line
             df = df.iloc[:, :i]
         elif named:  # a feature nobody can name in a config (predict passes the columns its model does not use)
-            raise DataError(f"{name}: column {i + 1} has no name in the header; name it (a row index that pandas' "
-                            "to_csv wrote? write the file with index=False, or name the column and list it in "
-                            "data.ignore)")
+            index = "a row index that pandas' to_csv wrote? write the file with index=False, or " if i == 0 else ""
+            raise DataError(f"{name}: column {i + 1} has no name in the header; name it ({index}name the column "
+                            "and list it in data.ignore)")
     numbers = {}  # text columns that hold only numbers once the spaces after them are gone ('1.5 ', '? ')
-    for c in df.columns if spaces[1] else []:  # those before a value were skipped as it was parsed
+    for c in df.columns if any(spaces) else []:  # ' x' was skipped as it was parsed, not '" x"' nor 'x 
         if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
             df[c], numbers[c] = tidy(df[c], missing_values, c in text or c in types, decimal)
     floats = [c for c in df.columns if df[c].dtype == float_dtype and c not in numbers]
@@ -166,11 +168,18 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
                                 f"{first_row(df.index.to_numpy(), bad)}, which is not a"
                                 f"{' number' if kind == 'numeric' else ' date'}"
                                 f"{type_hint(str(example), kind, decimal)}")
+            mix = percent_mix(df[column], values) if kind == "numeric" else None
+            if mix:
+                raise DataError(f"{name}: column '{column}' (data.types: numeric) holds percentages "
+                                f"({df[column].iloc[mix[0]]!r}) and plain numbers ({df[column].iloc[mix[1]]!r} in "
+                                f"{first_row(df.index.to_numpy(), np.arange(len(df)) == mix[1])}), which read as "
+                                f"{values[mix[0]]:g} and {values[mix[1]]:g}: write them one way")
             numbers[column] = values
     for column, values in numbers.items():
         if values is not None:
             df[column] = narrowed(values, column in exact, float_dtype, df.index.to_numpy(),
                                   f"{name}: column '{column}'")
+    df.attrs["sep"] = sep  # as detected: what its notes' hints depend on (columns.looks_numeric)
     return df
 
 
@@ -229,7 +238,7 @@ def read_files(paths: dict[str, str], options: dict) -> tuple[dict, dict]:
             name = display_path(paths[role])
             content = read_file_bytes(paths[role], name, f"data.{role}")
             hashing = pool.submit(content_sha256, content)
-            df = read_csv(content, name, role=f"data.{role}", **options)
+            df = read_csv(content, name, role=f"data.{role}", named=role == "train", **options)
             frames[role] = (df, name)
             hashes[role] = hashing.result()
             if role == "train" and np.dtype(options.get("float_dtype", np.float32)).itemsize < 8:

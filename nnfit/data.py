@@ -30,12 +30,12 @@ from .splits import class_weights, kfold, stratified_split
 
 
 def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column", sep: str = ",",
-                    model: bool = False, decimal: str = ".") -> None:
+                    model: bool = False) -> None:
     """Each of columns is in df, or a DataError naming it; model: df is read as a trained model reads its files
     (predict, evaluate), where data.sep is no longer the user's to set."""
     for c in columns:
         if c not in df.columns:
-            split = one_column_header(df.columns, sep, model, decimal)
+            split = one_column_header(df.columns, sep, model)
             if split:  # the whole header became one column: the file has another separator
                 raise DataError(f"{name}: {what} '{c}' not found: {split}")
             match = closest(c, [x for x in df.columns if x not in columns])  # not one that is needed as itself
@@ -45,12 +45,12 @@ def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column", 
 
 def feature_columns(df: pd.DataFrame, data_cfg, name: str) -> list[str]:
     """The configured features, or every column except the target and the ignored ones."""
-    how = {"sep": data_cfg.sep, "decimal": data_cfg.decimal}
-    require_columns(df, [data_cfg.target], name, "target column", **how)
-    require_columns(df, data_cfg.ignore, name, "column (in data.ignore)", **how)
-    require_columns(df, list(data_cfg.types), name, "column (in data.types)", **how)
+    sep = data_cfg.sep
+    require_columns(df, [data_cfg.target], name, "target column", sep)
+    require_columns(df, data_cfg.ignore, name, "column (in data.ignore)", sep)
+    require_columns(df, list(data_cfg.types), name, "column (in data.types)", sep)
     if data_cfg.features is not None:
-        require_columns(df, data_cfg.features, name, "feature column", **how)
+        require_columns(df, data_cfg.features, name, "feature column", sep)
         return list(data_cfg.features)
     features = [c for c in df.columns if c != data_cfg.target and c not in data_cfg.ignore]
     if not features:
@@ -180,8 +180,8 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
     for role in ("valid", "test"):
         if frames.get(role) is not None:
             df, name = frames[role]
-            require_columns(df, [d.target], name, "target column", d.sep, decimal=d.decimal)
-            require_columns(df, features, name, "feature column", d.sep, decimal=d.decimal)
+            require_columns(df, [d.target], name, "target column", d.sep)
+            require_columns(df, features, name, "feature column", d.sep)
             others[role] = (drop_missing_target(df, d.target, name, notes), name)
     order, n_train = None, len(train_df)
     if "valid" not in others and (d.valid_fraction > 0 or d.folds is not None):
@@ -274,11 +274,11 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
                   text=tuple(prep.categorical) + (label if prep.task != "regression" else ()),
                   sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target,
                   missing_values=tuple(prep.missing_values), strip=prep.strip, named=False)
-    require_columns(df, prep.columns, name, "feature column", prep.sep, True, prep.decimal)
-    require_columns(df, keep, name, "column (in --keep)", prep.sep, True, prep.decimal)
+    require_columns(df, prep.columns, name, "feature column", prep.sep, model=True)
+    require_columns(df, keep, name, "column (in --keep)", prep.sep, model=True)
     notes = []
     if need_target:
-        require_columns(df, [prep.target], name, "target column", prep.sep, True, prep.decimal)
+        require_columns(df, [prep.target], name, "target column", prep.sep, model=True)
         df = drop_missing_target(df, prep.target, name, notes)
     if df.empty:
         X = np.zeros((0, prep.n_features), dtype)

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from .columns import looks_like_dates, looks_numeric
+from .columns import blurred, looks_like_dates, looks_numeric
 from .errors import DataError
 from .labels import shorten
 
@@ -32,9 +32,11 @@ def column_notes(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
         if c in types:
             continue
         values = df[c].dropna()
-        fix = looks_numeric(values, decimal)
+        fix = looks_numeric(values, decimal, df.attrs.get("sep", ","))
         if fix:
-            notes.append(f"{name}: column '{c}' is read as text categories but looks numeric ({values.iloc[0]!r}); "
+            written = values[pd.to_numeric(values, errors="coerce").isna()]  # one that needs the fix, not '9'
+            notes.append(f"{name}: column '{c}' is read as text categories but looks numeric "
+                         f"({(written if len(written) else values).iloc[0]!r}); "
                          f"to read it as numbers set {fix.replace('COLUMN', c)}")
             continue
         if looks_like_dates(values):
@@ -55,6 +57,8 @@ def column_notes(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
         if c in types:
             continue
         values = df[c].dropna().to_numpy(np.float64)
+        if len(values) and blurred(values.mean(), values.std(), np.float32):
+            continue  # far from zero for their spread: times (unix seconds), not codes
         distinct = len(np.unique(values))
         if distinct >= CODE_MIN and distinct >= CODE_SHARE * len(values) and np.all(np.mod(values, 1) == 0):
             notes.append(f"{name}: column '{c}' holds {distinct} distinct whole numbers, read as a quantity; if they "

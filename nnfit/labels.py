@@ -67,7 +67,7 @@ def regression_values(series: pd.Series, column: str, source: str, decimal: str 
     if not is_numeric(series):
         bad = pd.to_numeric(series, errors="coerce").isna()
         example = series[bad].iloc[0] if bad.any() else series.iloc[0]
-        fix = looks_numeric(series, decimal)  # numbers written with a decimal comma, or with thousands separators
+        fix = looks_numeric(series, decimal, series.attrs.get("sep", ","))  # decimal commas, thousands
         hint = ("use task: binary or multiclass for labels" if fix is None else
                 f"they look like numbers: set {fix.replace('COLUMN', column)}")
         raise DataError(f"{source}: target column '{column}' must be numeric for task 'regression', found "

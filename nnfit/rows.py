@@ -65,8 +65,11 @@ def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
                                 f"another way ('{text[bad].iloc[0]}' in {first_row(df.index.to_numpy(), bad)}): "
                                 "write them as the training files did (their data.decimal and data.types)")
             bad = bad if bad.any() else df[c].notna().to_numpy()
+            word = text[bad].iloc[0]
+            hint = "; a missing value? leave the field empty (or train with data.missing_values)" if not any(
+                ch.isalnum() for ch in word) else ""
             raise DataError(f"{source}: column '{c}' was numeric in training but holds text here "
-                            f"('{text[bad].iloc[0]}' in {first_row(df.index.to_numpy(), bad)})")
+                            f"('{word}' in {first_row(df.index.to_numpy(), bad)}){hint}")
     n = len(df) if order is None else len(order)
     block = np.empty((n, len(numeric)), dtype)
     m = 0 if stats_rows is None else min(stats_rows, n)

@@ -35,6 +35,8 @@ def _columns(v):
 @allows("a list of texts")
 def _missing_values(v):
     # what a field holds, as written: -999 and '-999' both mean the text -999; a float would be ambiguous (-999.0)
+    if isinstance(v, list) and any(isinstance(x, dict) for x in v):  # YAML reads [?] as [{null: null}]
+        raise Bad("", "? and - mean something to YAML: quote them, e.g. ['?', '-']")
     if not isinstance(v, list) or any(isinstance(x, (bool, float)) or not isinstance(x, (str, int)) for x in v):
         raise Bad("a list of texts that mean a missing value, e.g. ['?', '-', -999]")
     if any(not str(x).strip() for x in v):

@@ -162,6 +162,7 @@ def test_placeholders_for_missing_values_are_named_by_a_note_and_read_as_missing
     ([1.5], "data.missing_values: expected a list of texts that mean a missing value"),
     (["?", " "], "data.missing_values: an empty text is missing already"),
     ("?", "data.missing_values: expected a list of texts"),
+    ([{None: None}], "? and - mean something to YAML: quote them, e.g. ['?', '-']"),  # what YAML makes of [?]
 ])
 def test_missing_values_must_be_a_list_of_texts(tmp_path, value, says):
     from nnfit.errors import ConfigError
@@ -176,8 +177,8 @@ def test_spaces_around_names_and_values_are_not_part_of_them(tmp_path):
     from nnfit.data import load_features
     from nnfit.preprocess import Preprocessor
 
-    (tmp_path / "d.csv").write_text("x , color, y \n1, red ,yes \n2,red,no\n3, blue,yes\n4,blue , no\n5, ?, yes\n"
-                                    "6,red, no\n")
+    (tmp_path / "d.csv").write_text('x , color, y \n1, red ,yes \n2,red,no\n3," blue",yes\n4,blue , no\n5, ?, yes\n'
+                                    "6,red\t, no\n")
     cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "binary", "data": {
         "train": "d.csv", "target": "y", "valid_fraction": 0, "missing_values": ["?"]}}))
     data = load_training_data(cfg, np.random.default_rng(0))
@@ -193,3 +194,21 @@ def test_spaces_around_names_and_values_are_not_part_of_them(tmp_path):
     _, X, notes = load_features(earlier, tmp_path / "new.csv", "new.csv", np.float32)
     np.testing.assert_array_equal(X[:, 1:], 0)  # ' red' and 'blue ' were other categories then
     assert "2 rows have categories not seen in training (' red', 'blue ')" in notes[0]
+
+
+def test_a_file_of_commas_with_quoted_decimal_commas_is_read(tmp_path):
+    """data.decimal ',' in a file whose fields are separated by commas: its numbers are quoted, and read."""
+    (tmp_path / "d.csv").write_text('x,y\n1,1\n"7,6143",2\n"2,5",1\n"-3,25",2\n')
+    cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "regression", "data": {
+        "train": "d.csv", "target": "y", "valid_fraction": 0, "decimal": ","}}))
+    data = load_training_data(cfg, np.random.default_rng(0))
+    assert data.prep.sep == "auto" and data.prep.fill == [pytest.approx(np.mean([1, 7.6143, 2.5, -3.25]))]
+
+
+def test_an_unnamed_index_column_is_refused_in_the_training_file_only(tmp_path):
+    """pandas' to_csv writes its index first, without a name: a feature nobody could name, in the training file;
+    in a validation or test file (as at predict) the model's columns are all that is read."""
+    frame = blobs(n=40, seed=3).rename(columns={"label": "y"})
+    frame.to_csv(tmp_path / "valid.csv")  # the index too
+    data = load(tmp_path, frame, {"valid": "valid.csv", "test": "valid.csv"})
+    assert data.prep.numeric == ["x0", "x1"] and len(data.valid.X) == len(data.test.X) == 40

@@ -115,14 +115,15 @@ DATA_ERRORS = [
     ("thousands under data.decimal ','", "x;label\n1;1.234,5\n2;2,5\n", ["task=regression", "data.decimal=,"],
      "found '1.234,5' in row 1 (they look like numbers: set data.types: {label: numeric})"),
     ("comma file read with ';' and decimal commas", "x,label\n1,1\n2,-1\n", ["data.sep=;", "data.decimal=,"],
-     "so the fields look separated by ',', which cannot be the separator of numbers with decimal commas "
-     "(data.decimal: ','); if the file's decimal mark is '.', set data.decimal: '.'"),
+     "the header is one column, x,label, so the fields look separated by ',', not ';' (set data.sep: ',', or auto)"),
+    ("an unquoted decimal comma in a file of commas", "x,label\n1,1\n7,6143,-1\n", [],
+     "train.csv: cannot parse CSV: line 3 has 3 fields where the lines before it have 2 (a separator inside a "
+     "value that is not quoted? a number with a decimal comma in a file of commas?)"),
+    ("percentages and plain numbers", "rate,label\n78%,1\n9,-1\n", ["data.types={rate: numeric}"],
+     "column 'rate' (data.types: numeric) holds percentages ('78%') and plain numbers ('9' in row 2), which read "
+     "as 0.78 and 9: write them one way"),
     ("unix time as a date", "when,label\n1700115937.6,1\n1700115938.6,-1\n", ["data.types={when: date}"],
      "(a number, such as a unix time, is a feature as it is: leave the column out of data.types)"),
-    ("comma file with decimal commas", "x,label\n1,1\n2,-1\n", ["data.decimal=,"],
-     "train.csv: target column 'label' not found: the header is one column, x,label, so the fields look separated "
-     "by ',', which cannot be the separator of numbers with decimal commas (data.decimal: ','); if the file's "
-     "decimal mark is '.', set data.decimal: '.'"),
 ]
 
 
@@ -156,6 +157,8 @@ def test_predict_and_evaluate_errors(tmp_path, monkeypatch):
     cases = [
         (["predict", "run", "-"], "z,label\na,1\n", "<stdin>: feature column 'x' not found"),
         (["predict", "run", "-"], "x,z\nabc,a\n", "<stdin>: column 'x' was numeric in training but holds text here ('abc' in row 1)"),
+        (["predict", "run", "-"], "x,z\n?,a\n", "holds text here ('?' in row 1); a missing value? leave the field "
+                                               "empty (or train with data.missing_values)"),
         (["predict", "run", "-", "--keep", "id"], "x,z\n1,a\n", "<stdin>: column (in --keep) 'id' not found"),
         (["predict", "run", "-", "--proba", "--keep", "x"], "x,z\n1,a\n", None),
         (["predict", "missing_run", "-"], "x,z\n1,a\n", "missing_run: run directory not found"),
@@ -173,9 +176,8 @@ def test_predict_and_evaluate_errors(tmp_path, monkeypatch):
         (["predict", "comma", "-"], "x;z\n1.5;a\n", "<stdin>: column 'x' was numeric in training, and here its numbers "
                                                    "are written another way ('1.5' in row 1): write them as the training "
                                                    "files did (their data.decimal and data.types)"),
-        (["predict", "comma", "-"], "x,z\n1.5,a\n", "the header is one column, x,z, so the fields look separated by "
-                                                   "',', which cannot be the separator of numbers with decimal commas "
-                                                   "(data.decimal: ','); write the file with ';' between its fields"),
+        (["predict", "comma", "-"], "x,z\n1.5,a\n", "<stdin>: column 'x' was numeric in training, and here its numbers "
+                                                   "are written another way ('1.5' in row 1)"),
         (["predict", "semi", "-"], "x,z\n1,a\n", "so the fields look separated by ',', and the model reads them "
                                                  "separated by ';', as its training files were"),
     ]

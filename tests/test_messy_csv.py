@@ -228,6 +228,7 @@ def test_numbers_are_read_as_users_write_them_and_a_misplaced_separator_is_no_nu
     # the fix a note names: decimal commas, unless every value could be thousands
     assert looks_numeric(pd.Series(["7,6143", "2,5", "3,1"])) == 'data.decimal: ","'
     assert looks_numeric(pd.Series(["56,911", "1,234", "12,345"])) == "data.types: {COLUMN: numeric}"
+    assert looks_numeric(pd.Series(["56,911", "2,250"]), sep=";") == 'data.decimal: ","'  # as spreadsheets write
 
 
 def test_spaces_after_values_text_far_down_index_columns_and_booleans_read_as_meant(tmp_path):
