@@ -149,7 +149,7 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
             raise DataError(f"{name}: column {i + 1} has no name in the header; name it ({index}name the column "
                             "and list it in data.ignore)")
     numbers = {}  # text columns that hold only numbers once the spaces after them are gone ('1.5 ', '? ')
-    for c in df.columns if any(spaces) else []:  # ' x' was skipped as it was parsed, not '" x"' nor 'x 
+    for c in df.columns if any(spaces) else []:  # the parser skipped those before a value, not inside quotes
         if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
             df[c], numbers[c] = tidy(df[c], missing_values, c in text or c in types, decimal)
     floats = [c for c in df.columns if df[c].dtype == float_dtype and c not in numbers]
