@@ -61,7 +61,8 @@ def train(config, out, overrides, force, resume, quiet):
     bar = None
     show_bar = not quiet and sys.stderr.isatty()
     folder = out if out is not None else commands.default_run_dir(config)
-    fresh = resume and not os.path.exists(folder)  # a script's "continue or start": said, in case --out was mistyped
+    # a script's "continue or start": said, in case --out was mistyped
+    fresh = resume and not (os.path.isdir(folder) and os.listdir(folder)) and not os.path.isfile(folder)
 
     def on_start(cfg, trainer):
         nonlocal bar

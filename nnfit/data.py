@@ -169,7 +169,7 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
     dtype = np.dtype(cfg.train.dtype)
     train_df, train_name = frames["train"]
     features = feature_columns(train_df, d, train_name)
-    train_df = drop_missing_target(train_df, d.target, train_name, notes)
+    train_df = drop_missing_target(train_df, d.target, train_name, notes, d.missing_values)
     labels = Target.fit(train_df[d.target], cfg.task, d.target, train_name, d.positive, d.decimal)
     dtypes = train_df.dtypes
     numeric = [c for c in features if is_numeric(dtypes[c]) and d.types.get(c) != "categorical"]
@@ -182,7 +182,7 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
             df, name = frames[role]
             require_columns(df, [d.target], name, "target column", d.sep)
             require_columns(df, features, name, "feature column", d.sep)
-            others[role] = (drop_missing_target(df, d.target, name, notes), name)
+            others[role] = (drop_missing_target(df, d.target, name, notes, d.missing_values), name)
     order, n_train = None, len(train_df)
     if "valid" not in others and (d.valid_fraction > 0 or d.folds is not None):
         strata = None if cfg.task == "regression" else labels.encode(train_df[d.target], train_name)
@@ -279,7 +279,7 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
     notes = []
     if need_target:
         require_columns(df, [prep.target], name, "target column", prep.sep, model=True)
-        df = drop_missing_target(df, prep.target, name, notes)
+        df = drop_missing_target(df, prep.target, name, notes, prep.missing_values)
     if df.empty:
         X = np.zeros((0, prep.n_features), dtype)
     else:

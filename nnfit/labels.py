@@ -163,12 +163,16 @@ class Target:
         return notes[:6] + ([f"{source}: ... and {len(notes) - 6} more rare classes"] if len(notes) > 6 else [])
 
 
-def drop_missing_target(df: pd.DataFrame, target: str, name: str, notes: list[str]) -> pd.DataFrame:
-    """df without its rows that have no target value (a note says how many); none at all is an error."""
+def drop_missing_target(df: pd.DataFrame, target: str, name: str, notes: list[str],
+                        missing_values=()) -> pd.DataFrame:
+    """df without its rows that have no target value (a note says how many); none at all is an error.
+    missing_values (data.missing_values) are named, as they may be what emptied a label ('none')."""
     missing = df[target].isna()
+    listed = f", or one of data.missing_values ({', '.join(map(repr, missing_values))})" if missing_values else ""
     if missing.all():
-        raise DataError(f"{name}: target column '{target}' has no values (all {len(df)} rows are missing)")
+        raise DataError(f"{name}: target column '{target}' has no values (all {len(df)} rows are missing{listed})")
     if missing.any():
-        notes.append(f"{name}: dropped {count(int(missing.sum()), 'row')} with a missing target '{target}'")
+        notes.append(f"{name}: dropped {count(int(missing.sum()), 'row')} with a missing target '{target}'"
+                     f"{f' (empty{listed})' if listed else ''}")
         df = df[~missing]
     return df

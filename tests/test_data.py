@@ -147,9 +147,12 @@ def test_placeholders_for_missing_values_are_named_by_a_note_and_read_as_missing
     assert any("column 'a' is treated as text categories because of 29 value(s) that are not numbers ('-' in row "
                "1); if they mean a missing value, set data.missing_values: ['-']" in note for note in data.notes)
     assert any("set data.missing_values: ['?']" in note for note in data.notes)
-    data = load(tmp_path, frame, {"valid_fraction": 0, "missing_values": ["?", "-"]}, task="binary")
+    data = load(tmp_path, frame.assign(y=frame["y"].where(frame.index != 198, "?")),
+                {"valid_fraction": 0, "missing_values": ["?", "-"]}, task="binary")
     assert data.prep.numeric == ["a", "b"] and data.prep.missing_values == ["?", "-"]
-    assert data.prep.fill[0] == pytest.approx(np.mean([v for v in a if v != "-"]))
+    assert any(note.endswith("dropped 1 row with a missing target 'y' (empty, or one of data.missing_values ('?', "
+                             "'-'))") for note in data.notes)  # it applies to the target too
+    assert data.prep.fill[0] == pytest.approx(np.mean([v for i, v in enumerate(a) if v != "-" and i != 198]))
     assert any("imputed 52 missing values in 'a', 'b' with the training mean" in note for note in data.notes)
     write_csv(tmp_path / "new.csv", frame.iloc[:8])
     _, X, notes = load_features(Preprocessor.from_dict(data.prep.to_dict()), tmp_path / "new.csv", "new.csv",

@@ -308,3 +308,5 @@ def test_resume_where_there_is_no_run_starts_one_and_says_so(tmp_path, monkeypat
     assert started.exit_code == 0 and "Warning: runs/typo: no run there to resume; starting a new one" in started.stderr
     again = run_cli("train", "run.yaml", "--out", "runs/typo", "--resume")
     assert again.exit_code == 0 and "no run there to resume" not in again.stderr
+    (tmp_path / "runs" / "empty").mkdir()
+    assert "runs/empty: no run there to resume" in run_cli("train", "run.yaml", "--out", "runs/empty", "--resume").stderr
