@@ -29,7 +29,8 @@ def _build(cls, raw: Any, prefix: str):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in fields:
-            raise ConfigError(f"{prefix}{key}: unknown key{did_you_mean(key, fields)}", f"{prefix}{key}")
+            hint = did_you_mean(key, fields) or f" (the keys here: {', '.join(fields)})"
+            raise ConfigError(f"{prefix}{key}: unknown key{hint}", f"{prefix}{key}")
     values = {}
     for name, f in fields.items():
         key = f"{prefix}{name}"

@@ -23,6 +23,8 @@ GOOD = {
 CONFIG_ERRORS = [
     ("unknown key", ["train.epocs=3"], "train.epocs: unknown key (did you mean 'epochs'?)"),
     ("unknown section", ["modle.hidden=[3]"], "modle: unknown key (did you mean 'model'?)"),
+    ("unknown key, nothing close", ["model.neurons=[3]"], "model.neurons: unknown key (the keys here: hidden, "
+                                                         "activation, init, dropout)"),
     ("epochs not a number", ["train.epochs=ten"], "train.epochs: expected an integer >= 1, found 'ten'"),
     ("epochs a bool", ["train.epochs=true"], "train.epochs: expected an integer >= 1, found true"),
     ("hidden not a list", ["model.hidden=64"], "model.hidden: expected a list of layer widths"),
