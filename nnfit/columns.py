@@ -93,13 +93,33 @@ def to_number(series: pd.Series, decimal: str = ".") -> tuple[np.ndarray, np.nda
     return values, bad
 
 
-def percent_mix(series: pd.Series, values: np.ndarray) -> tuple[int, int] | None:
-    """(a position of a percentage, one of a plain number) when a column read by to_number (values) holds both:
-    '78%' is 0.78 and '78' is 78, which is seldom what was meant."""
-    text = series.astype("string").str.strip()
-    percent = text.str.endswith("%").fillna(False).to_numpy(bool)
-    plain = ~percent & ~np.isnan(values)
-    return (int(np.argmax(percent)), int(np.argmax(plain))) if percent.any() and plain.any() else None
+def declared(series: pd.Series, kind: str, decimal: str, what: str,
+             percent: bool | None = None) -> tuple[np.ndarray, bool]:
+    """A data.types column (numeric or date) as float64 (n,), and whether it is written as percentages. A value
+    it cannot read, percentages mixed with plain numbers ('78%' is 0.78, '78' is 78), or, given how the training
+    files wrote it (percent), the other way, is an error naming it (what: 'FILE: column NAME')."""
+    values, bad = to_number(series, decimal) if kind == "numeric" else to_days(series)
+    lines = series.index.to_numpy()
+    if bad.any():
+        example = series[bad].iloc[0]
+        raise DataError(f"{what} (data.types: {kind}) has {example!r} in {first_row(lines, bad)}, which is not a"
+                        f"{' number' if kind == 'numeric' else ' date'}{type_hint(str(example), kind, decimal)}")
+    if kind != "numeric":
+        return values, False
+    pct = series.astype("string").str.strip().str.endswith("%").fillna(False).to_numpy(bool)
+    plain = ~pct & ~np.isnan(values)
+    if pct.any() and plain.any():
+        i, j = int(np.argmax(pct)), int(np.argmax(plain))
+        raise DataError(f"{what} (data.types: numeric) holds percentages ({series.iloc[i]!r}) and plain numbers "
+                        f"({series.iloc[j]!r} in {first_row(lines, plain)}), which read as {values[i]:g} and "
+                        f"{values[j]:g}: write them one way")
+    if percent is not None and (pct | plain).any() and bool(pct.any()) != percent:
+        k = int(np.argmax(pct | plain))
+        how = {True: "percentages", False: "plain numbers"}
+        raise DataError(f"{what} (data.types: numeric) was written as {how[percent]} in training, and here as "
+                        f"{how[bool(pct.any())]} ({series.iloc[k]!r} in {first_row(lines, pct | plain)}, which reads "
+                        f"as {values[k]:g}): write them as the training files did")
+    return values, bool(pct.any())
 
 
 def to_days(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:

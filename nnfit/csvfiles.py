@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .columns import (blurs, detect_separator, first_row, is_numeric, narrowed, other_separator_in, separator_name,
-                      parse_problem, percent_mix, spaces_around, tidy, to_days, to_number, type_hint)
+from .columns import (blurs, declared, detect_separator, first_row, is_numeric, narrowed, other_separator_in,
+                      parse_problem, separator_name, spaces_around, tidy)
 from .errors import DataError, display_path
 from .files import file_sha256
 
@@ -99,7 +99,7 @@ def _first_bad_byte(buffer: io.BytesIO) -> str:
 def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] = (),
              text: tuple[str, ...] = (), role: str | None = None, sep: str = "auto", decimal: str = ".",
              types: dict | None = None, allow_empty: bool = False, missing_values=(),
-             strip: bool = False, named: bool = True) -> pd.DataFrame:
+             strip: bool = False, named: bool = True, percent: tuple | None = None) -> pd.DataFrame:
     """Read a CSV file (a path), stream or file content (bytes) into a data frame, rows numbered from 0 as in
     the file.
 
@@ -111,7 +111,8 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
     strip: spaces around a name or a value are not part of it ('yes ' is 'yes', ' ?' is '?'), as in every
     model trained since nnfit keeps the setting (Preprocessor.strip); an earlier model's files are read as it
     read them. named: a column without a name in the header is an error (not for predict's files, whose model
-    names the columns it uses).
+    names the columns it uses). percent: the data.types numeric columns the training files wrote as percentages,
+    which must be written so here too (None: not known). df.attrs gets the separator and those columns.
     """
     buffer = _open(source, name, role)
     if sep == "auto":
@@ -159,27 +160,17 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
         wide = _parse(buffer, name, usecols=blurred, dtype={c: np.float64 for c in blurred}, **kw)
         for c in blurred:
             df[c] = wide[c].to_numpy()
+    written = []  # the data.types numeric columns written as percentages
     for column, kind in types.items():
         if column in df.columns and kind != "categorical":
-            values, bad = to_number(df[column], decimal) if kind == "numeric" else to_days(df[column])
-            if bad.any():
-                example = df[column][bad].iloc[0]
-                raise DataError(f"{name}: column '{column}' (data.types: {kind}) has {example!r} in "
-                                f"{first_row(df.index.to_numpy(), bad)}, which is not a"
-                                f"{' number' if kind == 'numeric' else ' date'}"
-                                f"{type_hint(str(example), kind, decimal)}")
-            mix = percent_mix(df[column], values) if kind == "numeric" else None
-            if mix:
-                raise DataError(f"{name}: column '{column}' (data.types: numeric) holds percentages "
-                                f"({df[column].iloc[mix[0]]!r}) and plain numbers ({df[column].iloc[mix[1]]!r} in "
-                                f"{first_row(df.index.to_numpy(), np.arange(len(df)) == mix[1])}), which read as "
-                                f"{values[mix[0]]:g} and {values[mix[1]]:g}: write them one way")
-            numbers[column] = values
+            numbers[column], as_percent = declared(df[column], kind, decimal, f"{name}: column '{column}'",
+                                                   None if percent is None else column in percent)
+            written += [column] if as_percent else []
     for column, values in numbers.items():
         if values is not None:
             df[column] = narrowed(values, column in exact, float_dtype, df.index.to_numpy(),
                                   f"{name}: column '{column}'")
-    df.attrs["sep"] = sep  # as detected: what its notes' hints depend on (columns.looks_numeric)
+    df.attrs.update(sep=sep, percent=written)  # what notes' hints (columns.looks_numeric) and the model keep
     return df
 
 

@@ -168,6 +168,7 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
     d = cfg.data
     dtype = np.dtype(cfg.train.dtype)
     train_df, train_name = frames["train"]
+    percent = train_df.attrs.get("percent", [])
     features = feature_columns(train_df, d, train_name)
     train_df = drop_missing_target(train_df, d.target, train_name, notes, d.missing_values)
     labels = Target.fit(train_df[d.target], cfg.task, d.target, train_name, d.positive, d.decimal)
@@ -221,7 +222,8 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
                      "from the mean; one value like that dominates the loss and squeezes the rest: check it")
     if cfg.task != "regression":
         notes += labels.notes(np.bincount(target, minlength=len(labels.classes)), train_name)
-    prep, fit_notes = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, labels.classes, target)
+    prep, fit_notes = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, labels.classes, target,
+                                       percent)
     notes += fit_notes
     if len(rows["train"]) < prep.n_features:
         where = f"; most of them from {widest(prep)}" if categorical else ""
@@ -273,7 +275,8 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
     df = read_csv(content, name, dtype, exact=exact,
                   text=tuple(prep.categorical) + (label if prep.task != "regression" else ()),
                   sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target,
-                  missing_values=tuple(prep.missing_values), strip=prep.strip, named=False)
+                  missing_values=tuple(prep.missing_values), strip=prep.strip, named=False,
+                  percent=None if prep.percent is None else tuple(prep.percent))
     require_columns(df, prep.columns, name, "feature column", prep.sep, model=True)
     require_columns(df, keep, name, "column (in --keep)", prep.sep, model=True)
     notes = []

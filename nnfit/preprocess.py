@@ -42,6 +42,7 @@ class Preprocessor:
     types: dict[str, str] = field(default_factory=dict)
     missing_values: list[str] = field(default_factory=list)
     strip: bool = False  # spaces around names and values are not part of them (csvfiles.read_csv); not in earlier models
+    percent: list[str] | None = None  # data.types numeric columns written as percentages (12%); None: not known
     # per numeric column: subtracted in float64 before the values became the model's dtype (the columns that
     # dtype would blur: columns.blurred), 0 for the others; [] when there are none (and in earlier models)
     offset: list[float] = field(default_factory=list)
@@ -50,9 +51,9 @@ class Preprocessor:
 
     @classmethod
     def fit(cls, rows: Rows, numeric: list[str], categorical: list[str], data_cfg, task: str,
-            classes: list | None, target: np.ndarray | None) -> tuple[Preprocessor, list[str]]:
+            classes: list | None, target: np.ndarray | None, percent=()) -> tuple[Preprocessor, list[str]]:
         """Fit on the training split; returns it and notes (categories folded into 'other').
-        target: (n,) regression values (for scale_target), else None."""
+        target: (n,) regression values (for scale_target), else None; percent: as the field."""
         fill, center, scale, notes = [], [], [], []
         if numeric:
             mean, std, present = rows.stats if rows.stats is not None else column_stats(rows.numeric.T)
@@ -103,6 +104,7 @@ class Preprocessor:
                    missing=data_cfg.missing, classes=classes, target_center=t_center, target_scale=t_scale,
                    feature_names=names, other=other, sep=data_cfg.sep, decimal=data_cfg.decimal,
                    types=dict(data_cfg.types), missing_values=list(data_cfg.missing_values), strip=True,
+                   percent=list(percent),
                    offset=[] if rows.offset is None else rows.offset.tolist()), notes
 
     @property
@@ -236,6 +238,7 @@ class Preprocessor:
             "sep": isinstance(prep.sep, str) and len(prep.sep) in (1, 4), "decimal": prep.decimal in (".", ","),
             "offset": prep.offset == [] or numbers(prep.offset, len(prep.numeric)),
             "missing_values": names(prep.missing_values), "strip": isinstance(prep.strip, bool),
+            "percent": prep.percent is None or names(prep.percent),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

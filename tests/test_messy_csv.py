@@ -211,6 +211,11 @@ def test_numbers_written_as_text_are_named_with_their_fix_and_declared_types_rea
     assert declared.json()["accuracy"] > 0.9
     predicted = run_cli("predict", tmp_path / "typed", tmp_path / "t.csv")
     assert predicted.exit_code == 0
+    # the model read rate as percentages: 12.5 without its % would be 12.5, not 0.125, so it is refused
+    write_csv(tmp_path / "plain.csv", frame.assign(rate=[f"{v:.1f}" for v in rate]).head(3))
+    one_line_error(run_cli("predict", tmp_path / "typed", tmp_path / "plain.csv"),
+                   "plain.csv: column 'rate' (data.types: numeric) was written as percentages in training, and here as "
+                   "plain numbers", "write them as the training files did")
 
 
 def test_numbers_are_read_as_users_write_them_and_a_misplaced_separator_is_no_number():
