@@ -232,6 +232,8 @@ def read_files(paths: dict[str, str], options: dict) -> tuple[dict, dict]:
             df = read_csv(content, name, role=f"data.{role}", named=role == "train", **options)
             frames[role] = (df, name)
             hashes[role] = hashing.result()
+            if role == "train":  # the other files must write percentages as it does
+                options = {**options, "percent": tuple(df.attrs["percent"])}
             if role == "train" and np.dtype(options.get("float_dtype", np.float32)).itemsize < 8:
                 # the columns read in float64 to be centred there (blurred): the other files' too
                 narrow = np.dtype(options.get("float_dtype", np.float32))
