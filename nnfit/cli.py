@@ -62,7 +62,7 @@ def train(config, out, overrides, force, resume, quiet):
     show_bar = not quiet and sys.stderr.isatty()
     folder = out if out is not None else commands.default_run_dir(config)
     # a script's "continue or start": said, in case --out was mistyped
-    fresh = resume and not (os.path.isdir(folder) and os.listdir(folder)) and not os.path.isfile(folder)
+    fresh = resume and _nothing_in(folder)
 
     def on_start(cfg, trainer):
         nonlocal bar
@@ -90,6 +90,14 @@ def train(config, out, overrides, force, resume, quiet):
         if bar is not None:
             bar.close()
     click.echo(json_line(line))
+
+
+def _nothing_in(folder) -> bool:
+    """Whether folder is missing or an empty folder (one that cannot be read: no)."""
+    try:
+        return not os.path.exists(folder) or os.path.isdir(folder) and next(os.scandir(folder), None) is None
+    except OSError:
+        return False
 
 
 @cli.command()

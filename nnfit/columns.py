@@ -53,15 +53,16 @@ def detect_separator(head: bytes, decimal: str = ".") -> str:
     return best if line.count(best) else "," if "," in line or decimal == "." else candidates[0]
 
 
-def parse_problem(said: str) -> str:
+def parse_problem(said: str, sep: str = ",") -> str:
     """pandas' words for a row it cannot split, in a user's: 'Error tokenizing data. C error: Expected 2 fields
     in line 3, saw 3' says which line, and what usually causes it."""
     fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", said)
     if fields is None:
         return said
     expected, line, saw = fields.groups()
+    comma = " a number with a decimal comma in a file of commas?" if sep == "," else ""
     return (f"line {line} has {saw} fields where the lines before it have {expected} (a separator inside a value "
-            "that is not quoted? a number with a decimal comma in a file of commas?)")
+            f"that is not quoted?{comma})")
 
 
 def separator_name(sep: str) -> str:
@@ -106,7 +107,7 @@ def declared(series: pd.Series, kind: str, decimal: str, what: str,
                         f"{' number' if kind == 'numeric' else ' date'}{type_hint(str(example), kind, decimal)}")
     if kind != "numeric":
         return values, False
-    pct = series.astype("string").str.strip().str.endswith("%").fillna(False).to_numpy(bool)
+    pct = series.astype("string").str.strip().str.endswith("%").fillna(False).to_numpy(bool) & ~np.isnan(values)
     plain = ~pct & ~np.isnan(values)
     if pct.any() and plain.any():
         i, j = int(np.argmax(pct)), int(np.argmax(plain))
@@ -149,20 +150,33 @@ def one_column_header(columns, sep: str, model: bool = False) -> str | None:
     return f"the header is one column, {columns[0]}, so the fields look separated by {separator_name(other)}, {fix}"
 
 
+_CHUNK_BYTES = 1 << 22  # spaces_around looks at a file in pieces this long, so its arrays stay small
+
+
 def spaces_around(content: bytes, sep: str) -> tuple[bool, bool]:
-    """Whether a space or tab begins a field somewhere (before an opening quote, or after it: ' "x"', '" x"'),
-    and whether one ends a field (or a quoted text: '"x ",'): found from the bytes in one vectorized pass, which
-    costs far less than stripping every field when, as in most files, there is none."""
-    b = np.frombuffer(content, np.uint8)
-    at = np.flatnonzero((b == 32) | (b == 9))
-    if at.size == 0:
-        return False, False
-    bounds = [ord(sep), 10, 13]  # a separator or a line end, or the file's start or end (10 below)
-    padded = np.concatenate([[10, 10], b, [10, 10]])
-    at = at + 2
-    before = np.where(padded[at - 1] == 34, padded[at - 2], padded[at - 1])
-    after = np.where(padded[at + 1] == 34, padded[at + 2], padded[at + 1])
-    return bool(np.isin(before, bounds).any()), bool(np.isin(after, bounds).any())
+    """Whether a space begins a field somewhere (before an opening quote, or after it: ' "x"', '" x"'), and
+    whether one may end a field (or a quoted text: '"x ",'): found from the bytes by table lookups, which cost
+    far less than stripping every field when, as in most files, there is none. A space is a space, tab,
+    vertical tab or form feed; any byte of a character beyond ASCII (a no-break space's, but an 'é''s too) at a
+    field's edge counts as one, so that tidy, which strips every kind, runs then."""
+    spaces = [c for c in (32, 9, 11, 12) if c != ord(sep)]  # not a tab that separates
+    bound = np.zeros(256, bool)
+    bound[[ord(sep), 10, 13]] = True  # a separator or a line end, or the file's start or end (10 below)
+    b, pad = np.frombuffer(content, np.uint8), np.full(2, 10, np.uint8)
+    before = after = False
+    for start in range(0, len(b), _CHUNK_BYTES):  # each piece with 2 bytes of context on either side
+        w = b[max(start - 2, 0):start + _CHUNK_BYTES + 2]
+        w = np.concatenate([pad if start == 0 else w[:0], w, pad if start + _CHUNK_BYTES + 2 >= len(b) else w[:0]])
+        edge = w[2:-2] >= 0x80
+        for c in spaces:
+            edge |= w[2:-2] == c
+        at = np.flatnonzero(edge) + 2  # few, in most files: look around those bytes only
+        p1, p2, n1, n2 = w[at - 1], w[at - 2], w[at + 1], w[at + 2]
+        before |= bool((bound[p1] | (p1 == 34) & bound[p2]).any())
+        after |= bool((bound[n1] | (n1 == 34) & bound[n2]).any())
+        if before and after:
+            break
+    return before, after
 
 
 # pandas' own texts for a missing value (read_csv's default na_values), which it matches before any space

@@ -83,7 +83,8 @@ def _parse(buffer: io.BytesIO, name: str, **kw) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: file is empty") from None
     except pd.errors.ParserError as e:
-        raise DataError(f"{name}: cannot parse CSV: {parse_problem(str(e).strip().splitlines()[-1])}") from None
+        said = parse_problem(str(e).strip().splitlines()[-1], kw.get("sep", ","))
+        raise DataError(f"{name}: cannot parse CSV: {said}") from None
 
 
 def _first_bad_byte(buffer: io.BytesIO) -> str:

@@ -168,7 +168,7 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
     d = cfg.data
     dtype = np.dtype(cfg.train.dtype)
     train_df, train_name = frames["train"]
-    percent = train_df.attrs.get("percent", [])
+    percent, sep = train_df.attrs.get("percent", []), train_df.attrs.get("sep", d.sep)  # as the file was read
     features = feature_columns(train_df, d, train_name)
     train_df = drop_missing_target(train_df, d.target, train_name, notes, d.missing_values)
     labels = Target.fit(train_df[d.target], cfg.task, d.target, train_name, d.positive, d.decimal)
@@ -224,6 +224,7 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
         notes += labels.notes(np.bincount(target, minlength=len(labels.classes)), train_name)
     prep, fit_notes = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, labels.classes, target,
                                        percent)
+    prep.sep = sep  # predict reads with the separator found here, not by detecting it again in another file
     notes += fit_notes
     if len(rows["train"]) < prep.n_features:
         where = f"; most of them from {widest(prep)}" if categorical else ""

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from .columns import blurred, looks_like_dates, looks_numeric
+from .columns import looks_like_dates, looks_numeric
 from .errors import DataError
 from .labels import shorten
 
@@ -57,8 +57,8 @@ def column_notes(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
         if c in types:
             continue
         values = df[c].dropna().to_numpy(np.float64)
-        if len(values) and blurred(values.mean(), values.std(), np.float32):
-            continue  # far from zero for their spread: times (unix seconds), not codes
+        if len(values) and any(lo <= values.min() and values.max() <= 4 * lo for lo in (1e9, 1e12)):
+            continue  # unix times, in seconds or milliseconds (2001 to 2096), not codes
         distinct = len(np.unique(values))
         if distinct >= CODE_MIN and distinct >= CODE_SHARE * len(values) and np.all(np.mod(values, 1) == 0):
             notes.append(f"{name}: column '{c}' holds {distinct} distinct whole numbers, read as a quantity; if they "

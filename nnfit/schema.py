@@ -35,8 +35,8 @@ def _columns(v):
 @allows("a list of texts")
 def _missing_values(v):
     # what a field holds, as written: -999 and '-999' both mean the text -999; a float would be ambiguous (-999.0)
-    if isinstance(v, list) and any(isinstance(x, dict) for x in v):  # YAML reads [?] as [{null: null}]
-        raise Bad("", "? and - mean something to YAML: quote them, e.g. ['?', '-']")
+    if isinstance(v, list) and {None: None} in v:  # what YAML makes of [?]
+        raise Bad("", "? means something to YAML: quote it, e.g. ['?', '-']")
     if not isinstance(v, list) or any(isinstance(x, (bool, float)) or not isinstance(x, (str, int)) for x in v):
         raise Bad("a list of texts that mean a missing value, e.g. ['?', '-', -999]")
     if any(not str(x).strip() for x in v):
@@ -110,7 +110,7 @@ class DataConfig:
     scale_target: bool = key(True, boolean, "regression: fit on a standardized target, predict in original units")
     positive: Any = key(None, optional(_label), "binary: the positive class; null = the last label in sorted order (1 of {-1, 1})")
     cache: bool = key(False, boolean, "keep the prepared arrays in .nnfit-cache/ beside the run directory; a repeated run with the same files and data settings skips CSV parsing")
-    sep: str = key("auto", _sep, "the field separator; auto = whichever of , ; tab | the header line holds most often")
+    sep: str = key("auto", _sep, "the field separator; auto = whichever of , ; tab | the header line holds most often (with decimal: ',', a comma only when it holds none of the others)")
     decimal: str = key(".", choice(".", ","), "the decimal mark of numbers in the files (with ',', thousands may be written 1.234,5)")
     types: dict = key({}, _types, "declare columns' types: numeric accepts 1,234, 12% (= 0.12) and $5; date becomes days since 1970-01-01; categorical keeps numbers as codes")
     max_categories: int = key(100, integer(1), "a categorical column keeps its most frequent categories, this many at most; the rest share one 'other' input")

@@ -165,7 +165,7 @@ def test_placeholders_for_missing_values_are_named_by_a_note_and_read_as_missing
     ([1.5], "data.missing_values: expected a list of texts that mean a missing value"),
     (["?", " "], "data.missing_values: an empty text is missing already"),
     ("?", "data.missing_values: expected a list of texts"),
-    ([{None: None}], "? and - mean something to YAML: quote them, e.g. ['?', '-']"),  # what YAML makes of [?]
+    ([{None: None}], "? means something to YAML: quote it, e.g. ['?', '-']"),  # what YAML makes of [?]
 ])
 def test_missing_values_must_be_a_list_of_texts(tmp_path, value, says):
     from nnfit.errors import ConfigError
@@ -211,7 +211,11 @@ def test_a_file_of_commas_with_quoted_decimal_commas_is_read(tmp_path):
 def test_an_unnamed_index_column_is_refused_in_the_training_file_only(tmp_path):
     """pandas' to_csv writes its index first, without a name: a feature nobody could name, in the training file;
     in a validation or test file (as at predict) the model's columns are all that is read."""
+    from nnfit.errors import DataError
+
     frame = blobs(n=40, seed=3).rename(columns={"label": "y"})
     frame.to_csv(tmp_path / "valid.csv")  # the index too
     data = load(tmp_path, frame, {"valid": "valid.csv", "test": "valid.csv"})
     assert data.prep.numeric == ["x0", "x1"] and len(data.valid.X) == len(data.test.X) == 40
+    with pytest.raises(DataError, match="valid.csv: column 1 has no name in the header; name it \\(a row index"):
+        load(tmp_path, frame, {"train": "valid.csv"})

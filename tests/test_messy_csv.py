@@ -463,3 +463,21 @@ def test_a_run_name_too_long_for_its_lock_file_leaves_no_folders(tmp_path):
     result = run_cli("train", config, "--out", tmp_path / "new" / ("r" * 250))
     assert result.exit_code == 2 and result.stderr.endswith("cannot create the run directory: File name too long\n")
     assert not (tmp_path / "new").exists()
+
+
+def test_the_byte_scan_for_spaces_never_misses_a_field_that_stripping_would_change():
+    """columns.spaces_around lets read_csv skip stripping (columns.tidy) in files without spaces at a field's
+    edge; the plain form strips every field. The shortcut must never skip a file where stripping would change a
+    field: any kind of space (a no-break one, an ideographic one, a tab, a vertical tab), quoted or not."""
+    from nnfit.columns import spaces_around
+
+    rng = np.random.default_rng(0)
+    alphabet = list("ab1.") + [" ", "\t", "\xa0", "\u3000", "\x0b", "\x0c", "é"]
+    for sep in (",", ";", "\t"):
+        for _ in range(700):
+            rows = [["".join(rng.choice(alphabet, rng.integers(0, 4))).replace(sep, "") for _ in range(3)]
+                    for _ in range(3)]
+            quoted = rng.random() < 0.5
+            text = "\n".join(sep.join(f'"{f}"' if quoted else f for f in row) for row in rows) + "\n"
+            if spaces_around(text.encode("utf-8"), sep) == (False, False):
+                assert all(f == f.strip() for row in rows for f in row), repr(text)
