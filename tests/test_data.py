@@ -205,7 +205,7 @@ def test_a_file_of_commas_with_quoted_decimal_commas_is_read(tmp_path):
     cfg = load_config(write_config(tmp_path / "c.yaml", {"task": "regression", "data": {
         "train": "d.csv", "target": "y", "valid_fraction": 0, "decimal": ","}}))
     data = load_training_data(cfg, np.random.default_rng(0))
-    assert data.prep.sep == "auto" and data.prep.fill == [pytest.approx(np.mean([1, 7.6143, 2.5, -3.25]))]
+    assert data.prep.sep == "," and data.prep.fill == [pytest.approx(np.mean([1, 7.6143, 2.5, -3.25]))]
 
 
 def test_an_unnamed_index_column_is_refused_in_the_training_file_only(tmp_path):

@@ -178,8 +178,8 @@ def test_predict_and_evaluate_errors(tmp_path, monkeypatch):
         (["predict", "comma", "-"], "x;z\n1.5;a\n", "<stdin>: column 'x' was numeric in training, and here its numbers "
                                                    "are written another way ('1.5' in row 1): write them as the training "
                                                    "files did (their data.decimal and data.types)"),
-        (["predict", "comma", "-"], "x,z\n1.5,a\n", "<stdin>: column 'x' was numeric in training, and here its numbers "
-                                                   "are written another way ('1.5' in row 1)"),
+        (["predict", "comma", "-"], "x,z\n1.5,a\n", "so the fields look separated by ',', and the model reads them "
+                                                   "separated by ';', as its training files were"),
         (["predict", "semi", "-"], "x,z\n1,a\n", "so the fields look separated by ',', and the model reads them "
                                                  "separated by ';', as its training files were"),
     ]

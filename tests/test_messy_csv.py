@@ -347,7 +347,7 @@ def test_decimal_commas_and_a_wrong_separator(tmp_path):
     assert 'data.decimal: ","' in run_cli("check", config).stdout  # 1,5 read as text: the fix is named
     assert run_cli("train", config, "--out", tmp_path / "run", "--set", "data.decimal=\",\"").exit_code == 0
     prep = json.loads((tmp_path / "run/model.json").read_text())["preprocessing"]
-    assert prep["numeric"] == ["x0", "x1"] and prep["sep"] == "auto" and prep["decimal"] == ","
+    assert prep["numeric"] == ["x0", "x1"] and prep["sep"] == ";" and prep["decimal"] == ","  # as found
     one_line_error(run_cli("train", config, "--out", tmp_path / "r2", "--set", "data.sep=\",\""),
                    "some rows have more fields than the header", "fields look separated by ';': set data.sep")
     frame.to_csv(tmp_path / "p.csv", sep=";", index=False)  # no decimal commas: the header is one column
