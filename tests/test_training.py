@@ -189,25 +189,17 @@ def test_divergence_hint_blames_weight_decay_only_when_it_alone_makes_weights_gr
 
 @pytest.fixture(scope="module")
 def two_processes():
-    """Two new Python processes with a BLAS of one thread each: the like-for-like cases' 80 fits are
-    single-threaded Python, so two at a time take half as long on two cores, with the same results (each fit
-    is seeded on its own)."""
+    """Two new Python processes with a BLAS of one thread each, as a sweep starts its workers: the like-for-like
+    cases' 80 fits are single-threaded Python, so two at a time take half as long on two cores, with the same
+    results (each fit is seeded on its own)."""
     import concurrent.futures
     import multiprocessing
-    import os
 
-    threads = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    saved = {k: os.environ.get(k) for k in threads}
-    os.environ.update(threads)  # read by the new processes' BLAS as it loads
-    try:
+    from nnfit.pools import _starting_processes
+
+    with _starting_processes():  # the variables the new processes' BLAS reads as it loads
         pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
         list(pool.map(abs, [1, 2]))  # both started now, with the variables
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     with pool:
         yield pool
 
