@@ -138,9 +138,12 @@ def _sweep_plan(path: Path, out, data, figures) -> tuple[Path, list[tuple]]:
             raise UsageError(f"{display_path(path)}: {what} yet ({len(view.rows)} in results.csv): nothing to draw; "
                              "wait for a trial to finish")
         counts = ", ".join(f"{n} {state}" for state, n in states.items())
-        then = (" (a failed trial's error is in results.csv)" if states["failed"] else "" if states["finished"] ==
-                len(view.rows) > 0 else f"; continue it with nnfit sweep {display_path(path / 'sweep.yaml')} --out "
-                f"{display_path(path)} --resume")
+        if states["failed"]:
+            then = " (a failed trial's error is in results.csv)"
+        elif 0 < states["finished"] == len(view.rows):  # over: every trial finished, none with a value
+            then = ""
+        else:  # stopped before its trials finished
+            then = f"; continue it with nnfit sweep {display_path(path / 'sweep.yaml')} --out {display_path(path)} --resume"
         raise UsageError(f"{display_path(path)}: {what} ({len(view.rows)} in results.csv{': ' if counts else ''}"
                          f"{counts}) and no nnfit sweep is running into it: nothing to draw{then}")
     folder = Path(out) if out is not None else path / PLOTS
