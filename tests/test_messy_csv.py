@@ -481,3 +481,20 @@ def test_the_byte_scan_for_spaces_never_misses_a_field_that_stripping_would_chan
             text = "\n".join(sep.join(f'"{f}"' if quoted else f for f in row) for row in rows) + "\n"
             if spaces_around(text.encode("utf-8"), sep) == (False, False):
                 assert all(f == f.strip() for row in rows for f in row), repr(text)
+
+
+def test_small_messages_say_what_fits_the_file():
+    """Unix times (seconds or milliseconds) get no 'codes' note, large ids still do; a lone '%' is a missing
+    value, not a percentage; the parse hint names decimal commas only in a file of commas."""
+    from nnfit.columns import declared, parse_problem
+    from nnfit.datanotes import column_notes
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"t": 1.7e9 + np.arange(300.0), "ms": 1.7e12 + np.arange(300.0),
+                          "sku": rng.choice(np.arange(1e8, 1e9), 300, replace=False).round()})
+    notes = column_notes(frame, ["t", "ms", "sku"], [], {}, ".", "f.csv")
+    assert [n.split("'")[1] for n in notes] == ["sku"] and "distinct whole numbers" in notes[0]
+    values, as_percent = declared(pd.Series(["%", "78%"]), "numeric", ".", "f.csv: column 'r'")
+    assert np.isnan(values[0]) and values[1] == pytest.approx(0.78) and as_percent
+    said = "Error tokenizing data. C error: Expected 2 fields in line 3, saw 3"
+    assert "decimal comma" in parse_problem(said, ",") and "decimal comma" not in parse_problem(said, ";")
