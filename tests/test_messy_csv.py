@@ -491,7 +491,7 @@ def test_small_messages_say_what_fits_the_file():
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"t": 1.7e9 + np.arange(300.0), "ms": 1.7e12 + np.arange(300.0),
-                          "sku": rng.choice(np.arange(1e8, 1e9), 300, replace=False).round()})
+                          "sku": rng.integers(10**8, 10**9, 300).astype(float)})
     notes = column_notes(frame, ["t", "ms", "sku"], [], {}, ".", "f.csv")
     assert [n.split("'")[1] for n in notes] == ["sku"] and "distinct whole numbers" in notes[0]
     values, as_percent = declared(pd.Series(["%", "78%"]), "numeric", ".", "f.csv: column 'r'")
