@@ -18,7 +18,6 @@ import pandas as pd
 
 from .errors import DataError
 
-SEPARATORS = (",", ";", "\t", "|")  # what data.sep: auto recognises, in order of preference on a tie
 TYPES = ("numeric", "categorical", "date")  # data.types values
 _EPOCH = pd.Timestamp("1970-01-01")
 _CURRENCY = re.compile(r"^([+-]?)[$€£¥]|[$€£¥]$")  # $1,234.50, -$5, 12€: the symbol goes, its sign stays
@@ -42,17 +41,6 @@ def first_row(lines: np.ndarray, mask) -> str:
     return f"row {int(lines[np.argmax(np.asarray(mask))]) + 1}"
 
 
-def detect_separator(head: bytes, decimal: str = ".") -> str:
-    """The separator of a CSV from its header line: whichever of , ; tab | occurs most outside quotes there
-    (with decimal commas, a comma only when the header has none of the others: its numbers are then quoted);
-    ',' when the header has none, ';' with decimal commas."""
-    line = head.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff")
-    line = re.sub(r'"[^"]*"', "", line)  # what is inside quotes does not count
-    candidates = [s for s in SEPARATORS if not (s == "," and decimal == ",")]
-    best = max(candidates, key=line.count)
-    return best if line.count(best) else "," if "," in line or decimal == "." else candidates[0]
-
-
 def parse_problem(said: str, sep: str = ",") -> str:
     """pandas' words for a row it cannot split, in a user's: 'Error tokenizing data. C error: Expected 2 fields
     in line 3, saw 3' says which line, and what usually causes it."""
@@ -63,17 +51,6 @@ def parse_problem(said: str, sep: str = ",") -> str:
     comma = " a number with a decimal comma in a file of commas?" if sep == "," else ""
     return (f"line {line} has {saw} fields where the lines before it have {expected} (a separator inside a value "
             f"that is not quoted?{comma})")
-
-
-def separator_name(sep: str) -> str:
-    return {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}.get(sep, repr(sep))
-
-
-def other_separator_in(columns, sep: str) -> str | None:
-    """A likelier separator when a header was split into one column that holds one, else None."""
-    if len(columns) != 1:
-        return None
-    return next((s for s in SEPARATORS if s != sep and s in str(columns[0])), None)
 
 
 def to_number(series: pd.Series, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
@@ -135,19 +112,6 @@ def to_days(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     days = ((parsed.dt.tz_localize(None) - _EPOCH) / pd.Timedelta(days=1)).to_numpy(np.float64, na_value=np.nan)
     bad = np.isnan(days) & series.notna().to_numpy() & (text.fillna("") != "").to_numpy(bool)
     return days, bad
-
-
-def one_column_header(columns, sep: str, model: bool = False) -> str | None:
-    """When a header was read as one column that holds another separator: why, and what to set (model: the
-    file is read as a trained model reads its files, whose data.sep is no longer the user's to set)."""
-    other = other_separator_in(columns, sep)
-    if other is None:
-        return None
-    if model:
-        fix = f"and the model reads them separated by {separator_name(sep)}, as its training files were"
-    else:
-        fix = f"not {separator_name(sep)} (set data.sep: {'tab' if other == chr(9) else repr(other)}, or auto)"
-    return f"the header is one column, {columns[0]}, so the fields look separated by {separator_name(other)}, {fix}"
 
 
 _CHUNK_BYTES = 1 << 22  # spaces_around looks at a file in pieces this long, so its arrays stay small

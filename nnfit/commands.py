@@ -18,11 +18,13 @@ from .advice import run_notes
 from .config import Config, load_config
 from .columns import is_numeric
 from .csvfiles import read_csv
-from .data import load_features, load_training_data, reading, require_columns
+from .data import load_features, load_training_data, reading
 from .dataset import Split
-from .errors import DataError, Interrupted, NnfitError, TrainingError, UsageError, count, display_path
+from .errors import (DataError, Interrupted, NnfitError, TrainingError, UsageError, count, display_path,
+                     shorten)
 from .gradcheck import check_gradients
-from .labels import label_values, shorten, sorted_labels
+from .headers import require_columns
+from .labels import label_values, sorted_labels
 from .model import Model
 from .network import Workspace
 from .rundir import RunDir
@@ -209,7 +211,7 @@ def check_data(cfg: Config) -> tuple[list[str], list[str]]:
                   + [(c, "column (in data.ignore)") for c in (d.ignore if key == "train" else [])])
         for col, what in wanted:  # the messages train gives, each problem listed
             try:
-                require_columns(df, [col], name, what, d.sep)
+                require_columns(df.columns, [col], name, what, d.sep)
             except DataError as e:
                 problems.append(str(e))
         features = d.features or [c for c in df.columns if c != d.target and c not in d.ignore]

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .columns import (blurs, declared, detect_separator, first_row, is_numeric, narrowed, other_separator_in,
-                      parse_problem, separator_name, spaces_around, tidy)
+from .columns import blurs, declared, first_row, is_numeric, narrowed, parse_problem, spaces_around, tidy
 from .errors import DataError, display_path
 from .files import file_sha256
+from .headers import detect_separator, other_separator_in, separator_name
 
 _PEEK_ROWS = 2000  # rows read first to guess which columns are numeric, so the full parse can go straight to floats
 

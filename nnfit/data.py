@@ -15,47 +15,19 @@ import pandas as pd
 
 from . import cache
 from .config import Config
-from .columns import is_numeric, one_column_header
+from .columns import is_numeric
 from .csvfiles import (changed_since, file_hashes, give_back_freed_memory, read_as_written, read_csv, read_files,
                        read_source)
 from .datanotes import check_memory, column_notes, target_outlier, widest
 from .dataset import Dataset, Split
-from .errors import DataError, closest, count, display_path
-from .labels import Target, drop_missing_target, shorten
+from .errors import DataError, closest, count, display_path, shorten
+from .headers import feature_columns, require_columns
+from .labels import Target, drop_missing_target
 from .preprocess import Preprocessor, Rows, extract_rows
 from .splits import class_weights, kfold, stratified_split
 
 
 # ---- checks ----
-
-
-def require_columns(df: pd.DataFrame, columns, name: str, what: str = "column", sep: str = ",",
-                    model: bool = False) -> None:
-    """Each of columns is in df, or a DataError naming it; model: df is read as a trained model reads its files
-    (predict, evaluate), where data.sep is no longer the user's to set."""
-    for c in columns:
-        if c not in df.columns:
-            split = one_column_header(df.columns, sep, model)
-            if split:  # the whole header became one column: the file has another separator
-                raise DataError(f"{name}: {what} '{c}' not found: {split}")
-            match = closest(c, [x for x in df.columns if x not in columns])  # not one that is needed as itself
-            hint = f"did you mean '{match}'? " if match else ""
-            raise DataError(f"{name}: {what} '{c}' not found ({hint}columns: {shorten(list(df.columns))})")
-
-
-def feature_columns(df: pd.DataFrame, data_cfg, name: str) -> list[str]:
-    """The configured features, or every column except the target and the ignored ones."""
-    sep = data_cfg.sep
-    require_columns(df, [data_cfg.target], name, "target column", sep)
-    require_columns(df, data_cfg.ignore, name, "column (in data.ignore)", sep)
-    require_columns(df, list(data_cfg.types), name, "column (in data.types)", sep)
-    if data_cfg.features is not None:
-        require_columns(df, data_cfg.features, name, "feature column", sep)
-        return list(data_cfg.features)
-    features = [c for c in df.columns if c != data_cfg.target and c not in data_cfg.ignore]
-    if not features:
-        raise DataError(f"{name}: no feature columns left after removing the target and data.ignore")
-    return features
 
 
 READ_ATTEMPTS = 3  # reads of a file that changes while it is read, before giving up
@@ -169,7 +141,7 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
     dtype = np.dtype(cfg.train.dtype)
     train_df, train_name = frames["train"]
     percent, sep = train_df.attrs.get("percent", []), train_df.attrs.get("sep", d.sep)  # as the file was read
-    features = feature_columns(train_df, d, train_name)
+    features = feature_columns(train_df.columns, d, train_name)
     train_df = drop_missing_target(train_df, d.target, train_name, notes, d.missing_values)
     labels = Target.fit(train_df[d.target], cfg.task, d.target, train_name, d.positive, d.decimal)
     dtypes = train_df.dtypes
@@ -181,8 +153,8 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
     for role in ("valid", "test"):
         if frames.get(role) is not None:
             df, name = frames[role]
-            require_columns(df, [d.target], name, "target column", d.sep)
-            require_columns(df, features, name, "feature column", d.sep)
+            require_columns(df.columns, [d.target], name, "target column", d.sep)
+            require_columns(df.columns, features, name, "feature column", d.sep)
             others[role] = (drop_missing_target(df, d.target, name, notes, d.missing_values), name)
     order, n_train = None, len(train_df)
     if "valid" not in others and (d.valid_fraction > 0 or d.folds is not None):
@@ -278,11 +250,11 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
                   sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target,
                   missing_values=tuple(prep.missing_values), strip=prep.strip, named=False,
                   percent=None if prep.percent is None else tuple(prep.percent))
-    require_columns(df, prep.columns, name, "feature column", prep.sep, model=True)
-    require_columns(df, keep, name, "column (in --keep)", prep.sep, model=True)
+    require_columns(df.columns, prep.columns, name, "feature column", prep.sep, model=True)
+    require_columns(df.columns, keep, name, "column (in --keep)", prep.sep, model=True)
     notes = []
     if need_target:
-        require_columns(df, [prep.target], name, "target column", prep.sep, model=True)
+        require_columns(df.columns, [prep.target], name, "target column", prep.sep, model=True)
         df = drop_missing_target(df, prep.target, name, notes, prep.missing_values)
     if df.empty:
         X = np.zeros((0, prep.n_features), dtype)

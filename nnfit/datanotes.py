@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import looks_like_dates, looks_numeric
-from .errors import DataError
-from .labels import shorten
+from .errors import DataError, shorten
 
 PLACEHOLDERS = 3  # a number column's distinct non-numbers, at most, that may be placeholders for a missing value
 PLACEHOLDER_SHARE = 0.2  # ... and their share of its values, at most (more: a column of words and numbers)

@@ -67,6 +67,12 @@ def closest(name, choices) -> str | None:
     return by_lower[close[0]] if close else None
 
 
+def shorten(items: list, most: int = 8) -> str:
+    """'a, b, c ... and 40 more': a list for a message."""
+    shown = ", ".join(map(str, items[:most]))
+    return shown + (f" ... and {len(items) - most} more" if len(items) > most else "")
+
+
 def did_you_mean(name, choices) -> str:
     """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
     match = closest(name, choices)

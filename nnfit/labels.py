@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import first_row, is_numeric, looks_numeric
-from .errors import DataError, closest, count
+from .errors import DataError, closest, count, shorten
 
 MAX_CLASSES = 1000  # more distinct values than this in a classification target looks like regression
 RARE_SHARE = 0.005  # a class with one row, or fewer than this share of the rows, may be a typo
@@ -54,12 +54,6 @@ def sorted_labels(labels) -> list:
     if all(_value(v) is not None for v in distinct):
         return sorted(distinct, key=lambda v: (_value(v), str(v)))
     return sorted(distinct, key=str)
-
-
-def shorten(items: list, most: int = 8) -> str:
-    """'a, b, c ... and 40 more': a list for a message."""
-    shown = ", ".join(map(str, items[:most]))
-    return shown + (f" ... and {len(items) - most} more" if len(items) > most else "")
 
 
 def regression_values(series: pd.Series, column: str, source: str, decimal: str = ".") -> np.ndarray:

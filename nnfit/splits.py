@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DataError
-from .labels import Target, shorten
+from .errors import DataError, shorten
+from .labels import Target
 
 
 def stratified_split(n: int, labels: np.ndarray | None, fraction: float, rng: np.random.Generator):

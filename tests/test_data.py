@@ -219,3 +219,32 @@ def test_an_unnamed_index_column_is_refused_in_the_training_file_only(tmp_path):
     assert data.prep.numeric == ["x0", "x1"] and len(data.valid.X) == len(data.test.X) == 40
     with pytest.raises(DataError, match="valid.csv: column 1 has no name in the header; name it \\(a row index"):
         load(tmp_path, frame, {"train": "valid.csv"})
+
+
+@pytest.mark.parametrize("header,row", [
+    ("x0,x1,label", "1,2,a"), ("\ufeffx0,x1,label", "1,2,a"), ("x0;x1;label", "1;2;a"), ("x0\tx1\tlabel", "1\t2\ta"),
+    ("x0|x1|label", "1|2|a"), (" x0 , x1 ,label ", "1,2,a"), ('"x0","a, b",label', "1,2,a"),
+    ('"say ""hi""",x1,label', "1,2,a"), ("x0,x1,label\r", "1,2,a\r"), ("\n\nx0,x1,label", "1,2,a"),
+    ("x0,,label", "1,2,a"), ("x0;x1,5;label", "1;2;a"),
+])
+def test_header_names_reads_a_header_as_training_does(tmp_path, header, row):
+    """A sweep checks its trials' columns from header_names before any starts: a name it read otherwise than
+    training does would refuse a good sweep (or pass a bad one on to every trial)."""
+    from nnfit.csvfiles import read_csv
+    from nnfit.headers import header_names
+
+    path = tmp_path / "h.csv"
+    path.write_bytes(f"{header}\n{row}\n".encode())
+    for sep in ("auto", ","):
+        frame = read_csv(str(path), "h.csv", sep=sep, strip=True, named=False)
+        assert header_names(str(path), sep) == list(frame.columns)
+
+
+@pytest.mark.parametrize("content", [b'"two\nlines",x1,label\n1,2,a\n', b"x0,x1,label", b"x0,\xe9,label\n1,2,a\n", b""])
+def test_header_names_leaves_what_it_cannot_tell_to_the_full_read(tmp_path, content):
+    from nnfit.headers import header_names
+
+    path = tmp_path / "h.csv"
+    path.write_bytes(content)
+    assert header_names(str(path)) is None
+    assert header_names(str(tmp_path / "nothere.csv")) is None

@@ -135,6 +135,11 @@ ERRORS = [  # (sweep file keys, --set overrides, the error line)
     ({}, ["metric=accuracy"], "--set metric: sets a key of the base config (--set train.epochs=20, say); metric is "
      "the sweep file's: change it in sweep.yaml"),
     ({}, ["data.train=nothere.csv"], "nothere.csv: file not found (data.train of trial 001)"),
+    ({}, ["data.target=lable"],  # checked from the header once, not in every trial
+     "train.csv: target column 'lable' not found (did you mean 'label'? columns: x0, x1, label)"),
+    ({"parameters": {"data.ignore": [["x0"], ["x2"]]}}, [],
+     "train.csv: column (in data.ignore) 'x2' not found (columns: x0, x1, label) (trial 002-ignore=x2)"),
+    ({}, ["data.valid=valid.csv"], "valid.csv: feature column 'x1' not found (columns: x0, label)"),
     ({"parameters": {"task": ["multiclass", "regression"]}}, [],
      "sweep.yaml: trial 002-task=regression: loss: 'cross_entropy' does not fit task 'regression' (choose from: "
      "auto, mse, mae, huber)"),
@@ -146,6 +151,7 @@ def test_each_mistake_is_one_line_exit_2_and_nothing_written(tmp_path, base, mon
     monkeypatch.chdir(tmp_path)
     if keys.get("parameters", {}).get("task"):  # a resolved loss does not fit the other task
         write_config(base, {**BASE, "loss": "cross_entropy"})
+    write_csv(tmp_path / "valid.csv", blobs(n=20)[["x0", "label"]])
     path = sweep_file(tmp_path, **keys)
     result = run_cli("sweep", path.name, "--out", "out", *[a for o in overrides for a in ("--set", o)])
     assert result.exit_code == 2, result.stderr
