@@ -197,3 +197,13 @@ def test_a_malformed_scheduler_address_gets_one_line_at_once(tmp_path, base, add
 def test_sweep_keys_are_documented_from_the_schema():
     text = (REPO / "docs" / "sweep.md").read_text()
     assert sweep_reference() in text, "docs/sweep.md is stale: python -m nnfit.reference sweep"
+
+
+def test_the_sweep_driver_does_not_import_pandas():
+    """The trials' processes import pandas; the driver, which checks every trial's columns from the headers
+    (headers.py), would spend 0.2-0.5 s of every sweep's wall doing it too."""
+    import subprocess
+    import sys
+
+    code = "import sys, nnfit.clisweep, nnfit.sweeprun; assert 'pandas' not in sys.modules, 'pandas imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
