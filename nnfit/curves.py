@@ -198,6 +198,6 @@ def _label_axes(ax_loss, ax_metric, runs: list[RunView], loss_label: str) -> Non
         return
     values = np.concatenate([r.history[metric].to_numpy(np.float64) for r in runs])
     values = values[np.isfinite(values)]
-    if metric == "r2" and len(values) and values.min() < R2_FLOOR:
+    if metric == "r2" and len(values) and values.min() < R2_FLOOR <= values.max():  # never every epoch off the axis
         ax_metric.set_ylim(R2_FLOOR - 0.05, max(values.max(), 0) + 0.05)
         ax_metric.set_ylabel(f"validation R² (axis cut at {R2_FLOOR:g})".replace("-", "−"))
