@@ -19,7 +19,8 @@ from matplotlib.colors import LinearSegmentedColormap
 from .curves import compare_learning_curves, comparison_size, learning_curves
 from .metrics import METRICS, confusion_matrix, roc_auc, roc_curve
 from .plotdata import Fit, outputs_at
-from .style import BLUE, DPI, GREY, VERMILLION, class_colours, class_labels, class_marker, lighter, network_text, set_title
+from .style import (BLUE, DPI, GREY, VERMILLION, amount, class_colours, class_labels, class_marker, lighter,
+                    network_text, set_title)
 
 GRID = 200  # the decision regions' grid: GRID x GRID points, each one model output
 CURVE_POINTS = 400  # points along a fitted curve
@@ -69,8 +70,8 @@ def predicted_vs_actual(fig, fit: Fit) -> None:
     ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal", xlabel=f"actual {target}", ylabel=f"predicted {target}")
     ax.legend(loc="upper left")
     r2, rmse = METRICS["regression"]["r2"](y, yhat), METRICS["regression"]["rmse"](y, yhat)
-    r2 = f"R² {r2:.3f}" if np.isfinite(r2) else "no R² (the actual values are all the same)"
-    set_title(fig, fit.run.name, "predicted against actual", f"{_shown(fit)}; {r2}, RMSE {rmse:.4g}")
+    r2 = f"R²\u00a0{r2:.3f}" if np.isfinite(r2) else "no R² (the actual values are all the same)"
+    set_title(fig, fit.run.name, "predicted against actual", f"{_shown(fit)}; {r2}, {amount('RMSE', rmse)}")
 
 
 def residuals(fig, fit: Fit) -> None:
@@ -82,7 +83,8 @@ def residuals(fig, fit: Fit) -> None:
     ax.axhline(0, color=GREY, linestyle="--", linewidth=1)
     ax.set(xlabel=f"predicted {target}", ylabel=f"residual: actual − predicted {target}")
     set_title(fig, fit.run.name, "residuals against predicted",
-              f"{_shown(fit)}; mean residual {residual.mean():.3g}, RMSE {np.sqrt(np.mean(residual ** 2)):.4g}")
+              f"{_shown(fit)}; {amount('mean residual', residual.mean())}, "
+              f"{amount('RMSE', np.sqrt(np.mean(residual ** 2)))}")
 
 
 def fitted_curve(fig, fit: Fit) -> None:

@@ -84,6 +84,14 @@ def network_text(model) -> str:
     return f"network {sizes}, " + (model.activation if len(model.params.sizes) > 2 else "no hidden layer")
 
 
+def amount(name: str, value: float) -> str:
+    """'RMSE 11,127' or 'RMSE 0.2345' for a title, kept on one line: a score in the target's units as the axes
+    write them, not 1.113e+04 (scientific only past a billion or below 1e-4)."""
+    v = float(value)
+    text = f"{v:,.0f}" if 1e3 <= abs(v) < 1e9 else f"{v:.4g}" if 1e-4 <= abs(v) < 1e3 or v == 0 else f"{v:.3e}"
+    return f"{name} {text}".replace(" ", "\u00a0")  # a no-break space: wrapping keeps the name with its number
+
+
 def set_title(fig, run_name: str, what: str, detail: str | None = None) -> None:
     """The figure's title: the run and what the picture shows, then the detail (where the rows come from, the
     score). A suptitle, so that the layout keeps it clear of the axes; each line wrapped to the figure's width."""

@@ -364,11 +364,12 @@ def test_learning_curves_mark_the_kept_epoch_and_the_early_stop_and_use_a_log_sc
 
 
 def test_the_r2_panel_is_cut_at_minus_one_only_when_part_of_the_curve_stays_in_view(tmp_path):
-    """Far-off early epochs are cut off the R² axis; a run whose R² stays below -1 throughout keeps its curve."""
+    """Far-off early epochs are cut off the R² axis; a run whose R² stays below -1 throughout keeps its curve.
+    Errors in the target's units are written as the axes write them (11,127, not 1.113e+04)."""
     rng = np.random.default_rng(2)
     x = rng.uniform(0, 1, 200)
     write_csv(tmp_path / "prices.csv", pd.DataFrame({"size": x, "price": 2e5 + 1e4 * x + rng.normal(0, 1e3, 200)}))
-    for name, rate, cut in (("stuck", 1e-10, False), ("learning", 1e-6, True)):  # the target unscaled
+    for name, rate, cut in (("learning", 1e-6, True), ("stuck", 1e-10, False)):  # the target unscaled
         config = write_config(tmp_path / f"{name}.yaml", {
             "task": "regression", "data": {"train": "prices.csv", "target": "price", "scale_target": False},
             "model": {"hidden": [4]}, "train": {"epochs": 30, "learning_rate": rate, "optimizer": "sgd"}})
@@ -379,6 +380,8 @@ def test_the_r2_panel_is_cut_at_minus_one_only_when_part_of_the_curve_stays_in_v
         assert (r2.min() < -1) and (r2.max() < -1) != cut, (name, r2.min(), r2.max())
         assert ("axis cut" in fig.axes[1].get_ylabel()) == cut
         assert low <= (-1.05 if cut else r2.min()) and high >= r2.max(), (name, low, high, r2)
+    _, fig = render(figures.FIGURES["residuals"], plotdata.load_fit(view))  # stuck: errors of 200,000
+    assert re.search(r"; mean\xa0residual\xa0-?[\d,.]+, RMSE\xa0\d{1,3}(,\d{3})+$", fig.get_suptitle()), fig.get_suptitle()
 
 
 def test_pictures_drawn_at_once_in_forked_copies_are_the_bytes_drawn_one_by_one(example):
