@@ -47,6 +47,7 @@ def plot(paths, out=None, data=None, fmt: str = "png", warn: Callable[[str], Non
     curves overlaid (figures.COMPARISONS), into out or plots/ in the folder that holds them. Every picture
     is drawn before the first file is written, so an error leaves nothing half-done.
     """
+    fmt = fmt.lower() if fmt.lower() in FORMATS else fmt  # PNG, as file names often write it
     if fmt not in FORMATS:
         match = closest(fmt, FORMATS)
         raise UsageError(f"--format: unknown '{fmt}' (choose from: {', '.join(FORMATS)}"

@@ -9,6 +9,7 @@ import shutil
 import struct
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -132,6 +133,14 @@ def test_svg_and_pdf_are_the_same_bytes_too_and_of_the_stated_size(example, fmt)
         assert data.startswith(b"<?xml") and f'width="{width:g}pt" height="{height:g}pt"'.encode() in data
     else:
         assert data.startswith(b"%PDF-") and f"/MediaBox [ 0 0 {width:g} {height:g} ]".encode() in data
+
+
+def test_format_is_taken_in_capitals_too(example, tmp_path):
+    result = run_cli("plot", example("linear"), "--out", tmp_path / "out", "--format", "SVG")
+    assert result.exit_code == 0, result.stderr
+    written = sorted(Path(p) for p in result.stdout.split())
+    assert written == sorted((tmp_path / "out").iterdir()) and len(written) == 3
+    assert {p.suffix for p in written} == {".svg"}
 
 
 def test_without_matplotlib_one_line_and_nothing_written(example, monkeypatch, tmp_path):
