@@ -47,6 +47,17 @@ def _points(ax, fit: Fit, x, y, **style) -> None:
     ax.scatter(x[idx], y[idx], s=14, alpha=alpha, edgecolors="none", **style)
 
 
+def _name(fit: Fit) -> str:
+    """The run's name for a fit picture's title, and whose weights drew it when the run has not finished: a
+    saved picture keeps what stderr said once."""
+    run, kept = fit.run, fit.model.epoch_kept
+    how = "still training" if run.training_now else {"running": "unfinished",
+                                                      "interrupted": "interrupted", "failed": "failed"}.get(run.state)
+    if kept == 0:
+        return f"{run.name} (untrained weights)"
+    return run.name if how is None else f"{run.name} ({how}; the weights of epoch {kept})"
+
+
 def _shown(fit: Fit) -> str:
     n, shown = len(fit.target), len(fit.sample())
     return fit.source if shown == n else f"{fit.source}, {shown:,} of them drawn"
@@ -71,7 +82,7 @@ def predicted_vs_actual(fig, fit: Fit) -> None:
     ax.legend(loc="upper left")
     r2, rmse = METRICS["regression"]["r2"](y, yhat), METRICS["regression"]["rmse"](y, yhat)
     r2 = f"R²\u00a0{r2:.3f}" if np.isfinite(r2) else "no R² (the actual values are all the same)"
-    set_title(fig, fit.run.name, "predicted against actual", f"{_shown(fit)}; {r2}, {amount('RMSE', rmse)}")
+    set_title(fig, _name(fit), "predicted against actual", f"{_shown(fit)}; {r2}, {amount('RMSE', rmse)}")
 
 
 def residuals(fig, fit: Fit) -> None:
@@ -82,7 +93,7 @@ def residuals(fig, fit: Fit) -> None:
     _points(ax, fit, yhat, residual, color=BLUE)
     ax.axhline(0, color=GREY, linestyle="--", linewidth=1)
     ax.set(xlabel=f"predicted {target}", ylabel=f"residual: actual − predicted {target}")
-    set_title(fig, fit.run.name, "residuals against predicted",
+    set_title(fig, _name(fit), "residuals against predicted",
               f"{_shown(fit)}; {amount('mean residual', residual.mean())}, "
               f"{amount('RMSE', np.sqrt(np.mean(residual ** 2)))}")
 
@@ -97,7 +108,7 @@ def fitted_curve(fig, fit: Fit) -> None:
     ax.plot(grid, outputs_at(fit, grid[:, None]), color=VERMILLION, linewidth=2, label="the network's prediction")
     ax.set(xlabel=column, ylabel=target)
     ax.legend(loc="best")
-    set_title(fig, fit.run.name, "the fitted curve", f"{network_text(fit.model)}; points: {_shown(fit)}")
+    set_title(fig, _name(fit), "the fitted curve", f"{network_text(fit.model)}; points: {_shown(fit)}")
 
 
 # ---- classification ----
@@ -135,7 +146,7 @@ def confusion(fig, fit: Fit) -> None:
     ax.set(xlabel=f"predicted {target}", ylabel=f"actual {target}")
     fig.colorbar(image, ax=ax, label="share of the actual class's rows", shrink=0.8)
     accuracy = np.trace(counts) / counts.sum()
-    set_title(fig, fit.run.name, "confusion matrix", f"{fit.source}; accuracy {accuracy:.3f}")
+    set_title(fig, _name(fit), "confusion matrix", f"{fit.source}; accuracy {accuracy:.3f}")
 
 
 def _matrix_inches(figure_size, labels) -> float:
@@ -174,7 +185,7 @@ def roc(fig, fit: Fit) -> None:
            xlabel=f"false positive rate: share of {target} = {negative} called {positive}",
            ylabel=f"true positive rate: share of {target} = {positive} found")
     ax.legend(loc="lower right")
-    set_title(fig, fit.run.name, "ROC curve", fit.source)
+    set_title(fig, _name(fit), "ROC curve", fit.source)
 
 
 def decision_regions(fig, fit: Fit) -> None:
@@ -217,7 +228,7 @@ def decision_regions(fig, fit: Fit) -> None:
         fig.legend(title=f"actual {target}", loc="outside right center", fontsize=9, ncols=1 + (len(classes) > 20))
     else:
         detail += f"; {len(classes)} classes, too many to list"
-    set_title(fig, fit.run.name, what, detail)
+    set_title(fig, _name(fit), what, detail)
 
 
 def probability_colours() -> LinearSegmentedColormap:

@@ -526,8 +526,15 @@ def test_learning_curves_of_a_run_still_training(tmp_path, example):
         _, fig = render(figures.FIGURES["learning-curves"], fit)
         assert f"still training: {epochs} of 3 epochs done" in fig.get_suptitle()
         assert max(len(line.get_xdata()) for line in fig.axes[0].lines) == epochs
-    _, fig = render(figures.FIGURES["learning-curves"], plotdata.load_fit(plotdata.read_run(run)))
+        _, fig = render(figures.FIGURES["confusion-matrix"], fit)  # a saved fit picture says whose weights drew it
+        assert fig.get_suptitle().startswith(f"partial (still training; the weights of epoch {fit.model.epoch_kept}):")
+    fit = plotdata.load_fit(plotdata.read_run(run))
+    _, fig = render(figures.FIGURES["learning-curves"], fit)
     assert "stopped unfinished (killed?) after 0 of 3 epochs" in fig.get_suptitle()  # no process holds it
+    _, fig = render(figures.FIGURES["confusion-matrix"], fit)
+    assert fig.get_suptitle().startswith(f"partial (unfinished; the weights of epoch {fit.model.epoch_kept}):")
+    _, fig = render(figures.FIGURES["confusion-matrix"], plotdata.load_fit(plotdata.read_run(example("digits"))))
+    assert fig.get_suptitle().startswith("digits: confusion matrix")
     result = run_cli("plot", run)  # with the header of metrics.csv alone
     assert result.exit_code == 0, result.stdout
     assert "the run stopped before it finished (killed?)" in result.stderr  # predict's warning
