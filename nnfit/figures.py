@@ -58,6 +58,17 @@ def _name(fit: Fit) -> str:
     return run.name if how is None else f"{run.name} ({how}; the weights of epoch {kept})"
 
 
+def _dates(axis, fit: Fit, column: str) -> None:
+    """Calendar dates on an axis of a data.types date column, whose values are days since 1970-01-01: the
+    days matplotlib counts dates in (its default epoch, which the pictures' default style keeps)."""
+    if fit.model.prep.types.get(column) == "date":
+        from matplotlib import dates  # only for such a column: the import costs every other picture
+
+        locator = dates.AutoDateLocator()
+        axis.set_major_locator(locator)
+        axis.set_major_formatter(dates.ConciseDateFormatter(locator))
+
+
 def _shown(fit: Fit) -> str:
     n, shown = len(fit.target), len(fit.sample())
     return fit.source if shown == n else f"{fit.source}, {shown:,} of them drawn"
@@ -107,6 +118,7 @@ def fitted_curve(fig, fit: Fit) -> None:
     grid = np.linspace(*_margin(x.min(), x.max()), CURVE_POINTS)
     ax.plot(grid, outputs_at(fit, grid[:, None]), color=VERMILLION, linewidth=2, label="the network's prediction")
     ax.set(xlabel=column, ylabel=target)
+    _dates(ax.xaxis, fit, column)
     ax.legend(loc="best")
     set_title(fig, _name(fit), "the fitted curve", f"{network_text(fit.model)}; points: {_shown(fit)}")
 
@@ -222,6 +234,8 @@ def decision_regions(fig, fit: Fit) -> None:
         ax.scatter(x[rows], y[rows], s=18, color=colours[k], marker=class_marker(k), edgecolors="black",
                    linewidths=0.6, label=label)
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=xname, ylabel=yname)
+    _dates(ax.xaxis, fit, xname)
+    _dates(ax.yaxis, fit, yname)
     accuracy = np.mean(fit.predicted == fit.target)
     detail = f"{_shown(fit)}; accuracy {accuracy:.3f}"
     if len(classes) <= LEGEND_CLASSES:  # beside the axes, never over a point; one column up to 20 classes

@@ -572,6 +572,17 @@ def test_fitted_curve_of_a_network_without_hidden_layers_is_a_straight_line(tmp_
     np.testing.assert_allclose(ys[[0, -1]], predicted, rtol=1e-5)  # the line is the model's
 
 
+def test_a_date_column_is_drawn_on_a_calendar_axis(tmp_path):
+    day = pd.Timestamp("2015-03-01") + pd.to_timedelta(np.arange(0, 2900, 29), unit="D")
+    write_csv(tmp_path / "s.csv", pd.DataFrame({"day": day.strftime("%Y-%m-%d"), "sales": np.arange(len(day)) % 7}))
+    config = write_config(tmp_path / "s.yaml", {"task": "regression", "model": {"hidden": [4]}, "train": {"epochs": 2},
+                                                "data": {"train": "s.csv", "target": "sales", "types": {"day": "date"}}})
+    fit = plotdata.load_fit(plotdata.read_run(train(config, tmp_path / "run")))
+    _, fig = render(figures.FIGURES["fitted-curve"], fit)
+    years = {t.get_text() for t in fig.axes[0].get_xticklabels()}
+    assert {"2016", "2018", "2020", "2022"} <= years, years  # not 16,500 days since 1970
+
+
 def test_class_labels_stay_short_and_tell_the_classes_apart():
     assert class_labels([0, 1, "b"]) == ["0", "1", "b"]
     long = [f"species_{i}_with_a_long_name" for i in range(3)]
