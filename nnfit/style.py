@@ -6,6 +6,7 @@ apart; classes also differ in marker shape, and the confusion matrix's map varie
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY, BLACK, YELLOW = (
@@ -59,12 +60,16 @@ def lighter(colour: str, keep: float = 0.45) -> tuple[float, float, float]:
 
 def class_labels(labels, width: int = 20) -> list[str]:
     """Class labels as text, each at most `width` characters so that ticks and legends stay apart, and still
-    telling the classes apart: cut at the end, else in the middle, else numbered."""
+    telling the classes apart: cut at the end, else without the words they all begin with, else in the middle,
+    else numbered."""
     texts = [str(label) for label in labels]
     cuts = (lambda t, w: t if len(t) <= w else t[:w - 1] + "…",
             lambda t, w: t if len(t) <= w else t[:(w - 1) // 2] + "…" + t[len(t) - (w - 1 - (w - 1) // 2):])
-    for cut in cuts:
-        short = [cut(t, width) for t in texts]
+    common = os.path.commonprefix(texts) if len(texts) > 1 else ""
+    words = max(common.rfind(c) for c in " _-:/.,;") + 1  # whole words only: 'Department of x: alpha' -> '…alpha'
+    rest = [t[words:] for t in texts] if words >= 4 and all(len(t) > words for t in texts) else texts
+    for cut, parts in ((cuts[0], texts), (cuts[0], rest), (cuts[1], texts)):
+        short = [cut(t, width) if parts is texts else "…" + cut(t, width - 1) for t in parts]
         if len(set(short)) == len(short):
             return short
     return [f"{i}: {cuts[0](t, width - len(str(i)) - 2)}" for i, t in enumerate(texts)]

@@ -589,6 +589,8 @@ def test_class_labels_stay_short_and_tell_the_classes_apart():
     short = class_labels(long, width=14)
     assert len(set(short)) == 3 and all(len(s) <= 14 for s in short)
     assert class_labels(["x" * 30 + "a", "x" * 30 + "b"], width=10) == ["xxxx…xxxxa", "xxxx…xxxxb"]
+    shared = [f"Department of extremely long names: {name} ({i})" for i, name in enumerate(["alpha", "epsilon", "mu"])]
+    assert class_labels(shared) == ["…alpha (0)", "…epsilon (1)", "…mu (2)"]  # the words they all begin with go
 
 
 def test_plot_then_train_force_replaces_the_run_and_its_pictures(tmp_path):
