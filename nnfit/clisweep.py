@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .cliutil import json_line, stop_on_signals
+from .cliutil import echo_result, json_line, stop_on_signals
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED
 
 
@@ -83,7 +83,7 @@ def _sweep(sweep_file, out, scheduler, resume, overrides, quiet, pool):
     finally:
         if bar is not None:
             bar.close()
-    click.echo(json_line(result.line))
+    printed = echo_result(json_line(result.line))
     if result.stopped:
         where = ["--scheduler", scheduler] if scheduler else []
         again = ["nnfit", "sweep", sweep_file, "--out", out, "--resume", *where,
@@ -93,3 +93,5 @@ def _sweep(sweep_file, out, scheduler, resume, overrides, quiet, pool):
     if result.problems:
         click.echo("Error: " + " ".join("; ".join(result.problems).split()) + f"; see {out}/results.csv", err=True)
         sys.exit(EXIT_FAILURE)
+    if not printed:
+        sys.exit(EXIT_FAILURE)  # as any command whose output could not be written (click's own exit status then)

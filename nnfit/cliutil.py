@@ -85,6 +85,20 @@ def stop_on_signals(quiet: bool, message: str = "Stopping after this mini-batch 
     return lambda: requested[0]
 
 
+def echo_result(text: str) -> bool:
+    """The result's line on stdout; False when its reader has gone (`| head`, or a `| jq` that the same Ctrl-C
+    stopped), so that what follows still happens: the hint on stderr and the exit status."""
+    import os
+    import sys
+
+    try:
+        click.echo(text)
+        return True
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit would fail too
+        return False
+
+
 def json_line(obj) -> str:
     from .files import to_json
 

@@ -84,6 +84,8 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
         folder.set_best(_best_name(sweep, rows))
         try:
             result = driver.trials(jobs, rows, on_trial)
+            if sweep.spec.refit:
+                result.line["final"] = None  # till the refit finishes: null for a script, interrupted or failed
             if sweep.spec.refit and not driver.stopping:
                 driver.refit(rows, result)
         except BaseException:

@@ -205,6 +205,19 @@ def test_ctrl_c_stops_the_running_trials_with_a_checkpoint(here):
     assert sorted(p.name for p in (here / "stopped" / "trials").iterdir()) == [first.name]
 
 
+def test_ctrl_c_with_stdout_piped_to_a_reader_that_quit_still_gives_the_hint_and_130(here):
+    """`nnfit sweep ... | jq`: the Ctrl-C stops jq too, so the JSON line meets a closed pipe; the hint and the
+    exit status must still follow (they were lost, exit 1)."""
+    p = sweep_process(here, "piped", "--workers", "1", "--set", "train.epochs=1000")
+    wait_for(lambda: (here / "piped" / "trials" / "001-learning_rate=0.03" / "config.yaml").exists())
+    p.stdout.close()  # the reader is gone
+    os.killpg(p.pid, signal.SIGINT)
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 130, err
+    assert err.splitlines()[-1].startswith("Error: interrupted; continue with: nnfit sweep rates.yaml --out piped"), err
+    assert "Traceback" not in err
+
+
 def test_ctrl_c_with_an_idle_worker_still_saves_the_running_trials_checkpoint(here):
     """One trial, two workers: the idle one gets the Ctrl-C too and must not quit, which would break the pool
     (Python's pool then sends SIGTERM to the busy one, a second signal, which would quit without a checkpoint)."""
@@ -476,6 +489,7 @@ def test_a_metric_undefined_in_a_fold_leaves_the_trial_unranked_and_says_why(tmp
                                        "parameters": {"train.learning_rate": [0.1, 0.01]}})
     result = run_cli("sweep", tmp_path / "s.yaml", "--out", tmp_path / "out", "--workers", "1", "--quiet")
     assert result.exit_code == 1 and json.loads(result.stdout)["best"] is None
+    assert json.loads(result.stdout)["final"] is None  # the refit that could not run: null, not a missing key
     rows = results(tmp_path / "out")
     assert [r["state"] for r in rows] == ["finished", "finished"] and all(r["roc_auc"] == "" for r in rows)
     empty = [f"fold-{k}" for k in range(1, 5) if summary(tmp_path / "out/trials" / rows[0]["trial"] / f"fold-{k}")
