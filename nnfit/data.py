@@ -20,7 +20,7 @@ from .csvfiles import (changed_since, file_hashes, give_back_freed_memory, read_
                        read_source)
 from .datanotes import check_memory, column_notes, target_outlier, widest
 from .dataset import Dataset, Split
-from .errors import DataError, closest, count, display_path, shorten
+from .errors import DataError, count, display_path
 from .headers import feature_columns, require_columns
 from .labels import Target, drop_missing_target
 from .preprocess import Preprocessor, Rows, extract_rows

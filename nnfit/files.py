@@ -69,6 +69,14 @@ def file_sha256(path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()  # through one reused buffer
 
 
+def read_json(path: Path) -> dict:
+    """A JSON file nnfit wrote, or {} when it is missing or unreadable (a run killed before writing it)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def to_json(obj, indent: int | None = 2) -> str:
     """JSON text ending in a newline, with NaN and infinity written as null (JSON has no NaN).
 

@@ -6,6 +6,8 @@ multiclass:  y_true (n,) class indices, y_pred (n, K) class probabilities.
 A metric that is undefined for the data (r2 of a constant target, roc_auc with one class) is NaN.
 """
 
+import math
+
 import numpy as np
 
 
@@ -110,3 +112,10 @@ METRICS = {
     "binary": {"accuracy": accuracy, "precision": precision, "recall": recall, "f1": f1, "roc_auc": roc_auc},
     "multiclass": {"accuracy": accuracy, "macro_f1": macro_f1},
 }
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """The mean over folds and the (population) standard deviation, each from an exactly rounded sum: the same
+    scores in another order give the same bits, so trials that tie stay tied (np.mean's order differed)."""
+    mean = math.fsum(values) / len(values)
+    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))

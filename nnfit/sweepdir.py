@@ -20,19 +20,16 @@ import csv
 import fcntl
 import io
 import json
-import math
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import yaml
-
 from .config import config_difference, config_to_dict, load_config
 from .errors import NnfitError, UsageError, display_path
-from .files import atomic_write, file_sha256, fsync_dir
-from .sweep import Sweep, Trial
+from .files import atomic_write, file_sha256, fsync_dir, read_json
+from .sweep import Sweep
+from .sweeprows import columns
 
 RESULTS = "results.csv"
 
@@ -69,7 +66,7 @@ class SweepDir:
                 saved = load_config(run_dir / "config.yaml")
             except NnfitError:
                 saved = None
-            found[run_dir] = (saved, _read_json(run_dir / "summary.json").get("state") == "finished")
+            found[run_dir] = (saved, read_json(run_dir / "summary.json").get("state") == "finished")
         kept = {d for d, (saved, _) in found.items()
                 if saved is not None and keys.get(d.relative_to(path).as_posix()) == _key(saved)}
         free: dict[str, list[str]] = {}  # config -> the planned runs that have no directory yet
@@ -101,7 +98,7 @@ class SweepDir:
                 train = planned[run].data.train
                 if train not in hashes:
                     hashes[train] = file_sha256(train) if os.path.isfile(train) else None
-                if _read_json(run_dir / "model.json").get("train_sha256") != hashes[train]:
+                if read_json(run_dir / "model.json").get("train_sha256") != hashes[train]:
                     raise UsageError(f"{path}: cannot continue: {display_path(train)} changed since {run} finished "
                                      "(its sha256 differs); start the sweep in another --out")
         return plan
@@ -174,10 +171,14 @@ class SweepDir:
             os.replace(run_dir, temporary)
             self._prune(run_dir.parent)
             staged.append((run_dir, temporary, target))
+        said = set()
         for run_dir, temporary, target in staged:
             (self.path / target).parent.mkdir(parents=True, exist_ok=True)
             os.replace(temporary, self.path / target)
-            warn(f"{run_dir.relative_to(self.path)}: kept as {target}, the trial with its config now")
+            old, new = (run_dir.parent, Path(target).parent) if run_dir.name.startswith("fold-") else (run_dir, target)
+            if (old, new) not in said:  # a trial's folds move together: said once
+                said.add((old, new))
+                warn(f"{old.relative_to(self.path)}: kept as {new}, the trial with its config now")
         fsync_dir(self.path / "trials")
 
     def remove(self, folder: Path) -> None:
@@ -195,60 +196,6 @@ class SweepDir:
             self._lock = None
 
 
-def columns(sweep: Sweep) -> list[str]:
-    """results.csv's header: trial, state, each parameter, the metric (and its std over folds), the kept
-    epoch, the seconds, the run directory (relative to the sweep folder) and the error of a failed trial."""
-    metric = sweep.spec.metric
-    spread = [f"{metric}_std"] if sweep.spec.folds else []
-    return ["trial", "state", *sweep.spec.parameters, metric, *spread, "epoch", "seconds", "run_dir", "error"]
-
-
-def trial_row(sweep: Sweep, trial: Trial, folder: Path, outcomes: dict[str, dict]) -> dict:
-    """A trial's results.csv row, from its run directories' summary.json and, for runs that did not finish,
-    the outcome of their job ({'state', 'error'}). A trial finished when every run (fold) did."""
-    metric = sweep.spec.metric
-    values, epochs, seconds, states, errors, unscored = [], [], 0.0, [], [], []
-    for run, _ in trial.runs():
-        outcome = outcomes.get(run, {"state": "finished"})  # runs kept from an earlier session finished
-        summary = _read_json(folder / run / "summary.json")
-        state = "finished" if summary.get("state") == "finished" else outcome["state"]
-        if state == "finished" and outcome["state"] != "finished":
-            state = outcome["state"]
-        states.append(state)
-        if outcome.get("error"):
-            fold = f"{run.rpartition('/')[2]}: " if len(trial.configs) > 1 else ""
-            errors.append(fold + outcome["error"])
-        if state == "finished":
-            best = summary.get("best") or {}
-            values.append(_number(best.get(metric)))
-            epochs.append(summary.get("epoch_kept", 0))
-            if values[-1] is None:
-                unscored.append(run.rpartition("/")[2])
-        seconds += _number(summary.get("wall_seconds")) or 0.0
-    state = ("failed" if "failed" in states else "interrupted" if "interrupted" in states or "new" in states
-             else "finished")
-    if unscored:  # roc_auc on validation rows of one class, say: the trial cannot be ranked, and says why
-        where = f"the validation rows of {', '.join(unscored)}" if len(trial.configs) > 1 else "its validation rows"
-        errors.append(f"no {metric}: undefined on {where}")
-    row = {"trial": trial.name, "state": state, **{k: _cell(v) for k, v in trial.values.items()},
-           "seconds": round(seconds, 3), "run_dir": f"trials/{trial.name}", "error": "; ".join(errors)}
-    if state == "finished":
-        finite = [v for v in values if v is not None]
-        row[metric] = float(np.mean(finite)) if len(finite) == len(values) else None
-        if sweep.spec.folds:
-            row[f"{metric}_std"] = float(np.std(finite)) if len(finite) == len(values) else None
-        row["epoch"] = epochs[0] if len(epochs) == 1 else float(np.mean(epochs))
-    return row
-
-
-def ranked(sweep: Sweep, rows: list[dict]) -> list[dict]:
-    """Finished trials with a metric, best first; a tie goes to the earlier trial."""
-    order = {t.name: t.number for t in sweep.trials}
-    sign = 1 if sweep.minimize else -1
-    scored = [r for r in rows if r["state"] == "finished" and r.get(sweep.spec.metric) is not None]
-    return sorted(scored, key=lambda r: (sign * r[sweep.spec.metric], order[r["trial"]]))
-
-
 def _key(cfg) -> str:
     """A config as text, for matching runs: everything that changes the result (checkpoint_every does not)."""
     settings = config_to_dict(cfg)
@@ -258,7 +205,7 @@ def _key(cfg) -> str:
 
 def finished_with(run_dir: Path, cfg) -> bool:
     """Whether the run directory holds a finished run of this very config."""
-    return _read_json(run_dir / "summary.json").get("state") == "finished" and _difference(run_dir, cfg) is None
+    return read_json(run_dir / "summary.json").get("state") == "finished" and _difference(run_dir, cfg) is None
 
 
 def _difference(run_dir: Path, cfg):
@@ -268,25 +215,6 @@ def _difference(run_dir: Path, cfg):
     except NnfitError:
         return ("config.yaml", "unreadable", "a config")
 
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def _cell(value):
-    """A parameter's value as results.csv shows it: numbers and words as they are, lists as YAML ([128, 64])."""
-    if isinstance(value, (list, dict)):
-        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()  # the file's order
-    if isinstance(value, bool) or value is None:
-        return {True: "true", False: "false", None: "null"}[value]
-    return value
 
 
 def _line(cells: list) -> str:

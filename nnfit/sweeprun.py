@@ -19,7 +19,8 @@ from .errors import DataError, UsageError, display_path
 from .headers import feature_columns, header_names, require_columns
 from .pools import DaskPool, LocalPool, default_workers
 from .sweep import Sweep, Trial
-from .sweepdir import SweepDir, finished_with, ranked, trial_row
+from .sweepdir import SweepDir, finished_with
+from .sweeprows import ranked, trial_row
 from .sweepjob import Job, starts
 
 WAIT_SECONDS = 0.25  # how often the loop looks at should_stop while runs are out

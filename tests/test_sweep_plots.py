@@ -182,7 +182,7 @@ def test_a_sweep_with_nothing_finished_yet_says_so(tmp_path):
 def test_a_swept_section_reads_as_the_sweep_file_wrote_it():
     """An early_stopping section swept as a whole: results.csv keeps the file's order of its keys, and the
     plot's tick label gives one 'key value' a line instead of a cut-off Python dict."""
-    from nnfit.sweepdir import _cell
+    from nnfit.sweeprows import _cell
     from nnfit.sweepfigures import _text
     from nnfit.sweepview import _value
 

@@ -23,6 +23,7 @@ from nnfit.commands import predict
 from nnfit.config import load_config
 from nnfit.sweep import load_sweep
 from nnfit.sweepjob import Job, probe, run_job
+from nnfit.sweeprows import trial_row
 from nnfit.sweeprun import run_sweep
 
 from conftest import blobs, run_cli, write_config, write_csv
@@ -159,6 +160,25 @@ def test_a_grid_that_grows_keeps_its_finished_trials_under_their_new_numbers(her
                 {k: v for k, v in rows[row["train.learning_rate"]].items() if k not in ("trial", "run_dir")}
 
 
+def test_a_fold_sweep_says_each_move_and_each_error_once_per_trial(here):
+    """A trial's folds move together and usually fail together: one warning and one message each, naming
+    the folds, not the same line once per fold."""
+    write_config(here / "growcv.yaml", {"base": "base.yaml", "folds": 3, "parameters": {"train.learning_rate": [0.1]}})
+    run_sweep(load_sweep(here / "growcv.yaml", ["train.epochs=2"]), here / "growcv", workers=2)
+    write_config(here / "growcv.yaml", {"base": "base.yaml", "folds": 3,
+                                        "parameters": {"train.learning_rate": [0.03, 0.1]}})
+    warnings = []
+    plan = load_sweep(here / "growcv.yaml", ["train.epochs=2"])
+    run_sweep(plan, here / "growcv", workers=2, warn=warnings.append)
+    moved = [w for w in warnings if "kept as" in w]
+    assert moved == ["trials/001-learning_rate=0.1: kept as trials/002-learning_rate=0.1, the trial with its config now"]
+    trial = plan.trials[0]
+    outcomes = {run: {"state": "failed", "error": "training diverged"} for run, _ in trial.runs()}
+    outcomes[trial.runs()[2][0]] = {"state": "failed", "error": "out of memory"}
+    row = trial_row(plan, trial, here / "growcv", outcomes)
+    assert row["error"] == "fold-1, fold-2: training diverged; fold-3: out of memory"
+
+
 def test_cross_validation_sweep(here):
     write_config(here / "cv.yaml", {"base": "base.yaml", "folds": 3, "metric": "accuracy"})
     result = run_sweep(load_sweep(here / "cv.yaml"), here / "cv", workers=2)
@@ -170,9 +190,10 @@ def test_cross_validation_sweep(here):
         cfg = load_config(run / "config.yaml")
         assert (cfg.data.folds, cfg.data.fold) == (3, i)
     scores = [summary(run)["best"]["accuracy"] for run in folds]
-    assert float(row["accuracy"]) == np.mean(scores) and float(row["accuracy_std"]) == np.std(scores)
+    assert float(row["accuracy"]) == pytest.approx(np.mean(scores), abs=1e-15)
+    assert float(row["accuracy_std"]) == pytest.approx(np.std(scores), abs=1e-15)
     assert float(row["epoch"]) == np.mean([summary(run)["epoch_kept"] for run in folds])
-    assert result.line["accuracy_std"] == np.std(scores) and os.readlink(here / "cv" / "best") == "trials/001"
+    assert result.line["accuracy_std"] == float(row["accuracy_std"]) and os.readlink(here / "cv" / "best") == "trials/001"
 
 
 def sweep_process(here, out, *extra, sweep="rates.yaml"):
