@@ -127,12 +127,15 @@ def below_linear_note(cfg, data, history: list[dict], epoch_kept: int) -> str | 
             "model.dropout)")
 
 
+NO_VALIDATION = ("without validation rows nothing can tell when the network starts to overfit, and the metrics "
+                 "shown are on the training rows it learned from: hold some rows out with data.valid_fraction "
+                 "(e.g. 0.2), or give a file as data.valid")  # not said of a sweep's refit, which means it
+
+
 def run_notes(cfg, data, result) -> list[str]:
     """The advice about a finished run (kept in summary.json's notes)."""
     if data.valid is None:
-        return ["without validation rows nothing can tell when the network starts to overfit, and the metrics "
-                "shown are on the training rows it learned from: hold some rows out with data.valid_fraction "
-                "(e.g. 0.2), or give a file as data.valid"]
+        return [NO_VALIDATION]
     constant = constant_loss(data.valid, cfg.loss, data.prep.n_outputs)
     notes = [training_note(result.history, result.stop_reason, constant, cfg.train.learning_rate, data.outlier)]
     if result.stop_reason in ("epochs", "early_stopping") and result.history:

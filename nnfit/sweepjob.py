@@ -34,6 +34,7 @@ from .errors import EXIT_INTERRUPTED, Interrupted, NnfitError
 # OpenBLAS (and OpenMP, MKL, Accelerate, numexpr) read them once, when the library loads.
 BLAS_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                 "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
+FINAL = "final"  # the refit's run directory in the sweep folder
 POLL_SECONDS = 0.5  # how often a training job reads the session file
 SIGNAL_GRACE_SECONDS = 2.0  # how long a process whose run a signal stopped waits for its driver's stop
 LOCK_SECONDS = 120.0  # how long a job waits for a run directory that another process still writes
@@ -100,6 +101,7 @@ def _watch_parent(parent: int) -> None:
 def run_job(job: Job) -> dict:
     """Train one run (resuming it when it has started) and say how it went: {'run', 'state' (finished, failed,
     interrupted), 'error' (one line), 'line' (what `nnfit train` prints), 'warnings', 'host', 'seconds'}."""
+    from .advice import NO_VALIDATION
     from .commands import train  # numpy and pandas: this module is light, for the driver's sake (LocalPool.start)
 
     folder = Path(job.folder)
@@ -129,7 +131,11 @@ def run_job(job: Job) -> dict:
     _process["busy"] = True
     try:
         with _run_lock(folder, job.run, stop):
-            outcome["line"] = train(job.cfg, out=folder / job.run, resume=True, warn=outcome["warnings"].append,
+            def warn(message: str) -> None:
+                if not (job.run == FINAL and message == NO_VALIDATION):  # the refit has no validation on purpose
+                    outcome["warnings"].append(message)
+
+            outcome["line"] = train(job.cfg, out=folder / job.run, resume=True, warn=warn,
                                     should_stop=stop, keep_data=_process["parent"] is not None)
             # a pool process keeps the data for its next trials, which mostly share it; a Dask worker's memory
             # is Dask's to manage, and the worker outlives the sweep

@@ -21,7 +21,7 @@ from .pools import DaskPool, LocalPool, default_workers
 from .sweep import Sweep, Trial
 from .sweepdir import SweepDir, finished_with
 from .sweeprows import ranked, trial_row
-from .sweepjob import Job, starts
+from .sweepjob import FINAL, Job, starts
 
 WAIT_SECONDS = 0.25  # how often the loop looks at should_stop while runs are out
 WARNINGS = 5  # the runs' warnings passed on, at most
@@ -252,12 +252,12 @@ class _Driver:
             return
         trial = next(t for t in self.sweep.trials if t.name == best[0]["trial"])
         cfg = self.sweep.refit_config(trial, round(best[0]["epoch"]))
-        final, outcome = self.folder.path / "final", {}
+        final, outcome = self.folder.path / FINAL, {}
         if not finished_with(final, cfg):
             if final.exists():  # the best trial changed (more samples, say), or the refit never finished
                 self.warn(f"{final}: refitting the best trial, {trial.name}")
                 shutil.rmtree(final)
-            self.run([Job("final", cfg, str(self.folder.path.resolve()), self.session)],
+            self.run([Job(FINAL, cfg, str(self.folder.path.resolve()), self.session)],
                      lambda job, o: outcome.update(o))
         if finished_with(final, cfg):
             result.line["final"] = str(final)

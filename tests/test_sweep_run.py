@@ -120,6 +120,8 @@ def test_results_best_and_refit(searched, here):
     kept = load_config(folder / best["run_dir"] / "config.yaml")
     assert final.data.valid_fraction == 0 and final.train.epochs == int(best["epoch"])
     assert final.train.learning_rate == kept.train.learning_rate and summary(folder / "final")["state"] == "finished"
+    assert "without validation rows" not in result.stderr  # the refit has none on purpose; its summary says so
+    assert any(n.startswith("without validation rows") for n in summary(folder / "final")["notes"])
     assert [t.name for t in load_sweep(folder / "sweep.yaml").trials] == [r["trial"] for r in rows]
 
 
