@@ -142,7 +142,8 @@ def _sweep_plan(path: Path, out, data, figures) -> tuple[Path, list[tuple]]:
         if states["failed"]:
             then = " (a failed trial's error is in results.csv)"
         elif 0 < states["finished"] == len(view.rows):  # over: every trial finished, none with a value
-            then = ""
+            first = view.rows[0]["run_dir"] + ("/fold-1" if view.folds else "")
+            then = f" (results.csv's error column says why); a trial's own pictures: nnfit plot {display_path(path / first)}"
         else:  # stopped before its trials finished
             then = f"; continue it with nnfit sweep {display_path(path / 'sweep.yaml')} --out {display_path(path)} --resume"
         raise UsageError(f"{display_path(path)}: {what} ({len(view.rows)} in results.csv{': ' if counts else ''}"

@@ -177,6 +177,12 @@ def test_a_sweep_with_nothing_finished_yet_says_so(tmp_path):
     assert result.stderr == (f"Error: {display_path(nan)}: no finished trial has a value of accuracy (2 in results.csv: "
                              "1 finished, 1 failed) and no nnfit sweep is running into it: nothing to draw (a failed "
                              "trial's error is in results.csv)\n")
+    unranked = hand_made(tmp_path / "unranked", [["001-seed=0", "finished", 0, "", 4, 1.0, "trials/001-seed=0",
+                                                  "no accuracy: undefined on its validation rows"]])
+    result = run_cli("plot", unranked)  # every trial finished, none ranked: say why, and what can be drawn
+    assert result.exit_code == 2 and result.stderr.endswith(
+        f"nothing to draw (results.csv's error column says why); a trial's own pictures: nnfit plot "
+        f"{display_path(unranked / 'trials/001-seed=0')}\n"), result.stderr
 
 
 def test_a_swept_section_reads_as_the_sweep_file_wrote_it():
