@@ -182,8 +182,9 @@ def set_key(raw: dict, key: str, value) -> None:
         if not isinstance(node.get(part), dict):
             node[part] = {}
         node = node[part]
-    if isinstance(value, dict) and isinstance(node.get(last), dict):
-        node[last] = {**node[last], **value}  # --set train={epochs: 5} changes epochs, not the whole section
+    if isinstance(value, dict) and value and isinstance(node.get(last), dict):
+        node[last] = {**node[last], **value}  # --set train={epochs: 5} changes epochs, not the whole section;
+        # {} empties it (--set data.types={}): merged, it would change nothing
     else:
         node[last] = copy.deepcopy(value)
 

@@ -68,6 +68,10 @@ def test_overrides_are_yaml_values(tmp_path):
     cfg = load_config(path, ["data.sep=|", "data.decimal=,"])
     assert (cfg.data.sep, cfg.data.decimal) == ("|", ",")
     assert load_config(path, ["data.sep= ; "]).data.sep == ";"
+    # a mapping merges into the config's (one key changed), and an empty one empties it
+    typed = write_config(tmp_path / "t.yaml", {**MINIMAL, "data": {**MINIMAL["data"], "types": {"a": "numeric"}}})
+    assert load_config(typed, ["data.types={b: date}"]).data.types == {"a": "numeric", "b": "date"}
+    assert load_config(typed, ["data.types={}"]).data.types == {}
 
 
 def test_yaml_reads_exponent_floats_and_empty_sections(tmp_path):
