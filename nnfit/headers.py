@@ -19,7 +19,8 @@ def detect_separator(head: bytes, decimal: str = ".") -> str:
     """The separator of a CSV from its header line: whichever of , ; tab | occurs most outside quotes there
     (with decimal commas, a comma only when the header has none of the others: its numbers are then quoted);
     ',' when the header has none, ';' with decimal commas."""
-    line = head.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff")
+    lines = head.decode("utf-8", "replace").lstrip("\ufeff").split("\n")
+    line = next((x for x in lines if x.strip()), "")  # pandas skips blank lines before the header
     line = re.sub(r'"[^"]*"', "", line)  # what is inside quotes does not count
     candidates = [s for s in SEPARATORS if not (s == "," and decimal == ",")]
     best = max(candidates, key=line.count)
@@ -94,5 +95,8 @@ def header_names(path: str, sep: str = "auto", decimal: str = ".") -> list[str] 
     sep = detect_separator(line, decimal) if sep == "auto" else sep
     if len(sep) != 1 or text.count('"') % 2 or b"\x00" in head[:8192]:
         return None
-    names = next(csv.reader([text], delimiter=sep), [])
+    try:
+        names = next(csv.reader([text], delimiter=sep), [])
+    except csv.Error:  # a lone carriage return ending lines (old Mac files), say
+        return None
     return [n.strip() or f"Unnamed: {i}" for i, n in enumerate(names)]

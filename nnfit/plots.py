@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import signal
 import sys
 from collections import Counter
@@ -143,9 +144,11 @@ def _sweep_plan(path: Path, out, data, figures) -> tuple[Path, list[tuple]]:
             then = " (a failed trial's error is in results.csv)"
         elif 0 < states["finished"] == len(view.rows):  # over: every trial finished, none with a value
             first = view.rows[0]["run_dir"] + ("/fold-1" if view.folds else "")
-            then = f" (results.csv's error column says why); a trial's own pictures: nnfit plot {display_path(path / first)}"
+            then = (" (results.csv's error column says why); a trial's own pictures: "
+                    + shlex.join(["nnfit", "plot", display_path(path / first)]))
         else:  # stopped before its trials finished
-            then = f"; continue it with nnfit sweep {display_path(path / 'sweep.yaml')} --out {display_path(path)} --resume"
+            then = "; continue it with " + shlex.join(["nnfit", "sweep", display_path(path / "sweep.yaml"), "--out",
+                                                       display_path(path), "--resume"])
         raise UsageError(f"{display_path(path)}: {what} ({len(view.rows)} in results.csv{': ' if counts else ''}"
                          f"{counts}) and no nnfit sweep is running into it: nothing to draw{then}")
     folder = Path(out) if out is not None else path / PLOTS

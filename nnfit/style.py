@@ -93,7 +93,10 @@ def amount(name: str, value: float) -> str:
     """'RMSE 11,127' or 'RMSE 0.2345' for a title, kept on one line: a score in the target's units as the axes
     write them, not 1.113e+04 (scientific only past a billion or below 1e-4)."""
     v = float(value)
-    text = f"{v:,.0f}" if 1e3 <= abs(v) < 1e9 else f"{v:.4g}" if 1e-4 <= abs(v) < 1e3 or v == 0 else f"{v:.3e}"
+    if not (1e-4 <= abs(v) < 1e9 or v == 0):
+        text = f"{v:.3e}"
+    else:  # 999.96 rounds to 1,000 as 1000.2 does
+        text = f"{v:,.0f}" if abs(float(f"{v:.4g}")) >= 1e3 else f"{v:.4g}"
     return f"{name} {text}".replace(" ", "\u00a0")  # a no-break space: wrapping keeps the name with its number
 
 

@@ -7,7 +7,6 @@ results.csv and moves `best` as trials end, stops on request, then refits the be
 
 from __future__ import annotations
 
-import os
 import shutil
 import traceback
 import uuid
@@ -15,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import DataError, UsageError, display_path
-from .headers import feature_columns, header_names, require_columns
+from .errors import UsageError
 from .pools import DaskPool, LocalPool, default_workers
 from .sweep import Sweep, Trial
+from .sweepcheck import check_data
 from .sweepdir import SweepDir, finished_with
 from .sweeprows import ranked, trial_row
 from .sweepjob import FINAL, Job, starts
@@ -58,12 +57,7 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
         plan = folder.check(sweep)
         done = {t.name for t in sweep.trials if all(plan.status[run] == "finished" for run, _ in t.runs())}
         jobs = [(t, run, cfg) for t in sweep.trials for run, cfg in t.runs() if plan.status[run] != "finished"]
-        for t, run, cfg in jobs:  # a missing file would fail every trial: say it once, before anything starts
-            for role in ("train", "valid", "test"):
-                path = getattr(cfg.data, role)
-                if path is not None and not os.path.isfile(path):
-                    raise DataError(f"{display_path(path)}: file not found (data.{role} of trial {t.name})")
-        _check_columns(jobs)
+        check_data([(t, cfg) for t, _, cfg in jobs])
     except BaseException:
         if pool is not None:
             pool.close()
@@ -98,33 +92,6 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
     finally:
         pool.close()
         folder.close()
-
-
-def _check_columns(jobs: list) -> None:
-    """The columns each run's config names are in its files' headers, or the DataError its run would end with,
-    raised once before any run starts (a misspelt target would fail every trial). Only headers are read."""
-    headers, seen = {}, set()
-    for t, _, cfg in jobs:
-        d = cfg.data
-        key = (d.train, d.valid, d.test, d.target, str(d.features), str(d.ignore), str(d.types), d.sep, d.decimal)
-        if key in seen:
-            continue
-        seen.add(key)
-        features = None  # the training file's, which the others need too
-        for role in ("train", "valid", "test"):
-            path = getattr(d, role)
-            if path is not None and (path, d.sep, d.decimal) not in headers:
-                headers[path, d.sep, d.decimal] = header_names(path, d.sep, d.decimal)
-            header, name = headers.get((path, d.sep, d.decimal)), display_path(path or "")
-            try:
-                if header is not None and role == "train":
-                    features = feature_columns(header, d, name)
-                elif header is not None:
-                    require_columns(header, [d.target], name, "target column", d.sep)
-                    require_columns(header, features or d.features or [], name, "feature column", d.sep)
-            except DataError as e:
-                where = f" (trial {t.name})" if any(k.startswith("data.") for k in t.values) else ""
-                raise DataError(f"{e}{where}") from None
 
 
 def _best_name(sweep: Sweep, rows: dict) -> str | None:

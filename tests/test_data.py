@@ -240,7 +240,8 @@ def test_header_names_reads_a_header_as_training_does(tmp_path, header, row):
         assert header_names(str(path), sep) == list(frame.columns)
 
 
-@pytest.mark.parametrize("content", [b'"two\nlines",x1,label\n1,2,a\n', b"x0,x1,label", b"x0,\xe9,label\n1,2,a\n", b""])
+@pytest.mark.parametrize("content", [b'"two\nlines",x1,label\n1,2,a\n', b"x0,x1,label", b"x0,\xe9,label\n1,2,a\n", b"",
+                                     b"x0,x1,label\r1,2,a\r3,4,b\n"])  # the last: lines ended by a lone \r
 def test_header_names_leaves_what_it_cannot_tell_to_the_full_read(tmp_path, content):
     from nnfit.headers import header_names
 

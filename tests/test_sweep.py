@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+from nnfit.errors import DataError
 from nnfit.reference import sweep_reference
 from nnfit.sweep import load_sweep
 from nnfit.sweepspace import trial_names
@@ -207,3 +208,27 @@ def test_the_sweep_driver_does_not_import_pandas():
 
     code = "import sys, nnfit.clisweep, nnfit.sweeprun; assert 'pandas' not in sys.modules, 'pandas imported'"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("train,valid", [
+    ("x0,x1,label,\n1,2,a,\n3,4,b,\n", "x0,x1,label\n1,2,a\n"),  # a separator ending every line: dropped
+    ("\ufeff\r\nx0;x1;label\r\n1;2;a\r\n", None),  # a BOM, then a blank line
+    ("  \n\nx0;x1;label\n1;2;a\n", None),  # blank lines first: the separator is the header's
+    ('x0,"x1",label\n1,2,a\n', None),
+])
+def test_the_column_check_before_a_sweep_never_refuses_what_a_run_reads(tmp_path, train, valid):
+    """The driver reads headers without pandas; where it reads one otherwise than a run does, it asks the run's
+    reader before refusing anything."""
+    from nnfit.sweepcheck import check_data
+
+    (tmp_path / "train.csv").write_bytes(train.encode())
+    data = {"train": "train.csv", "target": "label", **({"valid": "valid.csv"} if valid else {})}
+    if valid:
+        (tmp_path / "valid.csv").write_text(valid)
+    write_config(tmp_path / "base.yaml", {**BASE, "data": data})
+    plan = load_sweep(sweep_file(tmp_path, parameters={"train.learning_rate": [0.1, 0.2]}))
+    check_data([(t, cfg) for t in plan.trials for _, cfg in t.runs()])
+    write_config(tmp_path / "base.yaml", {**BASE, "data": {**data, "target": "lable"}})
+    plan = load_sweep(sweep_file(tmp_path, parameters={"train.learning_rate": [0.1, 0.2]}))
+    with pytest.raises(DataError, match="train.csv: target column 'lable' not found \\(did you mean 'label'"):
+        check_data([(t, cfg) for t in plan.trials for _, cfg in t.runs()])
