@@ -100,7 +100,8 @@ def _first_bad_byte(buffer: io.BytesIO) -> str:
 def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] = (),
              text: tuple[str, ...] = (), role: str | None = None, sep: str = "auto", decimal: str = ".",
              types: dict | None = None, allow_empty: bool = False, missing_values=(),
-             strip: bool = False, named: bool = True, percent: tuple | None = None) -> pd.DataFrame:
+             strip: bool = False, named: bool = True, percent: tuple | None = None,
+             used: tuple | None = None) -> pd.DataFrame:
     """Read a CSV file (a path), stream or file content (bytes) into a data frame, rows numbered from 0 as in
     the file.
 
@@ -113,7 +114,8 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
     model trained since nnfit keeps the setting (Preprocessor.strip); an earlier model's files are read as it
     read them. named: a column without a name in the header is an error (not for predict's files, whose model
     names the columns it uses). percent: the data.types numeric columns the training files wrote as percentages,
-    which must be written so here too (None: not known). df.attrs gets the separator and those columns.
+    which must be written so here too (None: not known). used: the columns that must not appear twice (None:
+    all of them); predict's files may repeat one its model does not read. df.attrs gets the separator and those columns.
     """
     buffer = _open(source, name, role)
     if sep == "auto":
@@ -123,8 +125,8 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
     kw.update({"na_values": list(missing_values)} if missing_values else {})
     seen = set()
     unnamed = [i for i, col in enumerate(raw) if not str(col).strip()]  # pandas calls them 'Unnamed: N'
-    for i, col in enumerate(header):
-        if col in seen and i not in unnamed:
+    for i, col in enumerate([str(c).strip() for c in raw] if strip else raw):
+        if col in seen and i not in unnamed and (used is None or col in used):  # another is renamed by _header
             raise DataError(f"{name}: column '{col}' appears twice in the header; column names must be unique")
         seen.add(col)
     types = types or {}
@@ -184,7 +186,10 @@ def _header(buffer: io.BytesIO, name: str, sep: str, decimal: str, strip: bool,
     kw = {"sep": sep, "decimal": decimal}
     if not strip:
         return raw, raw, kw
-    header = [str(c).strip() if str(c).strip() else f"Unnamed: {i}" for i, c in enumerate(raw)]
+    header, taken = [str(c).strip() if str(c).strip() else f"Unnamed: {i}" for i, c in enumerate(raw)], set()
+    for i, c in enumerate(header):  # pandas refuses a name twice; read_csv refuses those that matter
+        header[i] = f"{c} (column {i + 1})" if c in taken else c
+        taken.add(header[i])
     return raw, header, {**kw, "header": 0, "names": header, "skipinitialspace": leading}
 
 

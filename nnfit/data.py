@@ -249,7 +249,8 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
                   text=tuple(prep.categorical) + (label if prep.task != "regression" else ()),
                   sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target,
                   missing_values=tuple(prep.missing_values), strip=prep.strip, named=False,
-                  percent=None if prep.percent is None else tuple(prep.percent))
+                  percent=None if prep.percent is None else tuple(prep.percent),
+                  used=(*prep.columns, *keep, *label))
     require_columns(df.columns, prep.columns, name, "feature column", prep.sep, model=True)
     require_columns(df.columns, keep, name, "column (in --keep)", prep.sep, model=True)
     notes = []

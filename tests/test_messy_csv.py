@@ -427,6 +427,25 @@ def test_a_header_only_input_gives_a_header_only_output(tmp_path, tiny):
     assert result.exit_code == 0 and result.stdout == "prediction,proba_a,proba_b,proba_c\n"
 
 
+def test_predict_reads_a_file_that_repeats_a_column_its_model_does_not_use(tmp_path, tiny):
+    """An export with two 'note' columns: predict reads the columns its model uses and ignores the rest, so
+    only a repeated column that it reads (or keeps) is ambiguous."""
+    config, csv = tiny
+    assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
+    frame = pd.read_csv(csv)
+    lines = [f"note,{','.join(frame.columns)}, note "] + [f"a,{','.join(map(str, row))},b" for row in frame.values[:5]]
+    (tmp_path / "notes.csv").write_text("\n".join(lines) + "\n")
+    result = run_cli("predict", tmp_path / "run", tmp_path / "notes.csv", "--keep", "label")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "label,prediction" and len(result.stdout.splitlines()) == 6
+    result = run_cli("predict", tmp_path / "run", tmp_path / "notes.csv", "--keep", "note")
+    assert result.exit_code == 2
+    assert result.stderr.endswith("notes.csv: column 'note' appears twice in the header; column names must be unique\n")
+    (tmp_path / "x.csv").write_text("x0,x0,x1\n1,2,3\n")
+    result = run_cli("predict", tmp_path / "run", tmp_path / "x.csv")
+    assert result.exit_code == 2 and "column 'x0' appears twice" in result.stderr
+
+
 def test_debug_is_accepted_after_the_command_and_evaluate_says_it_reads_stdin(tiny, tmp_path):
     config, _ = tiny
     result = run_process("train", config, "--out", tmp_path / "run", "--set", "train.epocs=3", "--debug")
