@@ -3,40 +3,17 @@ overlaid. A run still training, or interrupted, shows the epochs it has finished
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from matplotlib.lines import Line2D
-from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
+from matplotlib.ticker import MaxNLocator
 
 from .errors import count
 from .plotdata import MAIN_METRIC, Comparison, RunView, log_scale
+from .ticks import log_scale_on
 from .style import (BLUE, GREEN, GREY, MARKERS, METRIC_NAMES, PALETTE, PURPLE, VERMILLION, loss_text,
                     set_title, title_lines)
 
 R2_FLOOR = -1.0  # the R² axis stops here: early epochs far below it would flatten the rest of the curve
-_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-class PlainLogFormatter(LogFormatterSciNotation):
-    """matplotlib's log-axis labels as plain text, 10⁻² and 2×10⁻¹, instead of math text ($10^{-2}$): they look
-    the same, and matplotlib need not start its math-text parser, which costs a fifth of a second."""
-
-    def __call__(self, x, pos=None):
-        text = super().__call__(x, pos)
-        math = re.fullmatch(r"\$\\mathdefault\{(.*)\}\$", text)
-        if math is None:
-            return text
-        plain = re.sub(r"\^\{(-?\d+)\}", lambda m: m.group(1).translate(_SUPERSCRIPTS), math.group(1))
-        return plain.replace(r"\times", "×").replace("-", "−")
-
-
-def log_scale_on(ax, which: str) -> None:
-    """A log scale on ax's axis `which` ('x' or 'y'), labelled by PlainLogFormatter as matplotlib's would be."""
-    getattr(ax, f"set_{which}scale")("log")
-    axis = getattr(ax, f"{which}axis")
-    axis.set_major_formatter(PlainLogFormatter())
-    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
 
 
 def status(run: RunView) -> str:

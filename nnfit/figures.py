@@ -19,6 +19,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from .curves import compare_learning_curves, comparison_size, learning_curves
 from .metrics import METRICS, confusion_matrix, roc_auc, roc_curve
 from .plotdata import Fit, outputs_at
+from .ticks import units
 from .style import (BLUE, DPI, GREY, VERMILLION, amount, class_colours, class_labels, class_marker, lighter,
                     network_text, set_title)
 
@@ -58,15 +59,8 @@ def _name(fit: Fit) -> str:
     return run.name if how is None else f"{run.name} ({how}; the weights of epoch {kept})"
 
 
-def _dates(axis, fit: Fit, column: str) -> None:
-    """Calendar dates on an axis of a data.types date column, whose values are days since 1970-01-01: the
-    days matplotlib counts dates in (its default epoch, which the pictures' default style keeps)."""
-    if fit.model.prep.types.get(column) == "date":
-        from matplotlib import dates  # only for such a column: the import costs every other picture
-
-        locator = dates.AutoDateLocator()
-        axis.set_major_locator(locator)
-        axis.set_major_formatter(dates.ConciseDateFormatter(locator))
+def _date(fit: Fit, column: str) -> bool:
+    return fit.model.prep.types.get(column) == "date"
 
 
 def _shown(fit: Fit) -> str:
@@ -90,6 +84,8 @@ def predicted_vs_actual(fig, fit: Fit) -> None:
     lo, hi = _margin(min(y.min(), yhat.min()), max(y.max(), yhat.max()))
     ax.plot([lo, hi], [lo, hi], color=GREY, linestyle="--", linewidth=1, label="predicted = actual")
     ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal", xlabel=f"actual {target}", ylabel=f"predicted {target}")
+    units(ax.xaxis)
+    units(ax.yaxis)
     ax.legend(loc="upper left")
     r2, rmse = METRICS["regression"]["r2"](y, yhat), METRICS["regression"]["rmse"](y, yhat)
     r2 = f"R²\u00a0{r2:.3f}" if np.isfinite(r2) else "no R² (the actual values are all the same)"
@@ -104,6 +100,8 @@ def residuals(fig, fit: Fit) -> None:
     _points(ax, fit, yhat, residual, color=BLUE)
     ax.axhline(0, color=GREY, linestyle="--", linewidth=1)
     ax.set(xlabel=f"predicted {target}", ylabel=f"residual: actual − predicted {target}")
+    units(ax.xaxis)
+    units(ax.yaxis)
     set_title(fig, _name(fit), "residuals against predicted",
               f"{_shown(fit)}; {amount('mean residual', residual.mean())}, "
               f"{amount('RMSE', np.sqrt(np.mean(residual ** 2)))}")
@@ -118,7 +116,8 @@ def fitted_curve(fig, fit: Fit) -> None:
     grid = np.linspace(*_margin(x.min(), x.max()), CURVE_POINTS)
     ax.plot(grid, outputs_at(fit, grid[:, None]), color=VERMILLION, linewidth=2, label="the network's prediction")
     ax.set(xlabel=column, ylabel=target)
-    _dates(ax.xaxis, fit, column)
+    units(ax.xaxis, _date(fit, column))
+    units(ax.yaxis)
     ax.legend(loc="best")
     set_title(fig, _name(fit), "the fitted curve", f"{network_text(fit.model)}; points: {_shown(fit)}")
 
@@ -234,8 +233,8 @@ def decision_regions(fig, fit: Fit) -> None:
         ax.scatter(x[rows], y[rows], s=18, color=colours[k], marker=class_marker(k), edgecolors="black",
                    linewidths=0.6, label=label)
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=xname, ylabel=yname)
-    _dates(ax.xaxis, fit, xname)
-    _dates(ax.yaxis, fit, yname)
+    units(ax.xaxis, _date(fit, xname))
+    units(ax.yaxis, _date(fit, yname))
     accuracy = np.mean(fit.predicted == fit.target)
     detail = f"{_shown(fit)}; accuracy {accuracy:.3f}"
     if len(classes) <= LEGEND_CLASSES:  # beside the axes, never over a point; one column up to 20 classes

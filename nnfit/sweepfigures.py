@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .curves import log_scale_on
+from .ticks import log_scale_on
 from .figures import Picture
 from .style import BLUE, GREY, METRIC_NAMES, VERMILLION, set_title
 from .sweepview import SweepView

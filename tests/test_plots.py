@@ -391,6 +391,9 @@ def test_the_r2_panel_is_cut_at_minus_one_only_when_part_of_the_curve_stays_in_v
         assert low <= (-1.05 if cut else r2.min()) and high >= r2.max(), (name, low, high, r2)
     _, fig = render(figures.FIGURES["residuals"], plotdata.load_fit(view))  # stuck: errors of 200,000
     assert re.search(r"; mean\xa0residual\xa0-?[\d,.]+, RMSE\xa0\d{1,3}(,\d{3})+$", fig.get_suptitle()), fig.get_suptitle()
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]  # the residuals' axis writes them so too
+    assert all(re.fullmatch(r"(−?\d{1,3}(,\d{3})+|0)", t) for t in ticks), ticks
+    assert fig.axes[0].yaxis.get_offset_text().get_text() == ""  # no '1e5' in a corner
 
 
 def test_pictures_drawn_at_once_in_forked_copies_are_the_bytes_drawn_one_by_one(example):
@@ -497,7 +500,7 @@ def test_log_axes_are_labelled_as_matplotlib_would_in_plain_text():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from nnfit.curves import log_scale_on
+    from nnfit.ticks import log_scale_on
 
     labels = {}
     for plain in (False, True):
