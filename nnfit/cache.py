@@ -91,7 +91,7 @@ def cache_key(cfg: Config, files: dict[str, dict]) -> str:
     settings = config_to_dict(cfg)
     payload = {
         "task": cfg.task, "data": settings["data"], "dtype": cfg.train.dtype, "seed": cfg.train.seed,
-        "class_weight": settings["train"]["class_weight"], "files": files, "format": 3,
+        "class_weight": settings["train"]["class_weight"], "files": files, "format": 4,
         "early_stopping": cfg.train.early_stopping is not None,  # refuses data without validation rows
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]

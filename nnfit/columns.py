@@ -26,6 +26,7 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[
 PRECISION = 1e-4  # the widest gap, in standard deviations of a column, between neighbouring values float32 may leave
 _SAMPLE = 65536  # values of a column enough to tell whether float32 blurs it
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_NUMERIC_DATE = r"^(\d{1,2})[/.-](\d{1,2})[/.-](?:\d{4}|\d{2})(?!\d)"  # 05/01/2023: the day or the month first?
 # a thousands separator ("," or ".", the one that is not the decimal mark) only between groups of three digits
 _GROUPED = {sep: re.compile(rf"[+-]?\d{{1,3}}(\{sep}\d{{3}})+([{dec}]\d*)?([eE][+-]?\d+)?")
             for sep, dec in ((",", "."), (".", ","))}
@@ -71,19 +72,24 @@ def to_number(series: pd.Series, decimal: str = ".") -> tuple[np.ndarray, np.nda
     return values, bad
 
 
-def declared(series: pd.Series, kind: str, decimal: str, what: str,
-             percent: bool | None = None) -> tuple[np.ndarray, bool]:
-    """A data.types column (numeric or date) as float64 (n,), and whether it is written as percentages. A value
-    it cannot read, percentages mixed with plain numbers ('78%' is 0.78, '78' is 78), or, given how the training
-    files wrote it (percent), the other way, is an error naming it (what: 'FILE: column NAME')."""
-    values, bad = to_number(series, decimal) if kind == "numeric" else to_days(series)
+def declared(series: pd.Series, kind: str, decimal: str, what: str, percent: bool | None = None,
+             dayfirst: bool | None = None) -> tuple[np.ndarray, bool | None]:
+    """A data.types column (numeric or date) as float64 (n,), and how it is written: numeric, whether as
+    percentages; date, whether day first (05/01/2023 as 5 January; None: its values do not tell). A value it
+    cannot read, percentages mixed with plain numbers ('78%' is 0.78, '78' is 78), dates written both ways, or,
+    given how the training files wrote them (percent, dayfirst), the other way, is an error naming it (what:
+    'FILE: column NAME')."""
     lines = series.index.to_numpy()
+    if kind == "date":
+        values, bad, dayfirst = to_days(series, what, dayfirst)
+    else:
+        values, bad = to_number(series, decimal)
     if bad.any():
         example = series[bad].iloc[0]
         raise DataError(f"{what} (data.types: {kind}) has {example!r} in {first_row(lines, bad)}, which is not a"
                         f"{' number' if kind == 'numeric' else ' date'}{type_hint(str(example), kind, decimal)}")
     if kind != "numeric":
-        return values, False
+        return values, dayfirst
     pct = series.astype("string").str.strip().str.endswith("%").fillna(False).to_numpy(bool) & ~np.isnan(values)
     plain = ~pct & ~np.isnan(values)
     if pct.any() and plain.any():
@@ -100,18 +106,38 @@ def declared(series: pd.Series, kind: str, decimal: str, what: str,
     return values, bool(pct.any())
 
 
-def to_days(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Dates (ISO 8601, or other common forms) as days since 1970-01-01, float64 (n,), and a mask of the
-    values that are not dates. A time of day is a fraction of a day; a time zone is converted to UTC."""
+def to_days(series: pd.Series, what: str = "", dayfirst: bool | None = None) -> tuple[np.ndarray, np.ndarray,
+                                                                                         bool | None]:
+    """Dates (ISO 8601, or other common forms) as days since 1970-01-01, float64 (n,), a mask of the values
+    that are not dates, and whether they are written day first. A time of day is a fraction of a day; a time
+    zone is converted to UTC. 05/01/2023 is read the same way in every row: day first when a first number
+    past 12 says so (13/01/2023), month first when a second one does (01/13/2023), both an error; dayfirst,
+    how the training files wrote them, decides when the values do not tell (None: month first, as pandas)."""
     text = series.astype("string").str.strip()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' format inference warns about every guess
         parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-        if parsed.isna().sum() > series.isna().sum():
-            parsed = parsed.fillna(pd.to_datetime(text, errors="coerce", format="mixed", utc=True))
+        rest = (parsed.isna() & (text.fillna("") != "")).to_numpy(bool)
+        if rest.any():
+            fields = text.where(rest).str.extract(_NUMERIC_DATE).astype("Float64").to_numpy(np.float64, na_value=np.nan)
+            day, month = fields[:, 0] > 12, fields[:, 1] > 12  # 13/01/2023, 01/13/2023
+            lines, said = series.index.to_numpy(), {True: "day first", False: "month first"}
+            if day.any() and month.any():
+                raise DataError(f"{what} (data.types: date) writes dates day first ({series[day].iloc[0]!r} in "
+                                f"{first_row(lines, day)}) and month first ({series[month].iloc[0]!r} in "
+                                f"{first_row(lines, month)}): write them one way, or as 2023-01-13 (ISO 8601)")
+            told = True if day.any() else False if month.any() else None
+            if None not in (told, dayfirst) and told != dayfirst:
+                example = series[day | month].iloc[0]
+                raise DataError(f"{what} (data.types: date) was written {said[dayfirst]} in training, and here "
+                                f"{said[told]} ({example!r} in {first_row(lines, day | month)}): write the dates as "
+                                "the training files did")
+            dayfirst = told if told is not None else dayfirst
+            parsed = parsed.fillna(pd.to_datetime(text.where(rest), errors="coerce", format="mixed",
+                                                  dayfirst=bool(dayfirst), utc=True))
     days = ((parsed.dt.tz_localize(None) - _EPOCH) / pd.Timedelta(days=1)).to_numpy(np.float64, na_value=np.nan)
     bad = np.isnan(days) & series.notna().to_numpy() & (text.fillna("") != "").to_numpy(bool)
-    return days, bad
+    return days, bad, dayfirst
 
 
 _CHUNK_BYTES = 1 << 22  # spaces_around looks at a file in pieces this long, so its arrays stay small

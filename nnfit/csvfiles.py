@@ -101,7 +101,7 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
              text: tuple[str, ...] = (), role: str | None = None, sep: str = "auto", decimal: str = ".",
              types: dict | None = None, allow_empty: bool = False, missing_values=(),
              strip: bool = False, named: bool = True, percent: tuple | None = None,
-             used: tuple | None = None) -> pd.DataFrame:
+             used: tuple | None = None, dayfirst: dict | None = None) -> pd.DataFrame:
     """Read a CSV file (a path), stream or file content (bytes) into a data frame, rows numbered from 0 as in
     the file.
 
@@ -115,7 +115,9 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
     read them. named: a column without a name in the header is an error (not for predict's files, whose model
     names the columns it uses). percent: the data.types numeric columns the training files wrote as percentages,
     which must be written so here too (None: not known). used: the columns that must not appear twice (None:
-    all of them); predict's files may repeat one its model does not read. df.attrs gets the separator and those columns.
+    all of them); predict's files may repeat one its model does not read. dayfirst: {date column: whether the
+    training files wrote it day first}, for the columns whose values told. df.attrs gets the separator and how
+    the declared columns are written, percentages and dates, for the model to keep.
     """
     buffer = _open(source, name, role)
     if sep == "auto":
@@ -163,17 +165,19 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
         wide = _parse(buffer, name, usecols=blurred, dtype={c: np.float64 for c in blurred}, **kw)
         for c in blurred:
             df[c] = wide[c].to_numpy()
-    written = []  # the data.types numeric columns written as percentages
+    written, orders = [], {}  # the data.types numeric columns written as percentages; the dates' order
     for column, kind in types.items():
         if column in df.columns and kind != "categorical":
-            numbers[column], as_percent = declared(df[column], kind, decimal, f"{name}: column '{column}'",
-                                                   None if percent is None else column in percent)
-            written += [column] if as_percent else []
+            numbers[column], how = declared(df[column], kind, decimal, f"{name}: column '{column}'",
+                                            None if percent is None else column in percent,
+                                            (dayfirst or {}).get(column))
+            written += [column] if kind == "numeric" and how else []
+            orders.update({column: how} if kind == "date" and how is not None else {})
     for column, values in numbers.items():
         if values is not None:
             df[column] = narrowed(values, column in exact, float_dtype, df.index.to_numpy(),
                                   f"{name}: column '{column}'")
-    df.attrs.update(sep=sep, percent=written)  # what notes' hints (columns.looks_numeric) and the model keep
+    df.attrs.update(sep=sep, percent=written, dayfirst=orders)  # for notes' hints (looks_numeric) and the model
     return df
 
 
@@ -238,8 +242,8 @@ def read_files(paths: dict[str, str], options: dict) -> tuple[dict, dict]:
             df = read_csv(content, name, role=f"data.{role}", named=role == "train", **options)
             frames[role] = (df, name)
             hashes[role] = hashing.result()
-            if role == "train":  # the other files must write percentages as it does
-                options = {**options, "percent": tuple(df.attrs["percent"])}
+            if role == "train":  # the other files must write percentages and dates as it does
+                options = {**options, "percent": tuple(df.attrs["percent"]), "dayfirst": df.attrs["dayfirst"]}
             if role == "train" and np.dtype(options.get("float_dtype", np.float32)).itemsize < 8:
                 # the columns read in float64 to be centred there (blurred): the other files' too
                 narrow = np.dtype(options.get("float_dtype", np.float32))

@@ -141,6 +141,7 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
     dtype = np.dtype(cfg.train.dtype)
     train_df, train_name = frames["train"]
     percent, sep = train_df.attrs.get("percent", []), train_df.attrs.get("sep", d.sep)  # as the file was read
+    dayfirst = dict(train_df.attrs.get("dayfirst", {}))
     features = feature_columns(train_df.columns, d, train_name)
     train_df = drop_missing_target(train_df, d.target, train_name, notes, d.missing_values)
     labels = Target.fit(train_df[d.target], cfg.task, d.target, train_name, d.positive, d.decimal)
@@ -197,6 +198,7 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
     prep, fit_notes = Preprocessor.fit(rows["train"], numeric, categorical, d, cfg.task, labels.classes, target,
                                        percent)
     prep.sep = sep  # predict reads with the separator found here, not by detecting it again in another file
+    prep.dayfirst = dayfirst  # and the dates in the order found here
     notes += fit_notes
     if len(rows["train"]) < prep.n_features:
         where = f"; most of them from {widest(prep)}" if categorical else ""
@@ -250,7 +252,7 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
                   sep=prep.sep, decimal=prep.decimal, types=prep.types, allow_empty=not need_target,
                   missing_values=tuple(prep.missing_values), strip=prep.strip, named=False,
                   percent=None if prep.percent is None else tuple(prep.percent),
-                  used=(*prep.columns, *keep, *label))
+                  used=(*prep.columns, *keep, *label), dayfirst=prep.dayfirst)
     require_columns(df.columns, prep.columns, name, "feature column", prep.sep, model=True)
     require_columns(df.columns, keep, name, "column (in --keep)", prep.sep, model=True)
     notes = []

@@ -46,6 +46,7 @@ class Preprocessor:
     # per numeric column: subtracted in float64 before the values became the model's dtype (the columns that
     # dtype would blur: columns.blurred), 0 for the others; [] when there are none (and in earlier models)
     offset: list[float] = field(default_factory=list)
+    dayfirst: dict[str, bool] = field(default_factory=dict)  # data.types date columns whose values told their order
 
     # ---- fitting ----
 
@@ -239,6 +240,7 @@ class Preprocessor:
             "offset": prep.offset == [] or numbers(prep.offset, len(prep.numeric)),
             "missing_values": names(prep.missing_values), "strip": isinstance(prep.strip, bool),
             "percent": prep.percent is None or names(prep.percent),
+            "dayfirst": isinstance(prep.dayfirst, dict) and all(isinstance(v, bool) for v in prep.dayfirst.values()),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

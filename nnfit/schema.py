@@ -112,7 +112,7 @@ class DataConfig:
     cache: bool = key(False, boolean, "keep the prepared arrays in .nnfit-cache/ beside the run directory; a repeated run with the same files and data settings skips CSV parsing")
     sep: str = key("auto", _sep, "the field separator; auto = whichever of , ; tab | the header line holds most often (with decimal: ',', a comma only when it holds none of the others)")
     decimal: str = key(".", choice(".", ","), "the decimal mark of numbers in the files (with ',', thousands may be written 1.234,5)")
-    types: dict = key({}, _types, "declare columns' types: numeric accepts 1,234, 12% (= 0.12) and $5; date becomes days since 1970-01-01; categorical keeps numbers as codes")
+    types: dict = key({}, _types, "declare columns' types: numeric accepts 1,234, 12% (= 0.12) and $5; date becomes days since 1970-01-01 (05/01/2023: day or month first as the column's values tell, the same in every row); categorical keeps numbers as codes")
     max_categories: int = key(100, integer(1), "a categorical column keeps its most frequent categories, this many at most; the rest share one 'other' input")
 
 

@@ -427,6 +427,32 @@ def test_a_header_only_input_gives_a_header_only_output(tmp_path, tiny):
     assert result.exit_code == 0 and result.stdout == "prediction,proba_a,proba_b,proba_c\n"
 
 
+def test_dates_written_day_first_are_read_day_first_in_every_row(tmp_path):
+    """05/01/2023 and 13/01/2023 in one column: both day first, as 13 says (pandas read the first as 1 May), the
+    model keeps the order for predict's files, and a column or a file written the other way is refused."""
+    day = pd.Timestamp("2023-01-01") + pd.to_timedelta(np.arange(0, 360, 7), unit="D")
+    frame = pd.DataFrame({"day": day.strftime("%d/%m/%Y"), "y": np.arange(len(day), dtype=float)})
+    write_csv(tmp_path / "dmy.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "model": {"hidden": []}, "train": {"epochs": 2},
+                                                "data": {"train": "dmy.csv", "target": "y", "types": {"day": "date"}}})
+    assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
+    prep = json.loads((tmp_path / "run/model.json").read_text())["preprocessing"]
+    assert prep["dayfirst"] == {"day": True}
+    iso = frame.assign(day=day.strftime("%Y-%m-%d")).to_csv(index=False).encode()
+    predicted = commands.predict(tmp_path / "run", frame.to_csv(index=False).encode())["prediction"]
+    assert predicted.equals(commands.predict(tmp_path / "run", iso)["prediction"])  # every row's date as ISO's
+    same = pd.DataFrame({"day": ["05/01/2023", "2023-01-05"]})  # 5 January either way, told by the model
+    assert commands.predict(tmp_path / "run", same.to_csv(index=False).encode())["prediction"].nunique() == 1
+    write_csv(tmp_path / "mdy.csv", pd.DataFrame({"day": ["01/13/2023"]}))
+    one_line_error(run_cli("predict", tmp_path / "run", tmp_path / "mdy.csv"), "mdy.csv: column 'day' (data.types: "
+                   "date) was written day first in training, and here month first ('01/13/2023' in row 1)")
+    write_csv(tmp_path / "both.csv", frame.assign(day=["13/01/2023", "01/14/2023"] * (len(frame) // 2)))
+    one_line_error(run_cli("train", config, "--out", tmp_path / "both", "--set", "data.train=both.csv"),
+                   "both.csv: column 'day' (data.types: date) writes dates day first ('13/01/2023' in row 1) and "
+                   "month first ('01/14/2023' in row 2): write them one way, or as 2023-01-13 (ISO 8601)")
+    assert not (tmp_path / "both").exists()
+
+
 def test_predict_reads_a_file_that_repeats_a_column_its_model_does_not_use(tmp_path, tiny):
     """An export with two 'note' columns: predict reads the columns its model uses and ignores the rest, so
     only a repeated column that it reads (or keeps) is ambiguous."""
