@@ -100,6 +100,10 @@ class Target:
             raise DataError(f"{source}: target column '{column}' holds {len(classes)} distinct non-whole numbers; "
                             f"that looks like a quantity to predict, not classes (use task: regression)")
         if task == "binary":
+            words = {str(c).strip().casefold() for c in classes}
+            if len(classes) != 2 and len(words) == 2:  # 'Yes', 'yes', 'No', 'no': two classes written two ways
+                raise DataError(f"{source}: task 'binary' needs exactly 2 classes in '{column}', found "
+                                f"{len(classes)}: {shown}, 2 words in other capitals: write each class one way")
             if len(classes) != 2:
                 raise DataError(f"{source}: task 'binary' needs exactly 2 classes in '{column}', found "
                                 f"{len(classes)}: {shown} (use task: multiclass)")
@@ -147,6 +151,12 @@ class Target:
         if self.task == "multiclass" and len(self.classes) > 20 and all(_value(c) is not None for c in self.classes):
             notes.append(f"{source}: target column '{self.column}' has {len(self.classes)} classes, all numbers; "
                          "if it is a quantity to predict, use task: regression")
+        same = {}  # classes that are one word in other capitals ('Red', 'red'): one class written two ways?
+        for label in self.classes:
+            same.setdefault(str(label).strip().casefold(), []).append(label)
+        for twins in [t for t in same.values() if len(t) > 1][:3]:
+            notes.append(f"{source}: classes {', '.join(map(repr, twins))} of '{self.column}' differ only in capitals; "
+                         "if they are one class, write it one way")
         for label, n in zip(self.classes, counts):
             if n <= 1 or n < RARE_SHARE * total:
                 others = [str(c) for c in self.classes if c != label]

@@ -249,3 +249,12 @@ def test_header_names_leaves_what_it_cannot_tell_to_the_full_read(tmp_path, cont
     path.write_bytes(content)
     assert header_names(str(path)) is None
     assert header_names(str(tmp_path / "nothere.csv")) is None
+
+
+def test_classes_that_differ_only_in_capitals_get_a_note():
+    from nnfit.labels import Target
+
+    labels = Target.fit(pd.Series(["Red", "red", "blue", "blue", "Red", "red"]), "multiclass", "colour", "c.csv")
+    notes = labels.notes(np.array([2, 2, 2]), "c.csv")
+    assert notes == ["c.csv: classes 'Red', 'red' of 'colour' differ only in capitals; if they are one class, write "
+                     "it one way"]
