@@ -128,7 +128,7 @@ def predict(run_dir, input_csv, output, proba, keep, quiet):
     else:
         source = input_csv
     frame = commands.predict(run_dir, source, proba=proba, keep=keep, warn=warner(quiet))
-    text = frame.to_csv(index=False, lineterminator="\n")
+    text = commands.csv_text(frame)
     if output == "-":
         click.echo(text, nl=False)
     else:

@@ -453,6 +453,19 @@ def test_dates_written_day_first_are_read_day_first_in_every_row(tmp_path):
     assert not (tmp_path / "both").exists()
 
 
+def test_predictions_in_the_millions_are_written_as_plain_numbers(tmp_path):
+    x = np.linspace(0, 1, 80)
+    write_csv(tmp_path / "p.csv", pd.DataFrame({"size": x, "price": 1e6 + 5e5 * x}))
+    config = write_config(tmp_path / "c.yaml", {"task": "regression", "data": {"train": "p.csv", "target": "price"},
+                                                "model": {"hidden": []}, "train": {"epochs": 30}})
+    assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
+    result = run_cli("predict", tmp_path / "run", tmp_path / "p.csv")
+    written = result.stdout.splitlines()[1:]
+    assert result.exit_code == 0 and "e+" not in result.stdout and len(written) == 80
+    exact = commands.predict(tmp_path / "run", tmp_path / "p.csv")["prediction"].to_numpy()  # float32
+    assert exact.dtype == np.float32 and np.array_equal(np.array(written, dtype=np.float32), exact)
+
+
 def test_predict_reads_a_file_that_repeats_a_column_its_model_does_not_use(tmp_path, tiny):
     """An export with two 'note' columns: predict reads the columns its model uses and ignores the rest, so
     only a repeated column that it reads (or keeps) is ambiguous."""
