@@ -17,6 +17,8 @@ from .cliutil import NnfitGroup, json_line, stop_on_signals, warner
 from .clisweep import sweep
 from .errors import EXIT_FAILURE
 
+SEPARATORS = ["auto", ",", ";", "tab", "|"]  # --sep of predict and evaluate, as data.sep takes them
+
 
 @click.group(cls=NnfitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="nnfit")
@@ -106,8 +108,12 @@ def _nothing_in(folder) -> bool:
 @click.option("--output", "-o", default="-", metavar="FILE", help="Where to write the CSV [default: stdout].")
 @click.option("--proba", is_flag=True, help="Add one probability column per class (proba_<label>).")
 @click.option("--keep", multiple=True, metavar="COL", help="Copy this input column to the output (an id). Repeatable.")
+@click.option("--sep", type=click.Choice(SEPARATORS), metavar="SEP",
+              help="INPUT.csv's field separator (',', ';', tab, '|' or auto) when not the training files'.")
+@click.option("--decimal", type=click.Choice([".", ","]), metavar="MARK",
+              help="INPUT.csv's decimal mark ('.' or ',') when not the training files'.")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings.")
-def predict(run_dir, input_csv, output, proba, keep, quiet):
+def predict(run_dir, input_csv, output, proba, keep, sep, decimal, quiet):
     """Predict every row of a CSV with the model in RUN_DIR.
 
     Reads INPUT.csv, or stdin when it is '-' or left out. Writes CSV with one row per input row, in the same
@@ -127,7 +133,7 @@ def predict(run_dir, input_csv, output, proba, keep, quiet):
         source = sys.stdin.buffer
     else:
         source = input_csv
-    frame = commands.predict(run_dir, source, proba=proba, keep=keep, warn=warner(quiet))
+    frame = commands.predict(run_dir, source, proba=proba, keep=keep, warn=warner(quiet), sep=sep, decimal=decimal)
     text = commands.csv_text(frame)
     if output == "-":
         click.echo(text, nl=False)
@@ -145,8 +151,12 @@ def predict(run_dir, input_csv, output, proba, keep, quiet):
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("input_csv", metavar="INPUT.csv")
+@click.option("--sep", type=click.Choice(SEPARATORS), metavar="SEP",
+              help="INPUT.csv's field separator (',', ';', tab, '|' or auto) when not the training files'.")
+@click.option("--decimal", type=click.Choice([".", ","]), metavar="MARK",
+              help="INPUT.csv's decimal mark ('.' or ',') when not the training files'.")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings.")
-def evaluate(run_dir, input_csv, quiet):
+def evaluate(run_dir, input_csv, sep, decimal, quiet):
     """Loss and metrics of the model in RUN_DIR on a labelled CSV, as one JSON object.
 
     Reads INPUT.csv, or stdin when it is '-'. The names are those of metrics.csv (loss, accuracy, macro_f1,
@@ -161,7 +171,7 @@ def evaluate(run_dir, input_csv, quiet):
     from . import commands
 
     source = sys.stdin.buffer if input_csv == "-" else input_csv
-    click.echo(json_line(commands.evaluate(run_dir, source, warn=warner(quiet))))
+    click.echo(json_line(commands.evaluate(run_dir, source, warn=warner(quiet), sep=sep, decimal=decimal)))
 
 
 @cli.command()

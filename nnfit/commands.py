@@ -129,10 +129,18 @@ def input_name(source) -> str:
     return "<stdin>" if hasattr(source, "read") else display_path(source)
 
 
-def predict(run_dir, source, proba: bool = False, keep=(), warn: Callable[[str], None] = _ignore) -> pd.DataFrame:
+def as_written(prep, sep: str | None = None, decimal: str | None = None):
+    """The model's preprocessing, reading a file that separates its fields (sep: ',', ';', tab, '|' or auto) or
+    writes its decimal mark otherwise than its training files did (predict and evaluate's --sep, --decimal)."""
+    changes = {"sep": "\t" if sep == "tab" else sep, "decimal": decimal}
+    return dataclasses.replace(prep, **{k: v for k, v in changes.items() if v is not None})
+
+
+def predict(run_dir, source, proba: bool = False, keep=(), warn: Callable[[str], None] = _ignore,
+            sep: str | None = None, decimal: str | None = None) -> pd.DataFrame:
     """Predictions for every row of a CSV (path or stream), in order: --keep columns, prediction, probabilities."""
     model = Model.load(run_dir)
-    prep = model.prep
+    prep = as_written(model.prep, sep, decimal)
     if proba and model.task == "regression":
         raise UsageError("--proba: this is a regression model; it has no class probabilities")
     outputs = {"prediction"} | ({f"proba_{label}" for label in prep.classes} if proba else set())
@@ -184,13 +192,14 @@ def run_warnings(run_dir, model: Model) -> list[str]:
     return []
 
 
-def evaluate(run_dir, source, warn: Callable[[str], None] = _ignore) -> dict:
+def evaluate(run_dir, source, warn: Callable[[str], None] = _ignore, sep: str | None = None,
+             decimal: str | None = None) -> dict:
     """Loss and the task's metrics of a trained model on a labelled CSV, named as in metrics.csv."""
     model = Model.load(run_dir)
     for note in run_warnings(run_dir, model):
         warn(note)
     name = input_name(source)
-    df, X, notes = load_features(model.prep, source, name, model.dtype, need_target=True)
+    df, X, notes = load_features(as_written(model.prep, sep, decimal), source, name, model.dtype, need_target=True)
     target = model.prep.encode_target(df[model.prep.target], name)
     for note in notes:
         warn(note)

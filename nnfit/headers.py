@@ -45,7 +45,8 @@ def one_column_header(columns, sep: str, model: bool = False) -> str | None:
     if other is None:
         return None
     if model:
-        fix = f"and the model reads them separated by {separator_name(sep)}, as its training files were"
+        fix = (f"and the model reads them separated by {separator_name(sep)}, as its training files were: add "
+               f"--sep {'tab' if other == chr(9) else repr(other)}")
     else:
         fix = f"not {separator_name(sep)} (set data.sep: {'tab' if other == chr(9) else repr(other)}, or auto)"
     return f"the header is one column, {columns[0]}, so the fields look separated by {separator_name(other)}, {fix}"

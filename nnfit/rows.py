@@ -63,7 +63,8 @@ def extract_rows(df: pd.DataFrame, numeric: list[str], categorical: list[str], t
                 bad = df[c].notna().to_numpy()  # numbers, but not as the training files wrote them (1.5 for 1,5)
                 raise DataError(f"{source}: column '{c}' was numeric in training, and here its numbers are written "
                                 f"another way ('{text[bad].iloc[0]}' in {first_row(df.index.to_numpy(), bad)}): "
-                                "write them as the training files did (their data.decimal and data.types)")
+                                "write them as the training files did (their data.decimal and data.types), or "
+                                "give the file's decimal mark: --decimal")
             bad = bad if bad.any() else df[c].notna().to_numpy()
             word = text[bad].iloc[0]
             hint = "; a missing value? leave the field empty (or train with data.missing_values)" if not any(

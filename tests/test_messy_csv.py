@@ -453,6 +453,24 @@ def test_dates_written_day_first_are_read_day_first_in_every_row(tmp_path):
     assert not (tmp_path / "both").exists()
 
 
+def test_predict_and_evaluate_read_a_file_written_otherwise_when_told_how(tmp_path, tiny):
+    """A model trained on a ';' file with decimal commas reads a ',' file with decimal points given --sep and
+    --decimal, to the same predictions; without them, the error says which option to add."""
+    config, csv = tiny
+    frame = pd.read_csv(csv)
+    frame.to_csv(tmp_path / "excel.csv", sep=";", decimal=",", index=False)
+    assert run_cli("train", config, "--out", tmp_path / "run", "--set", "data.train=excel.csv",
+                   "--set", "data.decimal=,").exit_code == 0
+    as_trained = run_cli("predict", tmp_path / "run", tmp_path / "excel.csv")
+    one_line_error(run_cli("predict", tmp_path / "run", csv), "the model reads them separated by ';', as its "
+                   "training files were: add --sep ','")
+    told = run_cli("predict", tmp_path / "run", csv, "--sep", ",", "--decimal", ".")
+    assert as_trained.exit_code == told.exit_code == 0 and told.stdout == as_trained.stdout
+    frame.to_csv(tmp_path / "tab.tsv", sep="\t", index=False)
+    evaluated = run_cli("evaluate", tmp_path / "run", tmp_path / "tab.tsv", "--sep", "tab", "--decimal", ".")
+    assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["n_rows"] == len(frame)
+
+
 def test_predictions_in_the_millions_are_written_as_plain_numbers(tmp_path):
     x = np.linspace(0, 1, 80)
     write_csv(tmp_path / "p.csv", pd.DataFrame({"size": x, "price": 1e6 + 5e5 * x}))
