@@ -83,9 +83,11 @@ class Preprocessor:
             if other[c]:  # the most frequent keep an input each (ties by name), the rest share one
                 kept = sorted(counts.index, key=lambda v: (-counts[v], v))[:most]
                 share = 1 - counts[kept].sum() / counts.sum()
+                unique = "; a value per row, as an id or free text has: list it in data.ignore" if len(counts) == len(
+                    values) else ""  # each category seen once: there is nothing to learn from it
                 notes.append(f"{rows.source}: column '{c}' has {len(counts)} categories in the training rows; the "
                              f"{most} most frequent have an input each and the other {len(counts) - most} ({share:.0%} "
-                             f"of the rows) share one 'other' input (data.max_categories: {most})")
+                             f"of the rows) share one 'other' input (data.max_categories: {most}){unique}")
                 categories[c] = sorted(kept)
             else:
                 categories[c] = sorted(counts.index.tolist())

@@ -258,3 +258,13 @@ def test_classes_that_differ_only_in_capitals_get_a_note():
     notes = labels.notes(np.array([2, 2, 2]), "c.csv")
     assert notes == ["c.csv: classes 'Red', 'red' of 'colour' differ only in capitals; if they are one class, write "
                      "it one way"]
+
+
+def test_a_column_with_a_value_per_row_is_named_as_an_id_to_ignore(tmp_path):
+    frame = blobs(n=300).assign(ticket=[f"T-{i:05d}" for i in range(300)])
+    write_csv(tmp_path / "t.csv", frame)
+    config = write_config(tmp_path / "c.yaml", {"task": "multiclass", "data": {"train": "t.csv", "target": "label"},
+                                                "train": {"epochs": 1}})
+    result = run_cli("train", config, "--out", tmp_path / "run")
+    assert result.exit_code == 0 and "column 'ticket' has 270 categories" in result.stderr
+    assert "a value per row, as an id or free text has: list it in data.ignore" in result.stderr
