@@ -73,15 +73,17 @@ def to_number(series: pd.Series, decimal: str = ".") -> tuple[np.ndarray, np.nda
 
 
 def declared(series: pd.Series, kind: str, decimal: str, what: str, percent: bool | None = None,
-             dayfirst: bool | None = None) -> tuple[np.ndarray, bool | None]:
-    """A data.types column (numeric or date) as float64 (n,), and how it is written: numeric, whether as
-    percentages; date, whether day first (05/01/2023 as 5 January; None: its values do not tell). A value it
+             dayfirst: bool | None = None) -> tuple[np.ndarray, bool | None, bool]:
+    """A data.types column (numeric or date) as float64 (n,), how it is written: numeric, whether as
+    percentages; date, whether day first (05/01/2023 as 5 January; None: no such dates), and whether that order
+    was assumed, no row telling it (to_days). A value it
     cannot read, percentages mixed with plain numbers ('78%' is 0.78, '78' is 78), dates written both ways, or,
     given how the training files wrote them (percent, dayfirst), the other way, is an error naming it (what:
     'FILE: column NAME')."""
     lines = series.index.to_numpy()
+    assumed = False
     if kind == "date":
-        values, bad, dayfirst = to_days(series, what, dayfirst)
+        values, bad, dayfirst, assumed = to_days(series, what, dayfirst)
     else:
         values, bad = to_number(series, decimal)
     if bad.any():
@@ -89,7 +91,7 @@ def declared(series: pd.Series, kind: str, decimal: str, what: str, percent: boo
         raise DataError(f"{what} (data.types: {kind}) has {example!r} in {first_row(lines, bad)}, which is not a"
                         f"{' number' if kind == 'numeric' else ' date'}{type_hint(str(example), kind, decimal)}")
     if kind != "numeric":
-        return values, dayfirst
+        return values, dayfirst, assumed
     pct = series.astype("string").str.strip().str.endswith("%").fillna(False).to_numpy(bool) & ~np.isnan(values)
     plain = ~pct & ~np.isnan(values)
     if pct.any() and plain.any():
@@ -103,24 +105,31 @@ def declared(series: pd.Series, kind: str, decimal: str, what: str, percent: boo
         raise DataError(f"{what} (data.types: numeric) was written as {how[percent]} in training, and here as "
                         f"{how[bool(pct.any())]} ({series.iloc[k]!r} in {first_row(lines, pct | plain)}, which reads "
                         f"as {values[k]:g}): write them as the training files did")
-    return values, bool(pct.any())
+    return values, bool(pct.any()), False
 
 
 def to_days(series: pd.Series, what: str = "", dayfirst: bool | None = None) -> tuple[np.ndarray, np.ndarray,
-                                                                                         bool | None]:
+                                                                                         bool | None, bool]:
     """Dates (ISO 8601, or other common forms) as days since 1970-01-01, float64 (n,), a mask of the values
-    that are not dates, and whether they are written day first. A time of day is a fraction of a day; a time
-    zone is converted to UTC. 05/01/2023 is read the same way in every row: day first when a first number
-    past 12 says so (13/01/2023), month first when a second one does (01/13/2023), both an error; dayfirst,
-    how the training files wrote them, decides when the values do not tell (None: month first, as pandas)."""
+    that are not dates, whether numbers such as 05/01/2023 are read day first (None: there are none), and
+    whether that order was assumed. A time of day is a fraction of a day; a time zone is converted to UTC.
+
+    05/01/2023 is read the same way in every row: day first when a row says so (13/01/2023: a day past 12, a
+    month up to 12), month first when one says that (01/13/2023), both an error. dayfirst, the order the
+    training files were read in, decides when no row says; with neither, month first, as pandas reads them,
+    assumed (and then kept for the other files, so that all of them are read one way)."""
     text = series.astype("string").str.strip()
+    assumed = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' format inference warns about every guess
         parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-        rest = (parsed.isna() & (text.fillna("") != "")).to_numpy(bool)
-        if rest.any():
-            fields = text.where(rest).str.extract(_NUMERIC_DATE).astype("Float64").to_numpy(np.float64, na_value=np.nan)
-            day, month = fields[:, 0] > 12, fields[:, 1] > 12  # 13/01/2023, 01/13/2023
+        fields = text.where(parsed.isna()).str.extract(_NUMERIC_DATE).astype("Float64").to_numpy(np.float64,
+                                                                                                  na_value=np.nan)
+        numeric = ~np.isnan(fields[:, 0])  # rows written 05/01/2023, 5.1.23, 05-01-2023 ...
+        if numeric.any():
+            first, second = fields[:, 0], fields[:, 1]
+            day = (first > 12) & (first <= 31) & (second >= 1) & (second <= 12)  # 13/01/2023
+            month = (second > 12) & (second <= 31) & (first >= 1) & (first <= 12)  # 01/13/2023
             lines, said = series.index.to_numpy(), {True: "day first", False: "month first"}
             if day.any() and month.any():
                 raise DataError(f"{what} (data.types: date) writes dates day first ({series[day].iloc[0]!r} in "
@@ -129,15 +138,19 @@ def to_days(series: pd.Series, what: str = "", dayfirst: bool | None = None) -> 
             told = True if day.any() else False if month.any() else None
             if None not in (told, dayfirst) and told != dayfirst:
                 example = series[day | month].iloc[0]
-                raise DataError(f"{what} (data.types: date) was written {said[dayfirst]} in training, and here "
-                                f"{said[told]} ({example!r} in {first_row(lines, day | month)}): write the dates as "
-                                "the training files did")
-            dayfirst = told if told is not None else dayfirst
-            parsed = parsed.fillna(pd.to_datetime(text.where(rest), errors="coerce", format="mixed",
-                                                  dayfirst=bool(dayfirst), utc=True))
+                raise DataError(f"{what} (data.types: date) was read {said[dayfirst]} in training, and here is "
+                                f"written {said[told]} ({example!r} in {first_row(lines, day | month)}): write the "
+                                "dates as the training files did, or as 2023-01-13 (ISO 8601)")
+            assumed = told is None and dayfirst is None
+            dayfirst = told if told is not None else bool(dayfirst)
+            parsed = parsed.fillna(pd.to_datetime(text.where(numeric), errors="coerce", format="mixed",
+                                                  dayfirst=dayfirst, utc=True))
+        others = (parsed.isna() & (text.fillna("") != "")).to_numpy(bool)  # 'Jan 5, 2023': in words
+        if others.any():
+            parsed = parsed.fillna(pd.to_datetime(text.where(others), errors="coerce", format="mixed", utc=True))
     days = ((parsed.dt.tz_localize(None) - _EPOCH) / pd.Timedelta(days=1)).to_numpy(np.float64, na_value=np.nan)
     bad = np.isnan(days) & series.notna().to_numpy() & (text.fillna("") != "").to_numpy(bool)
-    return days, bad, dayfirst
+    return days, bad, dayfirst if numeric.any() else None, assumed
 
 
 _CHUNK_BYTES = 1 << 22  # spaces_around looks at a file in pieces this long, so its arrays stay small

@@ -165,8 +165,8 @@ def csv_text(frame: pd.DataFrame) -> str:
     """predict's frame as CSV text. float32 writes 1055389.2 as 1.0553892e+06; such columns get their shortest
     digits written out, as a spreadsheet user expects prices in the millions."""
     big = [c for c in frame.columns if frame[c].dtype == np.float32 and (np.abs(frame[c]) >= 1e6).any()]
-    frame = frame.assign(**{c: [np.format_float_positional(v, unique=True, trim="-") for v in frame[c].to_numpy()]
-                            for c in big})  # float32 scalars: their own shortest digits
+    frame = frame.assign(**{c: [np.format_float_positional(v, unique=True, trim="-") if np.isfinite(v) else v
+                                for v in frame[c].to_numpy()] for c in big})  # float32's own shortest digits
     return frame.to_csv(index=False, lineterminator="\n")
 
 

@@ -165,19 +165,19 @@ def read_csv(source, name: str, float_dtype=np.float32, exact: tuple[str, ...] =
         wide = _parse(buffer, name, usecols=blurred, dtype={c: np.float64 for c in blurred}, **kw)
         for c in blurred:
             df[c] = wide[c].to_numpy()
-    written, orders = [], {}  # the data.types numeric columns written as percentages; the dates' order
+    written, orders, assumed = [], {}, []  # numeric columns written as percentages; the dates' order, assumed
     for column, kind in types.items():
         if column in df.columns and kind != "categorical":
-            numbers[column], how = declared(df[column], kind, decimal, f"{name}: column '{column}'",
-                                            None if percent is None else column in percent,
-                                            (dayfirst or {}).get(column))
+            told = None if percent is None else column in percent, (dayfirst or {}).get(column)
+            numbers[column], how, guess = declared(df[column], kind, decimal, f"{name}: column '{column}'", *told)
+            assumed += [column] if guess else []
             written += [column] if kind == "numeric" and how else []
             orders.update({column: how} if kind == "date" and how is not None else {})
     for column, values in numbers.items():
         if values is not None:
             df[column] = narrowed(values, column in exact, float_dtype, df.index.to_numpy(),
                                   f"{name}: column '{column}'")
-    df.attrs.update(sep=sep, percent=written, dayfirst=orders)  # for notes' hints (looks_numeric) and the model
+    df.attrs.update(sep=sep, percent=written, dayfirst=orders, assumed=assumed)  # for notes' hints (looks_numeric) and the model
     return df
 
 

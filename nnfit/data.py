@@ -142,6 +142,9 @@ def _prepare(cfg: Config, frames: dict, rng: np.random.Generator, train_sha256: 
     train_df, train_name = frames["train"]
     percent, sep = train_df.attrs.get("percent", []), train_df.attrs.get("sep", d.sep)  # as the file was read
     dayfirst = dict(train_df.attrs.get("dayfirst", {}))
+    notes += [f"{train_name}: column '{c}' (data.types: date): no date such as 13/01/2023 says whether the day or "
+              "the month comes first, so they are read month first (05/01/2023 as 1 May); if the day comes first, "
+              "write them as 2023-01-05" for c in train_df.attrs.get("assumed", [])]
     features = feature_columns(train_df.columns, d, train_name)
     train_df = drop_missing_target(train_df, d.target, train_name, notes, d.missing_values)
     labels = Target.fit(train_df[d.target], cfg.task, d.target, train_name, d.positive, d.decimal)

@@ -103,7 +103,8 @@ class Target:
             words = {str(c).strip().casefold() for c in classes}
             if len(classes) != 2 and len(words) == 2:  # 'Yes', 'yes', 'No', 'no': two classes written two ways
                 raise DataError(f"{source}: task 'binary' needs exactly 2 classes in '{column}', found "
-                                f"{len(classes)}: {shown}, 2 words in other capitals: write each class one way")
+                                f"{len(classes)}: {shown}, 2 words written in more than one way: write each class "
+                                "one way")
             if len(classes) != 2:
                 raise DataError(f"{source}: task 'binary' needs exactly 2 classes in '{column}', found "
                                 f"{len(classes)}: {shown} (use task: multiclass)")

@@ -97,7 +97,7 @@ DATA_ERRORS = [
     ("text regression target", "x,label\n1,1.5\n2,abc\n", ["task=regression"], "train.csv: target column 'label' must be numeric for task 'regression', found 'abc' in row 2"),
     ("binary with three classes", "x,label\n1,a\n2,b\n3,c\n", [], "task 'binary' needs exactly 2 classes in 'label', found 3: 'a', 'b', 'c'"),
     ("binary written two ways", "x,label\n1,Yes\n2,yes\n3,No\n4,no\n", [], "task 'binary' needs exactly 2 classes in "
-     "'label', found 4: 'No', 'Yes', 'no', 'yes', 2 words in other capitals: write each class one way"),
+     "'label', found 4: 'No', 'Yes', 'no', 'yes', 2 words written in more than one way: write each class one way"),
     ("binary with one class", "x,label\n1,a\n2,a\n", [], "target column 'label' has only one class ('a')"),
     ("constant regression target", "x,label\n1,3\n2,3\n", ["task=regression"], "target column 'label' is constant"),
     ("empty file", "", [], "train.csv: file is empty"),

@@ -445,12 +445,22 @@ def test_dates_written_day_first_are_read_day_first_in_every_row(tmp_path):
     assert commands.predict(tmp_path / "run", same.to_csv(index=False).encode())["prediction"].nunique() == 1
     write_csv(tmp_path / "mdy.csv", pd.DataFrame({"day": ["01/13/2023"]}))
     one_line_error(run_cli("predict", tmp_path / "run", tmp_path / "mdy.csv"), "mdy.csv: column 'day' (data.types: "
-                   "date) was written day first in training, and here month first ('01/13/2023' in row 1)")
+                   "date) was read day first in training, and here is written month first ('01/13/2023' in row 1)")
     write_csv(tmp_path / "both.csv", frame.assign(day=["13/01/2023", "01/14/2023"] * (len(frame) // 2)))
     one_line_error(run_cli("train", config, "--out", tmp_path / "both", "--set", "data.train=both.csv"),
                    "both.csv: column 'day' (data.types: date) writes dates day first ('13/01/2023' in row 1) and "
                    "month first ('01/14/2023' in row 2): write them one way, or as 2023-01-13 (ISO 8601)")
     assert not (tmp_path / "both").exists()
+    ambiguous = frame.assign(day=[f"{d % 12 + 1:02d}/{d % 12 + 1:02d}/2023" for d in range(len(frame))])
+    write_csv(tmp_path / "amb.csv", ambiguous)  # no row says which comes first: month first, said, and kept
+    trained = run_cli("train", config, "--out", tmp_path / "amb", "--set", "data.train=amb.csv")
+    assert trained.exit_code == 0 and "column 'day' (data.types: date): no date such as 13/01/2023" in trained.stderr
+    assert json.loads((tmp_path / "amb/model.json").read_text())["preprocessing"]["dayfirst"] == {"day": False}
+    write_csv(tmp_path / "dmy2.csv", pd.DataFrame({"day": ["13/01/2023"]}))
+    one_line_error(run_cli("predict", tmp_path / "amb", tmp_path / "dmy2.csv"), "was read month first in training")
+    write_csv(tmp_path / "typo.csv", pd.DataFrame({"day": ["32/01/2023"]}))  # no order: not a date
+    one_line_error(run_cli("predict", tmp_path / "run", tmp_path / "typo.csv"), "'32/01/2023' in row 1, which is "
+                   "not a date")
 
 
 def test_predict_and_evaluate_read_a_file_written_otherwise_when_told_how(tmp_path, tiny):
@@ -482,6 +492,8 @@ def test_predictions_in_the_millions_are_written_as_plain_numbers(tmp_path):
     assert result.exit_code == 0 and "e+" not in result.stdout and len(written) == 80
     exact = commands.predict(tmp_path / "run", tmp_path / "p.csv")["prediction"].to_numpy()  # float32
     assert exact.dtype == np.float32 and np.array_equal(np.array(written, dtype=np.float32), exact)
+    overflow = run_cli("predict", tmp_path / "run", input="size\n0.5\n3e38\n-3e38\n")  # past float32: not 'nan'
+    assert overflow.exit_code == 0 and "nan" not in overflow.stdout.lower(), overflow.stdout
 
 
 def test_predict_reads_a_file_that_repeats_a_column_its_model_does_not_use(tmp_path, tiny):
@@ -570,7 +582,7 @@ def test_small_messages_say_what_fits_the_file():
                           "sku": rng.integers(10**8, 10**9, 300).astype(float)})
     notes = column_notes(frame, ["t", "ms", "sku"], [], {}, ".", "f.csv")
     assert [n.split("'")[1] for n in notes] == ["sku"] and "distinct whole numbers" in notes[0]
-    values, as_percent = declared(pd.Series(["%", "78%"]), "numeric", ".", "f.csv: column 'r'")
+    values, as_percent, _ = declared(pd.Series(["%", "78%"]), "numeric", ".", "f.csv: column 'r'")
     assert np.isnan(values[0]) and values[1] == pytest.approx(0.78) and as_percent
     said = "Error tokenizing data. C error: Expected 2 fields in line 3, saw 3"
     assert "decimal comma" in parse_problem(said, ",") and "decimal comma" not in parse_problem(said, ";")
