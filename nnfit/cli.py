@@ -20,6 +20,15 @@ from .errors import EXIT_FAILURE
 SEPARATORS = ["auto", ",", ";", "tab", "|"]  # --sep of predict and evaluate, as data.sep takes them
 
 
+def _as_written(command):
+    """predict's and evaluate's --sep and --decimal: for a file written otherwise than the training files."""
+    command = click.option("--decimal", type=click.Choice([".", ","]), metavar="MARK",
+                           help="INPUT.csv's decimal mark ('.' or ',') when not the training files'.")(command)
+    return click.option("--sep", type=click.Choice(SEPARATORS), metavar="SEP",
+                        help="INPUT.csv's field separator (',', ';', tab, '|' or auto) when not the training "
+                             "files'.")(command)
+
+
 @click.group(cls=NnfitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="nnfit")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
@@ -108,10 +117,7 @@ def _nothing_in(folder) -> bool:
 @click.option("--output", "-o", default="-", metavar="FILE", help="Where to write the CSV [default: stdout].")
 @click.option("--proba", is_flag=True, help="Add one probability column per class (proba_<label>).")
 @click.option("--keep", multiple=True, metavar="COL", help="Copy this input column to the output (an id). Repeatable.")
-@click.option("--sep", type=click.Choice(SEPARATORS), metavar="SEP",
-              help="INPUT.csv's field separator (',', ';', tab, '|' or auto) when not the training files'.")
-@click.option("--decimal", type=click.Choice([".", ","]), metavar="MARK",
-              help="INPUT.csv's decimal mark ('.' or ',') when not the training files'.")
+@_as_written
 @click.option("--quiet", "-q", is_flag=True, help="No warnings.")
 def predict(run_dir, input_csv, output, proba, keep, sep, decimal, quiet):
     """Predict every row of a CSV with the model in RUN_DIR.
@@ -151,10 +157,7 @@ def predict(run_dir, input_csv, output, proba, keep, sep, decimal, quiet):
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("input_csv", metavar="INPUT.csv")
-@click.option("--sep", type=click.Choice(SEPARATORS), metavar="SEP",
-              help="INPUT.csv's field separator (',', ';', tab, '|' or auto) when not the training files'.")
-@click.option("--decimal", type=click.Choice([".", ","]), metavar="MARK",
-              help="INPUT.csv's decimal mark ('.' or ',') when not the training files'.")
+@_as_written
 @click.option("--quiet", "-q", is_flag=True, help="No warnings.")
 def evaluate(run_dir, input_csv, sep, decimal, quiet):
     """Loss and metrics of the model in RUN_DIR on a labelled CSV, as one JSON object.

@@ -46,7 +46,8 @@ class Preprocessor:
     # per numeric column: subtracted in float64 before the values became the model's dtype (the columns that
     # dtype would blur: columns.blurred), 0 for the others; [] when there are none (and in earlier models)
     offset: list[float] = field(default_factory=list)
-    dayfirst: dict[str, bool] = field(default_factory=dict)  # data.types date columns whose values told their order
+    # data.types date columns written as numbers (05/01/2023): whether day first, as the training files were read
+    dayfirst: dict[str, bool] = field(default_factory=dict)
 
     # ---- fitting ----
 
