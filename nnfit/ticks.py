@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-from matplotlib.ticker import LogFormatterSciNotation, ScalarFormatter
+from matplotlib import rcParams
+from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator, ScalarFormatter
 
 _SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -46,6 +48,25 @@ class Grouped(ScalarFormatter):
         return super().__call__(x, pos)
 
 
+class Spaced(MaxNLocator):
+    """An x axis's ticks as matplotlib places them, fewer when Grouped's labels would touch: matplotlib allows a
+    label about three font sizes, and 1,250,000 takes five."""
+
+    def __init__(self):
+        super().__init__(nbins="auto", steps=[1, 2, 2.5, 5, 10])
+
+    def __call__(self):
+        lo, hi = sorted(self.axis.get_view_interval())
+        nbins = "auto"
+        if max(abs(lo), abs(hi)) >= 1e4:
+            size = FontProperties(size=rcParams["xtick.labelsize"]).get_size_in_points()
+            em = size * self.axis.axes.figure.dpi / 72  # in pixels
+            widest = max(len(f"{v:,.0f}") for v in (lo, hi)) + 2  # characters, with a gap of two
+            nbins = max(2, int(self.axis.axes.bbox.width / (0.62 * em * widest)))  # a digit is 0.62 em wide
+        self.set_params(nbins=nbins)
+        return super().__call__()
+
+
 def units(axis, date: bool = False) -> None:
     """An axis in a column's own units: calendar dates for a data.types date column (date), whose values are
     days since 1970-01-01, matplotlib's default epoch, which the pictures' style keeps; else Grouped numbers."""
@@ -57,3 +78,5 @@ def units(axis, date: bool = False) -> None:
         axis.set_major_formatter(dates.ConciseDateFormatter(locator))
     else:
         axis.set_major_formatter(Grouped())
+        if axis.axis_name == "x":  # side by side: wide labels need room (a y axis stacks them)
+            axis.set_major_locator(Spaced())

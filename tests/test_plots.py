@@ -396,6 +396,23 @@ def test_the_r2_panel_is_cut_at_minus_one_only_when_part_of_the_curve_stays_in_v
     assert fig.axes[0].yaxis.get_offset_text().get_text() == ""  # no '1e5' in a corner
 
 
+def test_tick_labels_of_prices_in_the_millions_never_touch(tmp_path):
+    """1,250,000 is wider than matplotlib's locator allows a label: on the square predicted-against-actual
+    picture its ticks ran together (1,000,0001,250,000...)."""
+    x = np.linspace(0, 1, 120)
+    write_csv(tmp_path / "flats.csv", pd.DataFrame({"surface": x, "price": 5e4 + 1.7e6 * x}))
+    config = write_config(tmp_path / "flats.yaml", {"task": "regression", "model": {"hidden": []},
+                                                    "data": {"train": "flats.csv", "target": "price"},
+                                                    "train": {"epochs": 300, "learning_rate": 0.1, "batch_size": "full"}})
+    fit = plotdata.load_fit(plotdata.read_run(train(config, tmp_path / "run")))
+    _, fig = render(figures.FIGURES["predicted-vs-actual"], fit)
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted((t.get_window_extent(renderer) for t in fig.axes[0].get_xticklabels() if t.get_text()),
+                   key=lambda box: box.x0)
+    texts = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert len(boxes) >= 3 and all(a.x1 + 4 <= b.x0 for a, b in zip(boxes, boxes[1:])), texts
+
+
 def test_pictures_drawn_at_once_in_forked_copies_are_the_bytes_drawn_one_by_one(example):
     """render_all draws the pictures after the first in forked copies of the process (on Linux, with two
     cores or more): the same bytes; a copy that fails leaves its picture to the process itself, which draws it
