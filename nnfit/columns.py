@@ -241,9 +241,10 @@ def type_hint(value: str, kind: str, decimal: str) -> str:
 
 
 def looks_like_dates(values: pd.Series) -> bool:
-    """For a text column: whether nearly all its values are ISO 8601 dates (2024-01-31, 2024-01-31T08:00)."""
+    """For a text column: whether nearly all its values are dates, ISO 8601 (2024-01-31, 2024-01-31T08:00) or
+    numbers as spreadsheets write them (31/01/2024, 01.31.24), which data.types: date reads too."""
     sample = values.dropna().astype(str).str.strip().head(2000)
-    return not sample.empty and sample.str.match(_ISO_DATE).mean() >= 0.95
+    return not sample.empty and (sample.str.match(_ISO_DATE) | sample.str.match(_NUMERIC_DATE)).mean() >= 0.95
 
 
 def blurred(mean: float, std: float, dtype) -> bool:

@@ -256,11 +256,11 @@ def load_features(prep: Preprocessor, source, name: str, dtype, keep=(), need_ta
                   missing_values=tuple(prep.missing_values), strip=prep.strip, named=False,
                   percent=None if prep.percent is None else tuple(prep.percent),
                   used=(*prep.columns, *keep, *label), dayfirst=prep.dayfirst)
-    require_columns(df.columns, prep.columns, name, "feature column", prep.sep, model=True)
-    require_columns(df.columns, keep, name, "column (in --keep)", prep.sep, model=True)
+    require_columns(df.columns, prep.columns, name, "feature column", prep.sep, model=True, decimal=prep.decimal)
+    require_columns(df.columns, keep, name, "column (in --keep)", prep.sep, model=True, decimal=prep.decimal)
     notes = []
     if need_target:
-        require_columns(df.columns, [prep.target], name, "target column", prep.sep, model=True)
+        require_columns(df.columns, [prep.target], name, "target column", prep.sep, model=True, decimal=prep.decimal)
         df = drop_missing_target(df, prep.target, name, notes, prep.missing_values)
     if df.empty:
         X = np.zeros((0, prep.n_features), dtype)

@@ -38,27 +38,29 @@ def other_separator_in(columns, sep: str) -> str | None:
     return next((s for s in SEPARATORS if s != sep and s in str(columns[0])), None)
 
 
-def one_column_header(columns, sep: str, model: bool = False) -> str | None:
+def one_column_header(columns, sep: str, model: bool = False, decimal: str = ".") -> str | None:
     """When a header was read as one column that holds another separator: why, and what to set (model: the
-    file is read as a trained model reads its files, whose data.sep is no longer the user's to set)."""
+    file is read as a trained model reads its files, with its data.sep and data.decimal, unless told)."""
     other = other_separator_in(columns, sep)
     if other is None:
         return None
     if model:
         fix = (f"and the model reads them separated by {separator_name(sep)}, as its training files were: add "
-               f"--sep {'tab' if other == chr(9) else repr(other)}")
+               f"--sep {'tab' if other == chr(9) else repr(other)}"
+               + (" --decimal . (commas separate its fields)" if other == "," and decimal == "," else ""))
     else:
         fix = f"not {separator_name(sep)} (set data.sep: {'tab' if other == chr(9) else repr(other)}, or auto)"
     return f"the header is one column, {columns[0]}, so the fields look separated by {separator_name(other)}, {fix}"
 
 
-def require_columns(header, columns, name: str, what: str = "column", sep: str = ",", model: bool = False) -> None:
+def require_columns(header, columns, name: str, what: str = "column", sep: str = ",", model: bool = False,
+                    decimal: str = ".") -> None:
     """Each of columns is in header (a file's column names), or a DataError naming it; model: the file is read
     as a trained model reads its files (predict, evaluate), where data.sep is no longer the user's to set."""
     header = list(header)
     for c in columns:
         if c not in header:
-            split = one_column_header(header, sep, model)
+            split = one_column_header(header, sep, model, decimal)
             if split:  # the whole header became one column: the file has another separator
                 raise DataError(f"{name}: {what} '{c}' not found: {split}")
             match = closest(c, [x for x in header if x not in columns])  # not one that is needed as itself

@@ -89,15 +89,18 @@ def network_text(model) -> str:
     return f"network {sizes}, " + (model.activation if len(model.params.sizes) > 2 else "no hidden layer")
 
 
-def amount(name: str, value: float) -> str:
-    """'RMSE 11,127' or 'RMSE 0.2345' for a title, kept on one line: a score in the target's units as the axes
-    write them, not 1.113e+04 (scientific only past a billion or below 1e-4)."""
+def number(value: float) -> str:
+    """11,127 or 0.2345: a score in a title as the axes write it, not 1.113e+04 (scientific only past a billion
+    or below 1e-4)."""
     v = float(value)
     if not (1e-4 <= abs(v) < 1e9 or v == 0):
-        text = f"{v:.3e}"
-    else:  # 999.96 rounds to 1,000 as 1000.2 does
-        text = f"{v:,.0f}" if abs(float(f"{v:.4g}")) >= 1e3 else f"{v:.4g}"
-    return f"{name} {text}".replace(" ", "\u00a0")  # a no-break space: wrapping keeps the name with its number
+        return f"{v:.3e}"
+    return f"{v:,.0f}" if abs(float(f"{v:.4g}")) >= 1e3 else f"{v:.4g}"  # 999.96 rounds to 1,000 as 1000.2 does
+
+
+def amount(name: str, value: float) -> str:
+    """'RMSE 11,127' for a title, kept on one line when the title wraps."""
+    return f"{name} {number(value)}".replace(" ", "\u00a0")  # a no-break space keeps the name with its number
 
 
 def set_title(fig, run_name: str, what: str, detail: str | None = None) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .ticks import log_scale_on
 from .figures import Picture
-from .style import BLUE, GREY, METRIC_NAMES, VERMILLION, set_title
+from .style import BLUE, GREY, METRIC_NAMES, VERMILLION, number, set_title
 from .sweepview import SweepView
 
 PANEL = (4.2, 3.6)  # inches per parameter's panel
@@ -76,7 +76,7 @@ def metric_by_parameter(fig, view: SweepView) -> None:
     detail = [f"{finished} of {len(view.rows)} trials finished" if finished < len(view.rows) else f"{finished} trials"]
     if len(shown) < finished:
         detail[0] += f", {finished - len(shown)} of them without a {view.metric}"
-    detail += [f"best {best['trial']} ({best[view.metric]:.4g})" if best else "none finished yet",
+    detail += [f"best {best['trial']} ({number(best[view.metric])})" if best else "none finished yet",
                "lower is better" if view.minimize else "higher is better"]
     if len(view.parameters) > MAX_PANELS:
         detail.append(f"the first {MAX_PANELS} of {len(view.parameters)} swept keys")

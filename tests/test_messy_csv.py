@@ -438,6 +438,8 @@ def test_dates_written_day_first_are_read_day_first_in_every_row(tmp_path):
     assert run_cli("train", config, "--out", tmp_path / "run").exit_code == 0
     prep = json.loads((tmp_path / "run/model.json").read_text())["preprocessing"]
     assert prep["dayfirst"] == {"day": True}
+    undeclared = run_cli("check", config, "--set", "data.types={}")  # such a column is named as dates
+    assert "column 'day' holds dates ('01/01/2023'), read as text categories" in undeclared.stdout + undeclared.stderr
     iso = frame.assign(day=day.strftime("%Y-%m-%d")).to_csv(index=False).encode()
     predicted = commands.predict(tmp_path / "run", frame.to_csv(index=False).encode())["prediction"]
     assert predicted.equals(commands.predict(tmp_path / "run", iso)["prediction"])  # every row's date as ISO's
@@ -473,7 +475,7 @@ def test_predict_and_evaluate_read_a_file_written_otherwise_when_told_how(tmp_pa
                    "--set", "data.decimal=,").exit_code == 0
     as_trained = run_cli("predict", tmp_path / "run", tmp_path / "excel.csv")
     one_line_error(run_cli("predict", tmp_path / "run", csv), "the model reads them separated by ';', as its "
-                   "training files were: add --sep ','")
+                   "training files were: add --sep ',' --decimal . (commas separate its fields)")
     told = run_cli("predict", tmp_path / "run", csv, "--sep", ",", "--decimal", ".")
     assert as_trained.exit_code == told.exit_code == 0 and told.stdout == as_trained.stdout
     frame.to_csv(tmp_path / "tab.tsv", sep="\t", index=False)
