@@ -82,7 +82,7 @@ def compare_learning_curves(fig, comparison: Comparison) -> None:
     """Several runs' curves overlaid, one colour per run: validation solid, training dashed, kept epoch a dot."""
     runs, labels = comparison.runs, comparison.labels
     ax_loss, ax_metric = fig.subplots(1, 2, sharex=True)
-    metric = MAIN_METRIC[runs[0].task]
+    metric = comparison.metric or MAIN_METRIC[runs[0].task]
     handles = []
     for i, (run, label) in enumerate(zip(runs, labels)):
         h = run.history
@@ -105,7 +105,8 @@ def compare_learning_curves(fig, comparison: Comparison) -> None:
                 Line2D([], [], color=GREY, linestyle="--", linewidth=1, label=STYLE_ENTRIES[1]),
                 Line2D([], [], color=GREY, marker="o", linestyle="none", label=STYLE_ENTRIES[2])]
     texts = {loss_text(run.cfg) for run in runs}
-    _label_axes(ax_loss, ax_metric, runs, texts.pop() if len(texts) == 1 else "loss (measured differently per run)")
+    _label_axes(ax_loss, ax_metric, runs, texts.pop() if len(texts) == 1 else "loss (measured differently per run)",
+                metric)
     # below the panels, where the run names have the figure's width; the style entries close the list
     columns = _legend_columns([h.get_label() for h in handles])
     fig.legend(handles=handles, loc="outside lower center", fontsize=9, ncols=columns, frameon=False)
@@ -148,14 +149,15 @@ def _note(ax, text: str) -> None:
     ax.grid(False)
 
 
-def _label_axes(ax_loss, ax_metric, runs: list[RunView], loss_label: str) -> None:
-    """Names and scales of the two panels, or a note where there is nothing to draw."""
-    metric = MAIN_METRIC[runs[0].task]
+def _label_axes(ax_loss, ax_metric, runs: list[RunView], loss_label: str, metric: str | None = None) -> None:
+    """Names and scales of the two panels (the second's metric: MAIN_METRIC by default), or a note where there
+    is nothing to draw."""
+    metric = metric or MAIN_METRIC[runs[0].task]
     losses = np.concatenate([np.r_[r.history.train_loss, r.history.valid_loss] for r in runs])
     if log_scale(losses):
         log_scale_on(ax_loss, "y")
     ax_loss.set(xlabel="epoch", ylabel=loss_label)
-    ax_metric.set(xlabel="epoch", ylabel=f"validation {METRIC_NAMES[metric]}")
+    ax_metric.set(xlabel="epoch", ylabel=f"validation {METRIC_NAMES.get(metric, metric)}")
     epochs = np.concatenate([r.history.epoch.to_numpy(np.float64) for r in runs])
     for ax in (ax_loss, ax_metric):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -167,10 +169,10 @@ def _label_axes(ax_loss, ax_metric, runs: list[RunView], loss_label: str) -> Non
             ax.set_xlim(1, max(r.cfg.train.epochs for r in runs))
         return
     if not any(r.has_validation for r in runs):
-        note = f"no validation rows:\nmetrics.csv has no {METRIC_NAMES[metric]} per epoch"
+        note = f"no validation rows:\nmetrics.csv has no {METRIC_NAMES.get(metric, metric)} per epoch"
         on_train = (runs[0].summary.get("train") or {}) if len(runs) == 1 else {}
         if isinstance(on_train.get(metric), (int, float)):
-            note += f"\n\nthe kept weights' {METRIC_NAMES[metric]} on the training rows: {on_train[metric]:.3f}"
+            note += f"\n\nthe kept weights' {METRIC_NAMES.get(metric, metric)} on the training rows: {on_train[metric]:.3f}"
         _note(ax_metric, note)
         return
     values = np.concatenate([r.history[metric].to_numpy(np.float64) for r in runs])

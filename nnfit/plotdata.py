@@ -105,6 +105,7 @@ class Comparison:
     labels: list[str]  # per run: its name (its path where names repeat), then its values of the differences
     differences: list[str]  # the dotted config keys whose values differ between the runs
     title: str | None = None  # what the title calls the runs [default: their names, or how many]
+    metric: str | None = None  # the second panel's [default: MAIN_METRIC]; a sweep's, the one that ranked them
 
 
 def compare(runs: list[RunView]) -> Comparison:

@@ -159,6 +159,8 @@ def _sweep_plan(path: Path, out, data, figures) -> tuple[Path, list[tuple]]:
         comparison = compare(best)
         comparison.labels = [f"{i}. {run.name}" for i, run in enumerate(best, 1)]  # a trial's name says its values
         comparison.title = f"{view.name}, the best {len(best)} trials" if len(best) > 1 else f"{view.name}, the best trial"
+        if view.metric != "valid_loss" and all(view.metric in run.history for run in best):
+            comparison.metric = view.metric  # the panel beside the loss shows what ranked them
         # one name whatever the count, so that drawing a running sweep again replaces the picture
         jobs += [(f"best-trials-{name}", picture, comparison) for name, picture in figures.COMPARISONS.items()]
     return folder, jobs

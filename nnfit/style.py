@@ -39,7 +39,8 @@ RC = {
 
 LOSS_NAMES = {"mse": "mean squared error", "mae": "mean absolute error", "huber": "Huber loss",
               "binary_cross_entropy": "binary cross-entropy", "cross_entropy": "cross-entropy"}
-METRIC_NAMES = {"r2": "R²", "accuracy": "accuracy"}
+METRIC_NAMES = {"r2": "R²", "accuracy": "accuracy", "rmse": "RMSE", "mae": "MAE", "precision": "precision",
+                "recall": "recall", "f1": "F1", "roc_auc": "ROC AUC", "macro_f1": "macro F1"}
 
 
 def class_colours(k: int) -> list[str]:

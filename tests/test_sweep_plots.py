@@ -82,6 +82,18 @@ def test_the_best_trials_curves_are_theirs_in_rank_order(swept):
     assert comparison.labels[0] == f"1. {ranked[0]['trial']}"
 
 
+def test_the_best_trials_curves_show_the_metric_that_ranked_them(swept):
+    write_config(swept / "f1.yaml", {"base": "base.yaml", "metric": "macro_f1",
+                                     "parameters": {"train.learning_rate": [0.01, 0.1]}})
+    run_sweep(load_sweep(swept / "f1.yaml"), swept / "f1", workers=1)
+    _, jobs = _sweep_plan(swept / "f1", None, None, _figures())
+    _, picture, comparison = jobs[1]
+    _, fig = render(picture, comparison)
+    assert fig.axes[1].get_ylabel() == "validation macro F1"  # not accuracy, the runs' main metric
+    top = comparison.runs[0]
+    assert list(fig.axes[1].lines[0].get_ydata()) == list(top.history["macro_f1"])
+
+
 def test_with_folds_the_metric_is_the_mean_with_its_spread_and_the_curves_are_the_first_folds(swept):
     _, jobs = _sweep_plan(swept / "folds", None, None, _figures())
     (_, picture, view), (_, _, comparison) = jobs
